@@ -1,0 +1,136 @@
+//! Command-line parsing: SOM-style options (`-cp`), `--dump=...`, help.
+
+use std::fmt;
+
+/// What to print with `--dump`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpKind {
+    /// Bytecode listings of every method.
+    Bytecode,
+}
+
+impl DumpKind {
+    const ALL: &'static [(&'static str, DumpKind)] = &[("bytecode", DumpKind::Bytecode)];
+
+    fn parse(s: &str) -> Result<DumpKind, CliError> {
+        DumpKind::ALL.iter().find(|(n, _)| *n == s).map(|&(_, k)| k).ok_or_else(|| {
+            let known: Vec<&str> = DumpKind::ALL.iter().map(|(n, _)| *n).collect();
+            CliError(format!("unknown --dump kind '{s}' (known: {})", known.join(", ")))
+        })
+    }
+}
+
+/// A parsed command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `-cp` / `--classpath` directories, in order.
+    pub class_path: Vec<String>,
+    /// `--dump=` kinds.
+    pub dump: Vec<DumpKind>,
+    /// `--help`
+    pub help: bool,
+    /// `--version`
+    pub version: bool,
+    /// The class or file to run (or files to dump), then its arguments.
+    pub rest: Vec<String>,
+}
+
+/// A bad command line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The text of `mica --help`.
+pub const USAGE: &str = "\
+Mica: a Smalltalk virtual machine (SOM dialect)
+
+Usage:
+  mica [options] [-cp DIR:DIR...] MainClass|path/File.som [args...]
+  mica --dump=bytecode [-cp DIR:DIR...] FILE.som|Class...
+
+Options:
+  -cp, --classpath DIRS  directories (separated by ':') searched for classes,
+                         in order; a file's own directory is searched after them
+  --dump=KINDS           print compiled code instead of running (KINDS, comma-
+                         separated: bytecode)
+  -h, --help             print this help
+  -V, --version          print the version
+";
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Options, CliError> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if !o.rest.is_empty() && o.dump.is_empty() {
+            // Everything after the main class belongs to the program.
+            o.rest.push(arg.clone());
+            i += 1;
+            continue;
+        }
+        match arg.as_str() {
+            "-h" | "--help" => o.help = true,
+            "-V" | "--version" => o.version = true,
+            "-cp" | "--classpath" | "-classpath" => {
+                i += 1;
+                let value =
+                    args.get(i).ok_or_else(|| CliError(format!("{arg} needs a value: a list of directories")))?;
+                o.class_path.extend(value.split(':').filter(|s| !s.is_empty()).map(str::to_string));
+            }
+            s if s.starts_with("--dump=") => {
+                for kind in s["--dump=".len()..].split(',') {
+                    let k = DumpKind::parse(kind)?;
+                    if !o.dump.contains(&k) {
+                        o.dump.push(k);
+                    }
+                }
+            }
+            "--dump" => {
+                return Err(CliError("--dump needs a value, as in --dump=bytecode".into()));
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(CliError(format!("unknown option '{s}' (see mica --help)")));
+            }
+            _ => o.rest.push(arg.clone()),
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn som_style_command_line() {
+        let o = parse(&args(&["-cp", "a:b", "Main", "-x", "3"])).expect("parses");
+        assert_eq!(o.class_path, ["a", "b"]);
+        assert_eq!(o.rest, ["Main", "-x", "3"]);
+    }
+
+    #[test]
+    fn dump_takes_several_files() {
+        let o = parse(&args(&["--dump=bytecode", "A.som", "-cp", "lib", "B.som"])).expect("parses");
+        assert_eq!(o.dump, [DumpKind::Bytecode]);
+        assert_eq!(o.rest, ["A.som", "B.som"]);
+        assert_eq!(o.class_path, ["lib"]);
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        assert!(parse(&args(&["--dump=asm"])).unwrap_err().0.contains("unknown --dump kind 'asm'"));
+        assert!(parse(&args(&["-cp"])).unwrap_err().0.contains("needs a value"));
+        assert!(parse(&args(&["--frobnicate"])).unwrap_err().0.contains("unknown option"));
+    }
+}

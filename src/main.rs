@@ -1,0 +1,80 @@
+//! `mica`: the command-line program.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use vm::bytecode::{disassemble_class, verify_class};
+use vm::compiler::{ClassPath, compile_file};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match cli::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("mica: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if options.help {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if options.version {
+        println!("mica {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if options.rest.is_empty() {
+        eprint!("mica: no class or file given\n\n{}", cli::USAGE);
+        return ExitCode::from(2);
+    }
+    let class_path = ClassPath::new(options.class_path.iter().map(PathBuf::from).collect());
+    if options.dump.contains(&cli::DumpKind::Bytecode) {
+        return dump_bytecode(&class_path, &options.rest);
+    }
+    eprintln!("mica: running programs needs the interpreter, which is not part of this build yet; use --dump=bytecode");
+    ExitCode::from(2)
+}
+
+/// Where the class a command-line word names is: a path to a `.som` file,
+/// or a class name looked up on the class path.
+fn locate(word: &str, class_path: &ClassPath) -> Result<PathBuf, String> {
+    let path = Path::new(word);
+    if word.ends_with(".som") || path.components().count() > 1 {
+        return if path.is_file() { Ok(path.to_path_buf()) } else { Err(format!("{word}: no such file")) };
+    }
+    class_path.find_file(word, None).ok_or_else(|| {
+        let dirs: Vec<String> = class_path.dirs().iter().map(|d| d.display().to_string()).collect();
+        format!(
+            "class {word} not found on the class path ({})",
+            if dirs.is_empty() { "empty".into() } else { dirs.join(":") }
+        )
+    })
+}
+
+fn dump_bytecode(class_path: &ClassPath, words: &[String]) -> ExitCode {
+    let mut failed = false;
+    let mut first = true;
+    for word in words {
+        let result = locate(word, class_path).and_then(|path| {
+            let class = compile_file(&path, class_path).map_err(|e| e.to_string())?;
+            verify_class(&class).map_err(|e| format!("{}: bytecode verification failed: {e}", path.display()))?;
+            Ok(class)
+        });
+        match result {
+            Ok(class) => {
+                if !first {
+                    println!();
+                }
+                first = false;
+                print!("{}", disassemble_class(&class));
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,203 @@
+//! Finding superclasses: the class path, the file's own directory, and the
+//! kernel classes Mica provides, so that field indices account for every
+//! inherited field.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::ast::SuperclassSpec;
+use super::error::{CompileError, Result};
+use super::parser::parse_class;
+
+/// The inherited layout of a class: what a subclass needs to number its
+/// fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassShape {
+    /// The superclass's name (`None` for a root class).
+    pub superclass: Option<String>,
+    /// Every instance field, inherited first.
+    pub fields: Vec<String>,
+    /// Every class-side field, inherited first.
+    pub class_fields: Vec<String>,
+}
+
+/// Answers the shape of a class by name.
+pub trait ClassResolver {
+    /// The shape of `name`, or an error if it cannot be found or compiled.
+    /// `from_dir` is the directory of the file that asks.
+    fn shape(&self, name: &str, from_dir: Option<&Path>) -> Result<ClassShape>;
+}
+
+/// The kernel classes whose instances have no Smalltalk-visible fields, with
+/// their superclasses: the shapes the compiler assumes when a superclass is
+/// not on the class path. (Class objects keep their VM-level data outside the
+/// Smalltalk-visible field area, so class-side fields start at index 0.)
+const KERNEL_SHAPES: &[(&str, Option<&str>)] = &[
+    ("Object", None),
+    ("Class", Some("Object")),
+    ("Metaclass", Some("Class")),
+    ("Nil", Some("Object")),
+    ("Boolean", Some("Object")),
+    ("True", Some("Boolean")),
+    ("False", Some("Boolean")),
+    ("Integer", Some("Object")),
+    ("Double", Some("Object")),
+    ("Character", Some("Object")),
+    ("String", Some("Object")),
+    ("Symbol", Some("String")),
+    ("Array", Some("Object")),
+    ("Block", Some("Object")),
+    ("Block1", Some("Block")),
+    ("Block2", Some("Block")),
+    ("Block3", Some("Block")),
+    ("Method", Some("Object")),
+    ("Primitive", Some("Object")),
+    ("System", Some("Object")),
+];
+
+/// The shape of a kernel class, if `name` is one.
+pub fn kernel_shape(name: &str) -> Option<ClassShape> {
+    KERNEL_SHAPES.iter().find(|(n, _)| *n == name).map(|(_, sup)| ClassShape {
+        superclass: sup.map(str::to_string),
+        fields: Vec::new(),
+        class_fields: Vec::new(),
+    })
+}
+
+/// Directories searched in order for `Name.som`, then the kernel.
+pub struct ClassPath {
+    dirs: Vec<PathBuf>,
+    cache: RefCell<HashMap<String, ClassShape>>,
+    in_progress: RefCell<Vec<String>>,
+}
+
+impl ClassPath {
+    /// A class path of these directories.
+    pub fn new(dirs: Vec<PathBuf>) -> ClassPath {
+        ClassPath { dirs, cache: RefCell::default(), in_progress: RefCell::default() }
+    }
+
+    /// Parses a `dir:dir:...` class-path argument.
+    pub fn parse(arg: &str) -> ClassPath {
+        ClassPath::new(arg.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+    }
+
+    /// The directories, in search order.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Where `Name.som` is: the class path first, then `from_dir`.
+    pub fn find_file(&self, name: &str, from_dir: Option<&Path>) -> Option<PathBuf> {
+        let file = format!("{name}.som");
+        self.dirs.iter().map(PathBuf::as_path).chain(from_dir).map(|d| d.join(&file)).find(|p| p.is_file())
+    }
+
+    fn searched(&self, from_dir: Option<&Path>) -> String {
+        let mut dirs: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        if let Some(d) = from_dir {
+            dirs.push(d.display().to_string());
+        }
+        if dirs.is_empty() { "no directories".to_string() } else { dirs.join(", ") }
+    }
+}
+
+impl ClassResolver for ClassPath {
+    fn shape(&self, name: &str, from_dir: Option<&Path>) -> Result<ClassShape> {
+        if let Some(shape) = self.cache.borrow().get(name) {
+            return Ok(shape.clone());
+        }
+        let Some(path) = self.find_file(name, from_dir) else {
+            return kernel_shape(name).ok_or_else(|| {
+                CompileError::file_level(
+                    &format!("{name}.som"),
+                    format!("class {name} not found (searched {})", self.searched(from_dir)),
+                )
+            });
+        };
+        if self.in_progress.borrow().iter().any(|n| n == name) {
+            let chain = self.in_progress.borrow().join(" -> ");
+            return Err(CompileError::file_level(
+                &path.display().to_string(),
+                format!("the superclass chain is cyclic: {chain} -> {name}"),
+            ));
+        }
+        self.in_progress.borrow_mut().push(name.to_string());
+        let result = self.shape_of_file(name, &path);
+        self.in_progress.borrow_mut().pop();
+        let shape = result?;
+        self.cache.borrow_mut().insert(name.to_string(), shape.clone());
+        Ok(shape)
+    }
+}
+
+impl ClassPath {
+    fn shape_of_file(&self, name: &str, path: &Path) -> Result<ClassShape> {
+        let file = path.display().to_string();
+        let source =
+            std::fs::read_to_string(path).map_err(|e| CompileError::file_level(&file, format!("cannot read: {e}")))?;
+        let def = parse_class(&file, &source)?;
+        if def.name.name != name {
+            return Err(CompileError::new(
+                &file,
+                &source,
+                def.name.span,
+                format!("file {name}.som defines class {} instead of {name}", def.name.name),
+            ));
+        }
+        let dir = path.parent();
+        let superclass = match &def.superclass {
+            SuperclassSpec::Nil => None,
+            SuperclassSpec::Default => Some("Object".to_string()),
+            SuperclassSpec::Named(id) => Some(id.name.clone()),
+        };
+        let mut shape = match &superclass {
+            Some(sup) => self.shape(sup, dir)?,
+            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: Vec::new() },
+        };
+        shape.superclass = superclass;
+        shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
+        shape.class_fields.extend(def.class_fields.iter().map(|f| f.name.clone()));
+        Ok(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mica-cp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn inherits_fields_through_files_and_kernel() {
+        let dir = temp_dir("inherit");
+        std::fs::write(dir.join("A.som"), "A = ( |a b| ---- |ca| )").expect("write");
+        std::fs::write(dir.join("B.som"), "B = A ( |c| ---- |cb| )").expect("write");
+        let cp = ClassPath::new(vec![dir.clone()]);
+        let shape = cp.shape("B", None).expect("found");
+        assert_eq!(shape.fields, ["a", "b", "c"]);
+        assert_eq!(shape.class_fields, ["ca", "cb"]);
+        assert_eq!(shape.superclass.as_deref(), Some("A"));
+        assert_eq!(cp.shape("True", None).expect("kernel").fields.len(), 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn reports_missing_and_cyclic_classes() {
+        let dir = temp_dir("cycle");
+        std::fs::write(dir.join("X.som"), "X = Y ()").expect("write");
+        std::fs::write(dir.join("Y.som"), "Y = X ()").expect("write");
+        let cp = ClassPath::new(vec![dir.clone()]);
+        let e = cp.shape("X", None).expect_err("cyclic");
+        assert!(e.message.contains("cyclic"), "{e}");
+        let e = cp.shape("Nowhere", None).expect_err("missing");
+        assert!(e.message.contains("class Nowhere not found"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,17 @@
+//! The Mica VM core: bytecode and the compiler from SOM Smalltalk source to
+//! bytecode.
+//!
+//! - [`bytecode`]: the instruction set (declared once, in one table), its
+//!   encoder and decoder, the disassembler and the verifier, and the
+//!   compiled forms of methods, blocks and classes.
+//! - [`compiler`]: lexer, parser, capture analysis, code generator and
+//!   assembler; superclass layouts through the class path.
+//!
+//! Values, objects, the heap and primitives will live here too; the
+//! interpreter and the JIT build on this crate.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bytecode;
+pub mod compiler;
