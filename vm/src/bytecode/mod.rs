@@ -20,6 +20,8 @@
 //! Jump offsets count bytes from the end of the jump instruction (prefix
 //! included) to the target.
 
+use std::fmt;
+
 mod code;
 mod decode;
 mod disasm;
@@ -80,8 +82,25 @@ impl OperandKind {
 
 /// Properties of an opcode that the interpreter, the JIT and the verifier
 /// need to know without looking at its handler.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Flags(u16);
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Flags::SEND, "SEND"),
+            (Flags::SPECIAL, "SPECIAL"),
+            (Flags::JUMP, "JUMP"),
+            (Flags::BRANCH, "BRANCH"),
+            (Flags::RETURN, "RETURN"),
+            (Flags::SAFEPOINT, "SAFEPOINT"),
+            (Flags::ALLOC, "ALLOC"),
+            (Flags::BARRIER, "BARRIER"),
+        ];
+        let set: Vec<&str> = names.iter().filter(|(flag, _)| self.contains(*flag)).map(|&(_, n)| n).collect();
+        if set.is_empty() { f.write_str("-") } else { f.write_str(&set.join("|")) }
+    }
+}
 
 impl Flags {
     /// No flag.

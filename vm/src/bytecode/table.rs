@@ -41,6 +41,9 @@ macro_rules! for_each_bytecode {
             PushOuter push_outer (level: Level, index: Slot) 0 => 1 []
                 "Push slot `index` of the context `level` steps out along the context chain (0 is the innermost).";
             // ---- store ------------------------------------------------------------
+            StoreArg store_arg (index: Arg) 1 => 1 []
+                "Store the top of stack into argument `index`, leaving it on the stack.";
+            PopArg pop_arg (index: Arg) 1 => 0 [] "Pop the top of stack into argument `index`.";
             StoreTemp store_temp (index: Temp) 1 => 1 [] "Store the top of stack into temporary `index`, leaving it on the stack.";
             PopTemp pop_temp (index: Temp) 1 => 0 [] "Pop the top of stack into temporary `index`.";
             StoreField store_field (index: Field) 1 => 1 [BARRIER]

@@ -220,7 +220,7 @@ impl Verifier {
             Ok(ctx)
         };
         match *insn {
-            Insn::PushArg { index } if index >= code.num_args => {
+            Insn::PushArg { index } | Insn::StoreArg { index } | Insn::PopArg { index } if index >= code.num_args => {
                 Err(format!("argument {index} out of range ({} arguments)", code.num_args))
             }
             Insn::PushTemp { index } | Insn::StoreTemp { index } | Insn::PopTemp { index }

@@ -66,10 +66,7 @@ pub fn compile_method(ctx: &MethodContext<'_>, def: &MethodDef) -> Result<Compil
     for stmt in &body.stmts {
         match stmt {
             Stmt::Return(e, span) => g.method_return(e, *span)?,
-            Stmt::Expr(e) => {
-                g.expr(e)?;
-                g.emit(Insn::Pop {});
-            }
+            Stmt::Expr(e) => g.effect(e)?,
         }
     }
     // The implicit `^self` belongs to the last statement's line.
@@ -93,8 +90,6 @@ enum Loc {
 struct Var {
     name: String,
     loc: Loc,
-    /// Arguments cannot be assigned.
-    is_arg: bool,
 }
 
 struct Scope {
@@ -117,7 +112,8 @@ enum ParamSource {
     NoParams,
     /// The value on top of the stack (popped), for `ifNotNil: [:x | ...]`.
     Stack,
-    /// A frame temporary holding it (the counter of an inlined loop).
+    /// A frame temporary holding it (the counter of an inlined loop); the
+    /// parameter shares the temporary unless the body assigns it.
     Temp(u32),
 }
 
@@ -286,7 +282,13 @@ impl Gen<'_> {
             } else {
                 match source {
                     ParamSource::Args => Loc::Arg(i as u32),
-                    ParamSource::Temp(t) => Loc::Temp(t),
+                    ParamSource::Temp(t) if !self.captures.assigned.contains(&p.span) => Loc::Temp(t),
+                    ParamSource::Temp(t) => {
+                        let own = self.alloc_temp();
+                        self.emit(Insn::PushTemp { index: t });
+                        self.emit(Insn::PopTemp { index: own });
+                        Loc::Temp(own)
+                    }
                     ParamSource::Stack | ParamSource::NoParams => {
                         let t = self.alloc_temp();
                         self.emit(Insn::PopTemp { index: t });
@@ -294,7 +296,7 @@ impl Gen<'_> {
                     }
                 }
             };
-            vars.push(Var { name: p.name.clone(), loc, is_arg: true });
+            vars.push(Var { name: p.name.clone(), loc });
         }
         let fresh_frame = matches!(source, ParamSource::Args);
         for t in temps {
@@ -311,7 +313,7 @@ impl Gen<'_> {
                 }
                 Loc::Temp(index)
             };
-            vars.push(Var { name: t.name.clone(), loc, is_arg: false });
+            vars.push(Var { name: t.name.clone(), loc });
         }
         self.scopes.push(Scope { vars, unit, made_context, temp_mark });
         Ok(())
@@ -383,13 +385,11 @@ impl Gen<'_> {
             return Err(self.error(target.span, format!("cannot assign to the pseudo-variable '{}'", target.name)));
         }
         if let Some((var, owner)) = self.lookup(&target.name) {
-            if var.is_arg {
-                return Err(self.error(target.span, format!("cannot assign to argument '{}'", target.name)));
-            }
             let loc = var.loc;
             let insn = match loc {
-                Loc::Arg(_) => {
-                    return Err(self.internal(target.span, "argument slot in a temporary"));
+                Loc::Arg(index) => {
+                    self.check_unit(owner, target.span, &target.name)?;
+                    if pop { Insn::PopArg { index } } else { Insn::StoreArg { index } }
                 }
                 Loc::Temp(index) => {
                     self.check_unit(owner, target.span, &target.name)?;
@@ -444,6 +444,17 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// Compiles statements whose values are not used.
+    fn statements_effect(&mut self, stmts: &[Stmt]) -> Result<()> {
+        for stmt in stmts {
+            match stmt {
+                Stmt::Return(e, s) => self.return_stmt(e, *s)?,
+                Stmt::Expr(e) => self.effect(e)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Compiles statements whose last value stays on the stack (`nil` when
     /// there are none).
     pub(super) fn statements_value(&mut self, stmts: &[Stmt], span: Span) -> Result<()> {
@@ -456,12 +467,8 @@ impl Gen<'_> {
         for (i, stmt) in stmts.iter().enumerate() {
             match stmt {
                 Stmt::Return(e, s) => self.return_stmt(e, *s)?,
-                Stmt::Expr(e) => {
-                    self.expr(e)?;
-                    if i + 1 < n {
-                        self.emit(Insn::Pop {});
-                    }
-                }
+                Stmt::Expr(e) if i + 1 < n => self.effect(e)?,
+                Stmt::Expr(e) => self.expr(e)?,
             }
         }
         Ok(())
@@ -469,6 +476,15 @@ impl Gen<'_> {
 
     /// Compiles the body of an inlined block, leaving its value on the stack.
     pub(super) fn inline_block(&mut self, block: &Block, source: InlineParam) -> Result<()> {
+        self.inline_block_as(block, source, true)
+    }
+
+    /// Compiles the body of an inlined loop body, whose value is not used.
+    pub(super) fn inline_block_effect(&mut self, block: &Block, source: InlineParam) -> Result<()> {
+        self.inline_block_as(block, source, false)
+    }
+
+    fn inline_block_as(&mut self, block: &Block, source: InlineParam, want_value: bool) -> Result<()> {
         self.set_line(block.span);
         let source = match source {
             InlineParam::None => ParamSource::NoParams,
@@ -479,7 +495,11 @@ impl Gen<'_> {
             return Err(self.internal(block.span, "inlined block with parameters but no value for them"));
         }
         self.open_scope(&block.params, &block.body.temps, false, source)?;
-        self.statements_value(&block.body.stmts, block.span)?;
+        if want_value {
+            self.statements_value(&block.body.stmts, block.span)?;
+        } else {
+            self.statements_effect(&block.body.stmts)?;
+        }
         self.close_scope(true);
         Ok(())
     }
@@ -499,6 +519,18 @@ impl Gen<'_> {
         let index = self.literal(Literal::Block(Box::new(code)));
         self.set_line(block.span);
         self.emit(Insn::MakeBlock { block: index });
+        Ok(())
+    }
+
+    /// Compiles an expression whose value is not used.
+    pub(super) fn effect(&mut self, e: &Expr) -> Result<()> {
+        if let Expr::Assign { target, value } = e {
+            self.expr(value)?;
+            self.set_line(target.span);
+            return self.store_var(target, true);
+        }
+        self.expr(e)?;
+        self.emit(Insn::Pop {});
         Ok(())
     }
 

@@ -8,10 +8,10 @@
 //! ifNil:           <r> Dup; JumpIfNotNil L; Pop; <blk>; L: [v]
 //! ifNotNil: [:x|]  <r> Dup; JumpIfNil L; x := pop; <blk>; L: [v]
 //! and:             <r> JumpIfFalse L1; <blk> Jump L2; L1: PushFalse; L2: [v]
-//! whileTrue:       L1: <cond> JumpIfFalse L2; <body> Pop; JumpBack L1; L2: PushNil
+//! whileTrue:       L1: <cond> JumpIfFalse L2; <body>; JumpBack L1; L2: PushNil
 //! to:by:do:        <r> Dup; counter := pop; limit := <limit>;
 //!                  L1: counter limit <= (>= for a negative step); JumpIfFalse L2;
-//!                  <body with i = counter> Pop; counter := counter + step; JumpBack L1;
+//!                  <body with i = counter>; counter := counter + step; JumpBack L1;
 //!                  L2: [r]
 //! timesRepeat:     like `1 to: r do:`, value r
 //! ```
@@ -135,8 +135,7 @@ impl Gen<'_> {
                 self.set_line(span);
                 self.asm().jump(if condition { JumpKind::IfFalse } else { JumpKind::IfTrue }, exit);
                 if let Some(body) = body {
-                    self.inline_block(body, InlineParam::None)?;
-                    self.emit(Insn::Pop {});
+                    self.inline_block_effect(body, InlineParam::None)?;
                 }
                 self.set_line(span);
                 self.asm().jump(JumpKind::Back, head);
@@ -156,7 +155,9 @@ impl Gen<'_> {
                 self.expr(&args[0])?;
                 self.set_line(span);
                 self.emit(Insn::PopTemp { index: limit });
-                self.counted_loop(counter, limit, step, span, |g| g.inline_block(body, InlineParam::Temp(counter)))?;
+                self.counted_loop(counter, limit, step, span, |g| {
+                    g.inline_block_effect(body, InlineParam::Temp(counter))
+                })?;
                 self.release_temps(mark);
                 Ok(())
             }
@@ -171,7 +172,9 @@ impl Gen<'_> {
                 self.emit(Insn::PopTemp { index: limit });
                 self.emit(Insn::PushInteger { value: 1 });
                 self.emit(Insn::PopTemp { index: counter });
-                self.counted_loop(counter, limit, Step::Int(1), span, |g| g.inline_block(body, InlineParam::None))?;
+                self.counted_loop(counter, limit, Step::Int(1), span, |g| {
+                    g.inline_block_effect(body, InlineParam::None)
+                })?;
                 self.release_temps(mark);
                 Ok(())
             }
@@ -210,7 +213,8 @@ impl Gen<'_> {
         }
     }
 
-    /// `L1: counter limit <=; JumpIfFalse L2; <body> Pop; counter := counter + step; JumpBack L1; L2:`
+    /// `L1: counter limit <=; JumpIfFalse L2; <body>; counter := counter + step; JumpBack L1; L2:`
+    /// (loop bodies leave nothing on the stack)
     fn counted_loop(
         &mut self,
         counter: u32,
@@ -229,7 +233,6 @@ impl Gen<'_> {
         self.emit_send(compare, 1, false);
         self.asm().jump(JumpKind::IfFalse, exit);
         body(self)?;
-        self.emit(Insn::Pop {});
         self.set_line(span);
         self.emit(Insn::PushTemp { index: counter });
         self.push_step(step);

@@ -16,6 +16,8 @@ use super::inline::{inline_form, inlined_blocks};
 pub struct Captures {
     /// Declarations (by position) that some inner real block reads or writes.
     pub captured: HashSet<Span>,
+    /// Declarations (by position) that are assigned somewhere.
+    pub assigned: HashSet<Span>,
     /// Whether a real block inside the method contains `^`.
     pub needs_home: bool,
 }
@@ -63,11 +65,14 @@ impl Analyser {
         }
     }
 
-    fn reference(&mut self, name: &str) {
+    fn reference(&mut self, name: &str, assign: bool) {
         for scope in self.scopes.iter().rev() {
             if let Some((_, span)) = scope.vars.iter().rev().find(|(n, _)| n == name) {
                 if scope.real != self.real {
                     self.out.captured.insert(*span);
+                }
+                if assign {
+                    self.out.assigned.insert(*span);
                 }
                 return;
             }
@@ -88,9 +93,9 @@ impl Analyser {
 
     fn expr(&mut self, e: &Expr) {
         match e {
-            Expr::Var(id) => self.reference(&id.name),
+            Expr::Var(id) => self.reference(&id.name, false),
             Expr::Assign { target, value } => {
-                self.reference(&target.name);
+                self.reference(&target.name, true);
                 self.expr(value);
             }
             Expr::Send { receiver, selector, args, .. } => {
