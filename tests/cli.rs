@@ -1,0 +1,107 @@
+//! The `mica` command line: dumping bytecode, errors with positions, help,
+//! and clear messages for bad arguments.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn mica(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mica")).args(args).output().expect("mica runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str, source: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mica-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(format!("{name}.som"));
+    std::fs::write(&path, source).expect("write source");
+    path
+}
+
+#[test]
+fn dumps_the_example() {
+    let out = mica(&["--dump=bytecode", "examples/Hello.som"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Hello>>run"), "{stdout}");
+    assert!(stdout.contains("'Hello, World from Mica!'"), "{stdout}");
+    assert!(stdout.contains("SendLe"), "to:do: is inlined: {stdout}");
+    assert!(stdout.contains("JumpBack"), "{stdout}");
+}
+
+#[test]
+fn finds_classes_by_name_on_the_class_path() {
+    let out = mica(&["--dump=bytecode", "-cp", "tests/bytecode", "Sends"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("class Sends = Fields"), "{stdout}");
+    assert!(stdout.contains("fields: 0:^inherited 1:^other 2:own"), "{stdout}");
+}
+
+#[test]
+fn syntax_error_shows_position_and_caret() {
+    let path = scratch("Broken", "Broken = (\n    run = ( ^ 3 + )\n)\n");
+    let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("Broken.som:2:19: error: expected an argument but found ')'"), "{stderr}");
+    assert!(stderr.contains("2 |     run = ( ^ 3 + )"), "{stderr}");
+    assert!(stderr.contains("  |                   ^"), "{stderr}");
+    assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn missing_superclass_is_reported() {
+    let path = scratch("Orphan", "Orphan = NoSuchClass ( run = ( ^ 1 ) )\n");
+    let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("Orphan.som:1:10: error: cannot find superclass NoSuchClass"), "{stderr}");
+}
+
+#[test]
+fn other_files_still_dump_when_one_fails() {
+    let bad = scratch("AlsoBroken", "AlsoBroken = ( run = ( ^ 'open ) )\n");
+    let out = mica(&["--dump=bytecode", bad.to_str().expect("utf-8 path"), "examples/Hello.som"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("string is not closed"));
+    assert!(text(&out.stdout).contains("Hello>>run"));
+}
+
+#[test]
+fn missing_file_and_class_are_clear() {
+    let out = mica(&["--dump=bytecode", "no/such/File.som"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no/such/File.som: no such file"));
+    let out = mica(&["--dump=bytecode", "-cp", "tests/bytecode", "Nowhere"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("class Nowhere not found on the class path (tests/bytecode)"));
+}
+
+#[test]
+fn binary_input_is_an_error_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("mica-cli-{}-bin", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("Bin.som");
+    std::fs::write(&path, [0xff, 0xfe, 0x00, 0x41]).expect("write");
+    let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not UTF-8"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let out = mica(&["--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("Usage:"));
+    let out = mica(&["--dump=nonsense", "x.som"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown --dump kind 'nonsense'"));
+    let out = mica(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no class or file given"));
+    let out = mica(&["--version"]);
+    assert!(text(&out.stdout).starts_with("mica "));
+}
