@@ -15,3 +15,11 @@
 
 pub mod bytecode;
 pub mod compiler;
+
+/// Runs `f` with at least 64 KiB of native stack left, switching to a new
+/// 4 MiB segment when less remains. The parser, capture analysis, code
+/// generator, verifier and disassembler recurse once per nesting level of
+/// the source (which the parser bounds), and a thread's stack may be small.
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, f)
+}

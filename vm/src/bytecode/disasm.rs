@@ -113,7 +113,7 @@ fn write_unit(out: &mut String, code: &CompiledCode, name: &str, depth: usize) {
     for (i, lit) in code.literals.iter().enumerate() {
         if let Literal::Block(block) = lit {
             let block_name = format!("block #{i} of {name}");
-            write_unit(out, block, &block_name, depth + 1);
+            crate::with_stack(|| write_unit(out, block, &block_name, depth + 1));
         }
     }
 }

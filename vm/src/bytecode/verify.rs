@@ -179,7 +179,7 @@ impl Verifier {
             };
             let block_name = format!("{name} block #{lit_index}");
             let entry: Vec<Ctx> = chain.into_iter().map(|c| Ctx { local: false, ..c }).collect();
-            self.unit(block, &block_name, entry, true)?;
+            crate::with_stack(|| self.unit(block, &block_name, entry, true))?;
         }
         Ok(())
     }

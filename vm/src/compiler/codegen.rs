@@ -535,6 +535,10 @@ impl Gen<'_> {
     }
 
     pub(super) fn expr(&mut self, e: &Expr) -> Result<()> {
+        super::with_stack(|| self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<()> {
         match e {
             Expr::Var(id) => {
                 self.set_line(id.span);

@@ -84,26 +84,14 @@ impl Gen<'_> {
             }
             InlineForm::IfNil => {
                 let blk = self.block_arg(&args[0], span)?;
-                self.expr(receiver)?;
-                self.set_line(span);
-                self.emit(Insn::Dup {});
-                let done = self.asm().new_label();
-                self.asm().jump(JumpKind::IfNotNil, done);
-                self.emit(Insn::Pop {});
-                self.inline_block(blk, InlineParam::None)?;
-                self.asm().bind(done);
-                Ok(())
+                self.nil_test(receiver, span, JumpKind::IfNotNil, |g| {
+                    g.emit(Insn::Pop {});
+                    g.inline_block(blk, InlineParam::None)
+                })
             }
             InlineForm::IfNotNil => {
                 let blk = self.block_arg(&args[0], span)?;
-                self.expr(receiver)?;
-                self.set_line(span);
-                self.emit(Insn::Dup {});
-                let done = self.asm().new_label();
-                self.asm().jump(JumpKind::IfNil, done);
-                self.not_nil_block(blk)?;
-                self.asm().bind(done);
-                Ok(())
+                self.nil_test(receiver, span, JumpKind::IfNil, |g| g.not_nil_block(blk))
             }
             InlineForm::IfNilIfNotNil | InlineForm::IfNotNilIfNil => {
                 let (nil_blk, not_nil_blk) = if form == InlineForm::IfNilIfNotNil {
@@ -179,6 +167,25 @@ impl Gen<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// `<receiver> Dup; Jump<skip_if> L; <run>; L:` — the receiver is the
+    /// value when the jump is taken.
+    fn nil_test(
+        &mut self,
+        receiver: &Expr,
+        span: Span,
+        skip_if: JumpKind,
+        run: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.expr(receiver)?;
+        self.set_line(span);
+        self.emit(Insn::Dup {});
+        let done = self.asm().new_label();
+        self.asm().jump(skip_if, done);
+        run(self)?;
+        self.asm().bind(done);
+        Ok(())
     }
 
     /// `<condition on stack> Jump<on> L1; <taken> Jump L2; L1: <other>; L2:`

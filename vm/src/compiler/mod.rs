@@ -18,6 +18,8 @@ mod scope;
 
 use std::path::Path;
 
+pub(crate) use crate::with_stack;
+
 pub use classpath::{ClassPath, ClassResolver, ClassShape, kernel_shape};
 pub use codegen::MethodContext;
 pub use error::{CompileError, Result, Span};
@@ -88,6 +90,18 @@ pub fn compile_class_def(
         })?,
         None => ClassShape { superclass: None, fields: Vec::new(), class_fields: Vec::new() },
     };
+    for (own, inherited, what) in
+        [(&def.fields, &shape.fields, "field"), (&def.class_fields, &shape.class_fields, "class field")]
+    {
+        if let Some(f) = own.iter().find(|f| inherited.contains(&f.name)) {
+            return Err(CompileError::new(
+                file,
+                source,
+                f.span,
+                format!("{what} '{}' is already defined in a superclass", f.name),
+            ));
+        }
+    }
     let mut all_fields = shape.fields.clone();
     all_fields.extend(def.fields.iter().map(|f| f.name.clone()));
     let mut all_class_fields = shape.class_fields.clone();

@@ -94,7 +94,8 @@ impl<'a> Parser<'a> {
         if *self.peek() == Tok::Eof { Ok(()) } else { Err(self.expected("the end of the file")) }
     }
 
-    /// Consumes one `|` (half of a `||`, which then becomes a `|`).
+    /// Consumes one `|` (half of a `||`, which then becomes a `|`): block
+    /// parameters may end with `||` when temporaries follow.
     fn eat_bar(&mut self) -> bool {
         match self.peek().clone() {
             Tok::BinOp(op) if op == "|" => {
@@ -123,16 +124,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn nest(&mut self) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_NESTING {
+    /// Runs `f` one nesting level deeper: an error past [`MAX_NESTING`],
+    /// and more native stack when the current one runs low.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= MAX_NESTING {
             return Err(self.error_at(self.span(), format!("expressions nest more than {MAX_NESTING} deep")));
         }
-        Ok(())
-    }
-
-    fn unnest(&mut self) {
+        self.depth += 1;
+        let result = super::with_stack(|| f(self));
         self.depth -= 1;
+        result
     }
 
     // ---- classes ------------------------------------------------------------
@@ -171,12 +172,14 @@ impl<'a> Parser<'a> {
         Ok(ClassDef { name, superclass, fields, methods, class_fields, class_methods })
     }
 
-    /// `| a b c |`, or nothing.
+    /// `| a b c |`, or nothing. A `||` here is a binary operator (the
+    /// pattern of a method named `||`), as in SOM, not an empty list.
     fn var_list(&mut self) -> Result<Vec<Ident>> {
         let mut vars = Vec::new();
-        if !self.eat_bar() {
+        if !matches!(self.peek(), Tok::BinOp(op) if op == "|") {
             return Ok(vars);
         }
+        self.advance();
         while let Tok::Ident(_) = self.peek() {
             vars.push(self.ident("a variable name")?);
         }
@@ -233,6 +236,7 @@ impl<'a> Parser<'a> {
             Tok::LParen => {
                 self.advance();
                 let body = self.body(&Tok::RParen)?;
+                check_shadowing(self, &params, &body.temps)?;
                 self.expect(&Tok::RParen, "')' to end the method")?;
                 MethodBody::Code(body)
             }
@@ -277,10 +281,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expression(&mut self) -> Result<Expr> {
-        self.nest()?;
-        let result = self.expression_inner();
-        self.unnest();
-        result
+        self.nested(Self::expression_inner)
     }
 
     fn expression_inner(&mut self) -> Result<Expr> {
@@ -398,12 +399,7 @@ impl<'a> Parser<'a> {
                 self.expect(&Tok::RParen, "')' to close the parenthesis")?;
                 Ok(e)
             }
-            Tok::LBracket => {
-                self.nest()?;
-                let block = self.block();
-                self.unnest();
-                Ok(Expr::Block(block?))
-            }
+            Tok::LBracket => Ok(Expr::Block(self.nested(Self::block)?)),
             Tok::LBrace => {
                 self.advance();
                 let mut items = Vec::new();
@@ -437,6 +433,7 @@ impl<'a> Parser<'a> {
         }
         check_unique(self, &params, "block parameter")?;
         let body = self.body(&Tok::RBracket)?;
+        check_shadowing(self, &params, &body.temps)?;
         self.expect(&Tok::RBracket, "']' to close the block")?;
         Ok(Block { params, body, span })
     }
@@ -489,7 +486,10 @@ impl<'a> Parser<'a> {
 
     /// The elements of `#( ... )` up to and including `)`.
     fn literal_array(&mut self) -> Result<Lit> {
-        self.nest()?;
+        self.nested(Self::literal_array_items)
+    }
+
+    fn literal_array_items(&mut self) -> Result<Lit> {
         let mut items = Vec::new();
         loop {
             let item = match self.peek().clone() {
@@ -532,8 +532,16 @@ impl<'a> Parser<'a> {
             };
             items.push(item);
         }
-        self.unnest();
         Ok(Lit::Array(items))
+    }
+}
+
+/// Reports a temporary that has the name of an argument of the same method
+/// or block (it would hide the argument).
+fn check_shadowing(p: &Parser<'_>, params: &[Ident], temps: &[Ident]) -> Result<()> {
+    match temps.iter().find(|t| params.iter().any(|a| a.name == t.name)) {
+        Some(t) => Err(p.error_at(t.span, format!("temporary '{}' has the same name as an argument", t.name))),
+        None => Ok(()),
     }
 }
 

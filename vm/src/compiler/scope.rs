@@ -92,6 +92,10 @@ impl Analyser {
     }
 
     fn expr(&mut self, e: &Expr) {
+        super::with_stack(|| self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) {
         match e {
             Expr::Var(id) => self.reference(&id.name, false),
             Expr::Assign { target, value } => {
