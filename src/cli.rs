@@ -31,6 +31,10 @@ pub struct Options {
     pub help: bool,
     /// `--version`
     pub version: bool,
+    /// `--stats`: print counters and cache states at exit.
+    pub stats: bool,
+    /// `--gc-stress`: collect at every allocation and verify the heap.
+    pub gc_stress: bool,
     /// The class or file to run (or files to dump), then its arguments.
     pub rest: Vec<String>,
 }
@@ -53,11 +57,19 @@ Usage:
   mica [options] [-cp DIR:DIR...] MainClass|path/File.som [args...]
   mica --dump=bytecode [-cp DIR:DIR...] FILE.som|Class...
 
+Runs MainClass (found on the class path, or given as a file): makes an
+instance and sends it run: with the arguments (element 1 is the class name),
+or run if it does not understand run:.
+
 Options:
   -cp, --classpath DIRS  directories (separated by ':') searched for classes,
                          in order; a file's own directory is searched after them
   --dump=KINDS           print compiled code instead of running (KINDS, comma-
                          separated: bytecode)
+  --stats                at exit, print the hottest methods, inline-cache
+                         states and collector figures on standard error
+  --gc-stress            collect at every allocation and verify the heap
+                         (slow; for testing the VM)
   -h, --help             print this help
   -V, --version          print the version
 ";
@@ -77,6 +89,8 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
         match arg.as_str() {
             "-h" | "--help" => o.help = true,
             "-V" | "--version" => o.version = true,
+            "--stats" => o.stats = true,
+            "--gc-stress" => o.gc_stress = true,
             "-cp" | "--classpath" | "-classpath" => {
                 i += 1;
                 let value =

@@ -5,6 +5,7 @@ mod cli;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use interp::{InterpConfig, Interpreter};
 use vm::bytecode::{disassemble_class, verify_class};
 use vm::compiler::{ClassPath, compile_file};
 
@@ -33,8 +34,26 @@ fn main() -> ExitCode {
     if options.dump.contains(&cli::DumpKind::Bytecode) {
         return dump_bytecode(&class_path, &options.rest);
     }
-    eprintln!("mica: running programs needs the interpreter, which is not part of this build yet; use --dump=bytecode");
-    ExitCode::from(2)
+    run(&options)
+}
+
+fn run(options: &cli::Options) -> ExitCode {
+    let mut config =
+        InterpConfig { class_path: options.class_path.iter().map(PathBuf::from).collect(), ..Default::default() };
+    config.universe.heap.stress = options.gc_stress;
+    let mut interp = match Interpreter::new(config) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("mica: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (main, args) = options.rest.split_first().expect("rest is not empty");
+    let status = interp.run_main(main, args);
+    if options.stats {
+        eprint!("{}", interp.stats_report(20));
+    }
+    ExitCode::from(status.clamp(0, 255) as u8)
 }
 
 /// Where the class a command-line word names is: a path to a `.som` file,

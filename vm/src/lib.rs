@@ -1,20 +1,31 @@
-//! The Mica VM core: bytecode and the compiler from SOM Smalltalk source to
-//! bytecode.
+//! The Mica VM core: what every execution tier shares.
 //!
 //! - [`bytecode`]: the instruction set (declared once, in one table), its
 //!   encoder and decoder, the disassembler and the verifier, and the
 //!   compiled forms of methods, blocks and classes.
 //! - [`compiler`]: lexer, parser, capture analysis, code generator and
 //!   assembler; superclass layouts through the class path.
+//! - [`value`], [`object`], [`layout`]: tagged values, the object header and
+//!   the slot layout of the VM's own objects.
+//! - [`heap`]: nursery, old space, write barrier, collectors.
+//! - [`universe`]: the heap with its roots, symbols, globals, classes,
+//!   method installation and the kernel library (`vm/kernel/*.som`).
+//! - [`primitives`]: the primitives, implemented once for every tier.
+//! - [`runtime`]: inline caches and counters per method.
 //!
-//! Values, objects, the heap and primitives will live here too; the
-//! interpreter and the JIT build on this crate.
+//! The interpreter and the JIT build on this crate.
 
-#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bytecode;
 pub mod compiler;
+pub mod heap;
+pub mod layout;
+pub mod object;
+pub mod primitives;
+pub mod runtime;
+pub mod universe;
+pub mod value;
 
 /// Runs `f` with at least 64 KiB of native stack left, switching to a new
 /// 4 MiB segment when less remains. The parser, capture analysis, code

@@ -151,6 +151,34 @@ impl FromOperand for i32 {
     }
 }
 
+/// Reads one operand of a given width.
+pub trait ReadOperand {
+    /// The operand at byte `at` of `ops`, `width` bytes wide.
+    fn read(ops: &[u8], at: usize, width: usize) -> Self;
+}
+
+impl ReadOperand for u32 {
+    #[inline(always)]
+    fn read(ops: &[u8], at: usize, width: usize) -> u32 {
+        match width {
+            1 => u32::from(ops[at]),
+            2 => u32::from(u16::from_le_bytes([ops[at], ops[at + 1]])),
+            _ => u32::from_le_bytes([ops[at], ops[at + 1], ops[at + 2], ops[at + 3]]),
+        }
+    }
+}
+
+impl ReadOperand for i32 {
+    #[inline(always)]
+    fn read(ops: &[u8], at: usize, width: usize) -> i32 {
+        match width {
+            1 => i32::from(ops[at] as i8),
+            2 => i32::from(i16::from_le_bytes([ops[at], ops[at + 1]])),
+            _ => i32::from_le_bytes([ops[at], ops[at + 1], ops[at + 2], ops[at + 3]]),
+        }
+    }
+}
+
 /// The operands of one instruction, in table order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Operands {
@@ -275,6 +303,24 @@ macro_rules! define_bytecodes {
                 match opcode {
                     $( Opcode::$name => Insn::$name {
                         $( $op: <operand_ty!($kind) as FromOperand>::from_operand(it.next().unwrap_or(0)), )*
+                    }, )*
+                }
+            }
+
+            /// Decodes the operands that follow an opcode: `ops` starts at
+            /// the first operand byte, each `width` bytes wide (1, 2 or 4).
+            /// For verified code only: panics if `ops` is too short.
+            #[inline(always)]
+            #[allow(unused_mut, unused_variables, unused_assignments)]
+            pub fn decode_operands(opcode: Opcode, ops: &[u8], width: usize) -> Insn {
+                let mut at = 0;
+                match opcode {
+                    $( Opcode::$name => Insn::$name {
+                        $( $op: {
+                            let v = <operand_ty!($kind) as ReadOperand>::read(ops, at, width);
+                            at += width;
+                            v
+                        }, )*
                     }, )*
                 }
             }

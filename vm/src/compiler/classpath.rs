@@ -31,8 +31,7 @@ pub trait ClassResolver {
 
 /// The kernel classes whose instances have no Smalltalk-visible fields, with
 /// their superclasses: the shapes the compiler assumes when a superclass is
-/// not on the class path. (Class objects keep their VM-level data outside the
-/// Smalltalk-visible field area, so class-side fields start at index 0.)
+/// not on the class path.
 const KERNEL_SHAPES: &[(&str, Option<&str>)] = &[
     ("Object", None),
     ("Class", Some("Object")),
@@ -56,12 +55,21 @@ const KERNEL_SHAPES: &[(&str, Option<&str>)] = &[
     ("System", Some("Object")),
 ];
 
+/// The fields every class object has before its class-side fields: the VM's
+/// own data (superclass, name, methods, ...; see `vm::layout`). Their names
+/// are not identifiers, so Smalltalk code cannot name them, but they count
+/// when class-side fields are numbered — class-side fields are fields of
+/// the class object like any other.
+pub fn class_object_fields() -> Vec<String> {
+    crate::layout::CLASS_FIELD_NAMES.iter().map(|n| format!("<{n}>")).collect()
+}
+
 /// The shape of a kernel class, if `name` is one.
 pub fn kernel_shape(name: &str) -> Option<ClassShape> {
-    KERNEL_SHAPES.iter().find(|(n, _)| *n == name).map(|(_, sup)| ClassShape {
+    KERNEL_SHAPES.iter().find(|(n, _)| *n == name).map(|(n, sup)| ClassShape {
         superclass: sup.map(str::to_string),
-        fields: Vec::new(),
-        class_fields: Vec::new(),
+        fields: if matches!(*n, "Class" | "Metaclass") { class_object_fields() } else { Vec::new() },
+        class_fields: class_object_fields(),
     })
 }
 
@@ -70,12 +78,30 @@ pub struct ClassPath {
     dirs: Vec<PathBuf>,
     cache: RefCell<HashMap<String, ClassShape>>,
     in_progress: RefCell<Vec<String>>,
+    kernel: HashMap<String, ClassShape>,
 }
 
 impl ClassPath {
     /// A class path of these directories.
     pub fn new(dirs: Vec<PathBuf>) -> ClassPath {
-        ClassPath { dirs, cache: RefCell::default(), in_progress: RefCell::default() }
+        ClassPath { dirs, cache: RefCell::default(), in_progress: RefCell::default(), kernel: HashMap::new() }
+    }
+
+    /// Sets the shapes of the classes of the running kernel, used when a
+    /// class is not found in the directories (instead of the built-in
+    /// table of field-less kernel classes).
+    pub fn set_kernel_shapes(&mut self, shapes: HashMap<String, ClassShape>) {
+        self.kernel = shapes;
+        self.cache.borrow_mut().clear();
+    }
+
+    /// Forgets the cached shape of `name` (after it was redefined).
+    pub fn forget(&self, name: &str) {
+        self.cache.borrow_mut().remove(name);
+    }
+
+    fn kernel_shape(&self, name: &str) -> Option<ClassShape> {
+        if self.kernel.is_empty() { kernel_shape(name) } else { self.kernel.get(name).cloned() }
     }
 
     /// Parses a `dir:dir:...` class-path argument.
@@ -109,7 +135,7 @@ impl ClassResolver for ClassPath {
             return Ok(shape.clone());
         }
         let Some(path) = self.find_file(name, from_dir) else {
-            return kernel_shape(name).ok_or_else(|| {
+            return self.kernel_shape(name).ok_or_else(|| {
                 CompileError::file_level(
                     &format!("{name}.som"),
                     format!("class {name} not found (searched {})", self.searched(from_dir)),
@@ -154,7 +180,7 @@ impl ClassPath {
         };
         let mut shape = match &superclass {
             Some(sup) => self.shape(sup, dir)?,
-            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: Vec::new() },
+            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: class_object_fields() },
         };
         shape.superclass = superclass;
         shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
@@ -182,7 +208,7 @@ mod tests {
         let cp = ClassPath::new(vec![dir.clone()]);
         let shape = cp.shape("B", None).expect("found");
         assert_eq!(shape.fields, ["a", "b", "c"]);
-        assert_eq!(shape.class_fields, ["ca", "cb"]);
+        assert_eq!(shape.class_fields[class_object_fields().len()..], ["ca", "cb"]);
         assert_eq!(shape.superclass.as_deref(), Some("A"));
         assert_eq!(cp.shape("True", None).expect("kernel").fields.len(), 0);
         let _ = std::fs::remove_dir_all(dir);

@@ -5,6 +5,8 @@
 //! Superclass layouts come from a [`ClassResolver`] (the class path, then
 //! the kernel).
 
+#![forbid(unsafe_code)]
+
 pub mod assembler;
 pub mod ast;
 pub mod classpath;
@@ -20,7 +22,7 @@ use std::path::Path;
 
 pub(crate) use crate::with_stack;
 
-pub use classpath::{ClassPath, ClassResolver, ClassShape, kernel_shape};
+pub use classpath::{ClassPath, ClassResolver, ClassShape, class_object_fields, kernel_shape};
 pub use codegen::MethodContext;
 pub use error::{CompileError, Result, Span};
 pub use parser::{parse_class, parse_method, parse_statements};
@@ -88,7 +90,7 @@ pub fn compile_class_def(
                 e
             }
         })?,
-        None => ClassShape { superclass: None, fields: Vec::new(), class_fields: Vec::new() },
+        None => ClassShape { superclass: None, fields: Vec::new(), class_fields: class_object_fields() },
     };
     for (own, inherited, what) in
         [(&def.fields, &shape.fields, "field"), (&def.class_fields, &shape.class_fields, "class field")]

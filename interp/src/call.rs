@@ -1,0 +1,250 @@
+//! Sends, calls and returns: inline-cache lookup, method activation,
+//! primitives, `doesNotUnderstand:`, and popping frames.
+
+use vm::layout::*;
+use vm::object::Format;
+use vm::primitives::{Kind, Prim};
+use vm::value::Value;
+
+use crate::frame::*;
+use crate::{Flow, Interpreter, Step};
+
+/// `fp` while no frame runs (a send from Rust): the activation it makes
+/// returns to Rust.
+pub(crate) const NO_FRAME: usize = usize::MAX;
+
+impl Interpreter {
+    /// Sends `selector` to the receiver `argc` below the top of the stack,
+    /// through inline cache `ic` of the running method.
+    #[inline]
+    pub(crate) fn send_cached(&mut self, selector: Value, argc: usize, ic: u32) -> Step {
+        let receiver = self.u.peek(argc);
+        let class = self.u.class_of(receiver);
+        let cache = &mut self.u.runtimes[self.rt].ics[ic as usize];
+        let method = match cache.find(class) {
+            Some(m) => {
+                cache.hits += 1;
+                m
+            }
+            None => {
+                cache.misses += 1;
+                let m = self.u.lookup(class, selector);
+                self.u.runtimes[self.rt].ics[ic as usize].record(class, m);
+                m
+            }
+        };
+        if method == self.u.nil() {
+            return self.does_not_understand(selector, argc);
+        }
+        self.invoke(method, argc)
+    }
+
+    /// Sends `selector` without an inline cache (perform:, DNU, ...).
+    pub(crate) fn send_uncached(&mut self, selector: Value, argc: usize) -> Step {
+        let receiver = self.u.peek(argc);
+        let class = self.u.class_of(receiver);
+        let method = self.u.lookup(class, selector);
+        if method == self.u.nil() {
+            return self.does_not_understand(selector, argc);
+        }
+        self.invoke(method, argc)
+    }
+
+    /// Sends `selector` looked up from `class` (super sends,
+    /// `perform:inSuperclass:`).
+    pub(crate) fn send_from_class(&mut self, class: Value, selector: Value, argc: usize) -> Step {
+        let method = if class == self.u.nil() { class } else { self.u.lookup(class, selector) };
+        if method == self.u.nil() {
+            return self.does_not_understand(selector, argc);
+        }
+        self.invoke(method, argc)
+    }
+
+    /// Runs `method` on the receiver and `argc` arguments on the stack.
+    #[inline]
+    pub(crate) fn invoke(&mut self, method: Value, argc: usize) -> Step {
+        let prim = method.slot(METHOD_PRIMITIVE).int_value();
+        if prim != 0 {
+            return self.primitive(method, prim as usize, argc);
+        }
+        if method.class_word() == self.u.known.primitive {
+            let name = self.method_name(method);
+            return Err(self.error(format!("Primitive {name} is not implemented.")));
+        }
+        let receiver = self.u.peek(argc);
+        let nil = self.u.nil();
+        self.push_frame(method, receiver, nil, nil)
+    }
+
+    /// Invokes from Rust: like [`invoke`](Self::invoke), but the activation
+    /// returns to Rust. `Ok(Some(v))` when a primitive answered at once.
+    pub(crate) fn invoke_from_rust(&mut self, method: Value, argc: usize) -> Result<Option<Value>, Flow> {
+        self.fp = NO_FRAME;
+        self.invoke(method, argc)?;
+        if self.fp == NO_FRAME { Ok(Some(self.top())) } else { Ok(None) }
+    }
+
+    /// Pushes a frame for `method` over the receiver and arguments already
+    /// on the stack.
+    #[inline]
+    pub(crate) fn push_frame(&mut self, method: Value, self_value: Value, context: Value, closure: Value) -> Step {
+        let info = method.slot(METHOD_INFO).int_value();
+        let temps = ((info >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as usize;
+        let max_stack = ((info >> METHOD_INFO_STACK_SHIFT) & 0xffff) as usize;
+        let fp = self.u.sp;
+        if fp + FRAME_HEADER + temps + max_stack + STACK_RESERVE > self.u.stack.len() {
+            return Err(self.stack_overflow());
+        }
+        let caller_fp = if self.fp == NO_FRAME { -1 } else { self.fp as i64 };
+        let stack = &mut self.u.stack;
+        stack[fp + FRAME_METHOD] = method;
+        stack[fp + FRAME_CALLER_FP] = Value::small(caller_fp);
+        stack[fp + FRAME_CALLER_PC] = Value::small(self.pc as i64);
+        stack[fp + FRAME_SELF] = self_value;
+        stack[fp + FRAME_CONTEXT] = context;
+        stack[fp + FRAME_CLOSURE] = closure;
+        let nil = self.u.known.nil;
+        stack[fp + FRAME_HEADER..fp + FRAME_HEADER + temps].fill(nil);
+        self.u.sp = fp + FRAME_HEADER + temps;
+        self.fp = fp;
+        self.pc = 0;
+        self.set_method(method);
+        self.u.runtimes[self.rt].invocations += 1;
+        Ok(())
+    }
+
+    /// Returns `value` from the running frame to its caller.
+    #[inline]
+    pub(crate) fn return_value(&mut self, value: Value) -> Step {
+        if self.home {
+            self.mark_home_dead(self.fp);
+        }
+        let fp = self.fp;
+        let caller = self.u.stack[fp + FRAME_CALLER_FP].int_value();
+        let caller_pc = self.u.stack[fp + FRAME_CALLER_PC].int_value() as usize;
+        let base = fp - self.num_args - 1;
+        self.u.stack[base] = value;
+        self.u.sp = base + 1;
+        if caller < 0 {
+            self.fp = NO_FRAME;
+            return Err(Flow::Return(value));
+        }
+        self.fp = caller as usize;
+        self.pc = caller_pc;
+        let method = self.u.stack[self.fp + FRAME_METHOD];
+        self.set_method(method);
+        Ok(())
+    }
+
+    /// Marks the home context of the method frame at `fp` as returned, so
+    /// that non-local returns to it become `escapedBlock:`.
+    pub(crate) fn mark_home_dead(&mut self, fp: usize) {
+        let nil = self.u.nil();
+        let mut ctx = self.u.stack[fp + FRAME_CONTEXT];
+        while ctx != nil {
+            let parent = ctx.slot(CONTEXT_PARENT);
+            if parent == nil {
+                ctx.set_slot_raw(CONTEXT_HOME_FRAME, nil);
+            }
+            ctx = parent;
+        }
+    }
+
+    /// Runs primitive number `n` of `method`.
+    fn primitive(&mut self, method: Value, n: usize, argc: usize) -> Step {
+        match vm::primitives::get(n).map(|p| p.kind) {
+            Some(Kind::Data(f)) => match f(&mut self.u, argc) {
+                Prim::Ok(v) => {
+                    self.u.sp -= argc + 1;
+                    self.push(v);
+                    if self.fp == NO_FRAME { Err(Flow::Return(v)) } else { Ok(()) }
+                }
+                Prim::Fail => Err(self.primitive_failed(method, argc)),
+                Prim::Error(message) => Err(self.error(message)),
+            },
+            Some(Kind::Control(c)) => self.control(c, method, argc),
+            None => Err(self.error(format!("bad primitive number {n}"))),
+        }
+    }
+
+    fn primitive_failed(&mut self, method: Value, argc: usize) -> Flow {
+        let name = self.method_name(method);
+        let args: Vec<String> = (0..argc).map(|i| self.describe(self.u.peek(argc - 1 - i))).collect();
+        let receiver = self.describe(self.u.peek(argc));
+        if args.is_empty() {
+            self.error(format!("Primitive {name} failed for {receiver}."))
+        } else {
+            self.error(format!("Primitive {name} failed for {receiver} with {}.", args.join(", ")))
+        }
+    }
+
+    /// Sends `doesNotUnderstand: selector arguments: args` in place of the
+    /// send that found no method.
+    pub(crate) fn does_not_understand(&mut self, selector: Value, argc: usize) -> Step {
+        let array = match self.u.new_array(argc) {
+            Ok(a) => a,
+            Err(e) => return Err(self.error(e.to_string())),
+        };
+        for i in 0..argc {
+            array.set_slot_raw(i, self.u.peek(argc - 1 - i));
+        }
+        self.u.sp -= argc;
+        self.push(selector);
+        self.push(array);
+        let receiver = self.u.peek(2);
+        let class = self.u.class_of(receiver);
+        let dnu = self.intern("doesNotUnderstand:arguments:");
+        let method = self.u.lookup(class, dnu);
+        if method == self.u.nil() {
+            let sel = self.u.text_or_describe(selector);
+            let name = self.u.class_name(class);
+            return Err(self.error(format!("{name} does not understand {sel} (nor doesNotUnderstand:arguments:).")));
+        }
+        self.invoke(method, 2)
+    }
+
+    /// The Symbol for `name`.
+    pub(crate) fn intern(&mut self, name: &str) -> Value {
+        self.u.intern(name).unwrap_or(self.u.known.nil)
+    }
+
+    /// `Class>>selector` of a method (or `Class>>selector [] ` for a block).
+    pub(crate) fn method_name(&self, method: Value) -> String {
+        let holder = self.u.class_name(method.slot(METHOD_HOLDER));
+        let outer = method.slot(METHOD_OUTER);
+        if outer != self.u.nil() {
+            let sel = self.u.text_or_describe(outer.slot(METHOD_SELECTOR));
+            return format!("{holder}>>{sel} (block)");
+        }
+        format!("{holder}>>{}", self.u.text_or_describe(method.slot(METHOD_SELECTOR)))
+    }
+
+    /// A short description of a value for messages.
+    pub(crate) fn describe(&self, v: Value) -> String {
+        if let Some(i) = v.as_int() {
+            return i.to_string();
+        }
+        if let Some(s) = self.u.string_value(v) {
+            return if self.u.is_symbol(v) { format!("#{s}") } else { format!("'{s}'") };
+        }
+        if let Some(d) = self.u.double_value(v) {
+            return vm::primitives::format_double(d);
+        }
+        if v == self.u.nil() {
+            return "nil".into();
+        }
+        if v == self.u.known.true_ {
+            return "true".into();
+        }
+        if v == self.u.known.false_ {
+            return "false".into();
+        }
+        if let Some(c) = v.as_char() {
+            return format!("${c}");
+        }
+        if v.is_pointer() && v.format() == Format::Class {
+            return self.u.class_name(v);
+        }
+        format!("a {}", self.u.class_name(self.u.class_of(v)))
+    }
+}

@@ -1,0 +1,196 @@
+//! Control primitives: the ones that run Smalltalk code, unwind or stop.
+
+use vm::layout::*;
+use vm::primitives::Control;
+use vm::value::Value;
+
+use crate::error::Stop;
+use crate::frame::*;
+use crate::{Flow, Interpreter, Step};
+
+impl Interpreter {
+    /// Runs control primitive `c` of `method` with `argc` arguments.
+    pub(crate) fn control(&mut self, c: Control, method: Value, argc: usize) -> Step {
+        match c {
+            Control::BlockValue => {
+                let closure = self.u.peek(argc);
+                self.call_block(closure, argc)
+            }
+            Control::BlockValueWithArguments => {
+                let args = self.u.peek(0);
+                if !self.u.is_array(args) {
+                    return Err(self.error("valueWithArguments: needs an Array."));
+                }
+                let n = self.spread_arguments()?;
+                let closure = self.u.peek(n);
+                self.call_block(closure, n)
+            }
+            Control::BlockRestart => {
+                // The block's frame is the caller of `restart`: run it again
+                // from its first instruction.
+                self.u.sp -= argc + 1;
+                self.pc = 0;
+                Ok(())
+            }
+            Control::Perform => {
+                // rcv sel a1..an -> rcv a1..an, then send sel.
+                let sel_index = self.u.sp - argc;
+                let selector = self.u.stack[sel_index];
+                if !self.u.is_symbol(selector) {
+                    return Err(self.error("perform: needs a Symbol."));
+                }
+                self.u.stack.copy_within(sel_index + 1..self.u.sp, sel_index);
+                self.u.sp -= 1;
+                self.send_uncached(selector, argc - 1)
+            }
+            Control::PerformWithArguments => {
+                let selector = self.u.peek(1);
+                let args = self.u.peek(0);
+                if !self.u.is_symbol(selector) || !self.u.is_array(args) {
+                    return Err(self.error("perform:withArguments: needs a Symbol and an Array."));
+                }
+                self.u.stack[self.u.sp - 2] = args;
+                self.u.sp -= 1;
+                let n = self.spread_arguments()?;
+                self.send_uncached(selector, n)
+            }
+            Control::PerformInSuperclass => {
+                let selector = self.u.peek(1);
+                let class = self.u.peek(0);
+                self.u.sp -= 2;
+                self.send_from_class(class, selector, 0)
+            }
+            Control::PerformWithArgumentsInSuperclass => {
+                let selector = self.u.peek(2);
+                let args = self.u.peek(1);
+                let class = self.u.peek(0);
+                if !self.u.is_array(args) {
+                    return Err(self.error("perform:withArguments:inSuperclass: needs an Array."));
+                }
+                self.u.sp -= 2;
+                self.u.stack[self.u.sp - 1] = args;
+                let n = self.spread_arguments()?;
+                self.send_from_class(class, selector, n)
+            }
+            Control::InvokeOnWith => {
+                // method invokeOn: obj with: args  ->  obj a1..an, run method.
+                let target = self.u.peek(2);
+                let receiver = self.u.peek(1);
+                let args = self.u.peek(0);
+                if !self.u.is_array(args) {
+                    return Err(self.error("invokeOn:with: needs an Array of arguments."));
+                }
+                self.u.sp -= 3;
+                self.push(receiver);
+                self.push(args);
+                let n = self.spread_arguments()?;
+                self.invoke(target, n)
+            }
+            Control::Error => {
+                let message = self.u.text_or_describe(self.u.peek(0));
+                Err(self.user_error(message))
+            }
+            Control::Halt => Err(self.error("halt")),
+            Control::Exit => {
+                let status = self.u.peek(0);
+                match status.as_int() {
+                    Some(s) if i32::try_from(s).is_ok() => Err(Flow::Stop(Stop::Exit(s as i32))),
+                    Some(s) => Err(self.error(format!("Exit status {s} is out of range."))),
+                    None => {
+                        let class = self.u.class_name(self.u.class_of(status));
+                        Err(self.error(format!("Expected object of type 'Int' but got type '{class}'.")))
+                    }
+                }
+            }
+            Control::PrintStackTrace => {
+                let trace = self.stack_trace();
+                self.u.output.write_out(trace.as_bytes());
+                self.finish_primitive(argc, self.u.peek(argc))
+            }
+            Control::Load => {
+                let name = self.u.peek(0);
+                let Some(text) = self.u.string_value(name) else {
+                    return Err(self.error("load: needs a Symbol."));
+                };
+                match self.load_class(&text) {
+                    Ok(Some(class)) => self.finish_primitive(argc, class),
+                    Ok(None) => self.finish_primitive(argc, self.u.nil()),
+                    Err(message) => Err(self.error(message)),
+                }
+            }
+            Control::LoadFile => {
+                let path = self.u.peek(0);
+                let Some(text) = self.u.string_value(path) else {
+                    return Err(self.error("loadFile: needs a String."));
+                };
+                match std::fs::read(&text) {
+                    Ok(bytes) => match self.u.new_string_bytes(&bytes) {
+                        Ok(s) => self.finish_primitive(argc, s),
+                        Err(e) => Err(self.error(e.to_string())),
+                    },
+                    Err(_) => self.finish_primitive(argc, self.u.nil()),
+                }
+            }
+            Control::Compile => {
+                let class = self.u.peek(1);
+                let source = self.u.peek(0);
+                let Some(text) = self.u.string_value(source) else {
+                    return Err(self.error("compile: needs a String."));
+                };
+                match self.compile_method(class, &text) {
+                    Ok(m) => self.finish_primitive(argc, m),
+                    Err(message) => Err(self.error(message)),
+                }
+            }
+        }
+        .map_err(|flow| match flow {
+            Flow::Stop(Stop::Fatal(m)) => Flow::Stop(Stop::Fatal(format!("{} ({m})", self.method_name(method)))),
+            other => other,
+        })
+    }
+
+    /// Pops receiver and arguments and pushes `result`, as a data primitive
+    /// does.
+    fn finish_primitive(&mut self, argc: usize, result: Value) -> Step {
+        self.u.sp -= argc + 1;
+        self.push(result);
+        if self.fp == crate::call::NO_FRAME { Err(Flow::Return(result)) } else { Ok(()) }
+    }
+
+    /// Replaces the Array on top of the stack by its elements; answers how
+    /// many.
+    fn spread_arguments(&mut self) -> Result<usize, Flow> {
+        let args = self.pop();
+        let n = args.size();
+        if self.u.sp + n + STACK_RESERVE > self.u.stack.len() {
+            return Err(self.stack_overflow());
+        }
+        for i in 0..n {
+            let v = args.slot(i);
+            self.push(v);
+        }
+        Ok(n)
+    }
+
+    /// Compiles `source` as a method of `class` and installs it (adding or
+    /// replacing); answers the method.
+    fn compile_method(&mut self, class: Value, source: &str) -> Result<Value, String> {
+        if !self.u.is_class(class) {
+            return Err("compile: must be sent to a class.".into());
+        }
+        let fields = self.u.field_names(class);
+        let code = vm::compiler::compile_method_source("<compile:>", source, &fields, Default::default())
+            .map_err(|e| e.to_string())?;
+        vm::bytecode::verify_method(&code, fields.len() as u32).map_err(|e| e.to_string())?;
+        let ns = if class.slot(CLASS_NAMESPACE).as_int() == Some(vm::universe::Namespace::Kernel as i64) {
+            vm::universe::Namespace::Kernel
+        } else {
+            vm::universe::Namespace::Program
+        };
+        let nil = self.u.nil();
+        let name = self.u.class_name(class);
+        let method = self.u.make_method(&code, class, ns, nil, nil, &name).map_err(|e| e.to_string())?;
+        self.u.add_method(class, method).map_err(|e| e.to_string())?;
+        Ok(method)
+    }
+}

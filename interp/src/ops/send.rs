@@ -1,0 +1,178 @@
+//! Send family: ordinary and super sends, and the special selectors with
+//! their fast paths (which fall back to a real send through the same
+//! inline cache).
+
+use vm::bytecode::Opcode;
+use vm::layout::*;
+use vm::object::Format;
+use vm::value::Value;
+
+use crate::{Interpreter, Step};
+
+impl Interpreter {
+    /// `Send selector argc ic`: a send. Stack: rcv args → result.
+    #[inline(always)]
+    pub(crate) fn op_send(&mut self, selector: u32, argc: u32, ic: u32) -> Step {
+        let sel = self.literals.slot(selector as usize);
+        self.send_cached(sel, argc as usize, ic)
+    }
+
+    /// `SuperSend selector argc ic`: lookup starts above the method's holder.
+    /// Stack: rcv args → result.
+    #[inline(always)]
+    pub(crate) fn op_super_send(&mut self, selector: u32, argc: u32, _ic: u32) -> Step {
+        let sel = self.literals.slot(selector as usize);
+        let holder = self.method.slot(METHOD_HOLDER);
+        let start = holder.slot(CLASS_SUPERCLASS);
+        self.send_from_class(start, sel, argc as usize)
+    }
+
+    /// A special-selector send without a fast path: the real send.
+    #[inline(always)]
+    pub(crate) fn op_special(&mut self, op: Opcode, ic: u32, argc: usize) -> Step {
+        let sel = self.special[op as usize];
+        self.send_cached(sel, argc, ic)
+    }
+
+    /// `+ - * / %`: SmallInteger and SmallFloat fast paths. Stack: a b → r.
+    #[inline(always)]
+    pub(crate) fn op_arith(&mut self, op: Opcode, ic: u32, f: fn(i64, i64) -> Option<i64>) -> Step {
+        let (a, b) = (self.u.peek(1), self.u.peek(0));
+        if a.is_int()
+            && b.is_int()
+            && let Some(r) = f(a.int_value(), b.int_value()).and_then(Value::int)
+        {
+            self.u.sp -= 1;
+            self.u.stack[self.u.sp - 1] = r;
+            return Ok(());
+        }
+        if a.is_small_float() && op != Opcode::SendMod {
+            let x = a.small_float_value();
+            let y = if b.is_small_float() {
+                Some(b.small_float_value())
+            } else if b.is_int() {
+                Some(b.int_value() as f64)
+            } else {
+                None
+            };
+            if let Some(y) = y {
+                let r = match op {
+                    Opcode::SendAdd => x + y,
+                    Opcode::SendSub => x - y,
+                    Opcode::SendMul => x * y,
+                    _ => x / y,
+                };
+                if let Some(v) = Value::small_float(r) {
+                    self.u.sp -= 1;
+                    self.u.stack[self.u.sp - 1] = v;
+                    return Ok(());
+                }
+            }
+        }
+        self.op_special(op, ic, 1)
+    }
+
+    /// `< > <= >= = ~=`: SmallInteger and SmallFloat fast paths.
+    /// Stack: a b → Boolean.
+    #[inline(always)]
+    pub(crate) fn op_compare(&mut self, op: Opcode, ic: u32, f: fn(f64, f64) -> bool) -> Step {
+        let (a, b) = (self.u.peek(1), self.u.peek(0));
+        let r = if a.is_int() && b.is_int() {
+            let (x, y) = (a.int_value(), b.int_value());
+            Some(match op {
+                Opcode::SendLt => x < y,
+                Opcode::SendGt => x > y,
+                Opcode::SendLe => x <= y,
+                Opcode::SendGe => x >= y,
+                Opcode::SendEq => x == y,
+                _ => x != y,
+            })
+        } else if a.is_small_float() && (b.is_small_float() || b.is_int()) {
+            let y = if b.is_int() { b.int_value() as f64 } else { b.small_float_value() };
+            Some(f(a.small_float_value(), y))
+        } else {
+            None
+        };
+        match r {
+            Some(r) => {
+                self.u.sp -= 1;
+                let v = self.u.boolean(r);
+                self.u.stack[self.u.sp - 1] = v;
+                Ok(())
+            }
+            None => self.op_special(op, ic, 1),
+        }
+    }
+
+    /// `==`: identity, never a send. Stack: a b → Boolean.
+    #[inline(always)]
+    pub(crate) fn op_identical(&mut self) -> Step {
+        let b = self.pop();
+        let a = self.pop();
+        let r = self.u.boolean(a == b);
+        self.push(r);
+        Ok(())
+    }
+
+    /// `at:` with an Array fast path. Stack: rcv index → element.
+    #[inline(always)]
+    pub(crate) fn op_at(&mut self, ic: u32) -> Step {
+        let (a, i) = (self.u.peek(1), self.u.peek(0));
+        if i.is_int() && a.is_pointer() && a.format() == Format::Array && a.class_word() == self.u.known.array {
+            let index = i.int_value();
+            if index >= 1 && (index as usize) <= a.size() {
+                self.u.sp -= 1;
+                self.u.stack[self.u.sp - 1] = a.slot(index as usize - 1);
+                return Ok(());
+            }
+        }
+        self.op_special(Opcode::SendAt, ic, 1)
+    }
+
+    /// `at:put:` with an Array fast path. Stack: rcv index value → value.
+    #[inline(always)]
+    pub(crate) fn op_at_put(&mut self, ic: u32) -> Step {
+        let (a, i, v) = (self.u.peek(2), self.u.peek(1), self.u.peek(0));
+        if i.is_int() && a.is_pointer() && a.format() == Format::Array && a.class_word() == self.u.known.array {
+            let index = i.int_value();
+            if index >= 1 && (index as usize) <= a.size() {
+                self.u.heap.store(a, index as usize - 1, v);
+                self.u.sp -= 2;
+                self.u.stack[self.u.sp - 1] = v;
+                return Ok(());
+            }
+        }
+        self.op_special(Opcode::SendAtPut, ic, 2)
+    }
+
+    /// `value`, `value:`, `value:with:`: a block of that arity runs
+    /// directly. Stack: block args → result.
+    #[inline(always)]
+    pub(crate) fn op_value(&mut self, op: Opcode, ic: u32, argc: usize) -> Step {
+        let receiver = self.u.peek(argc);
+        if receiver.is_pointer() && receiver.format() == Format::Closure {
+            let code = receiver.slot(CLOSURE_CODE);
+            let arity = (code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff;
+            if arity as usize == argc {
+                return self.call_block(receiver, argc);
+            }
+        }
+        self.op_special(op, ic, argc)
+    }
+
+    /// `not` with a Boolean fast path. Stack: b → Boolean.
+    #[inline(always)]
+    pub(crate) fn op_not(&mut self, ic: u32) -> Step {
+        let b = self.top();
+        let k = &self.u.known;
+        let r = if b == k.true_ {
+            k.false_
+        } else if b == k.false_ {
+            k.true_
+        } else {
+            return self.op_special(Opcode::SendNot, ic, 0);
+        };
+        self.u.stack[self.u.sp - 1] = r;
+        Ok(())
+    }
+}

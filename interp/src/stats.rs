@@ -1,0 +1,51 @@
+//! `--stats`: the hottest methods with their counters, and inline-cache
+//! states, printed at exit.
+
+use std::fmt::Write;
+
+use vm::runtime::IcState;
+
+use crate::Interpreter;
+
+impl Interpreter {
+    /// A report of the `top` hottest methods and of every inline cache.
+    pub fn stats_report(&self, top: usize) -> String {
+        let mut out = String::new();
+        let mut rts: Vec<_> = self.u.runtimes.iter().collect();
+        rts.sort_by_key(|rt| std::cmp::Reverse(rt.invocations + rt.backedges));
+        let _ = writeln!(out, "hottest methods (invocations, loop back-edges):");
+        for rt in rts.iter().take(top) {
+            let _ = writeln!(out, "  {:>12} {:>12}  {}", rt.invocations, rt.backedges, self.method_name(rt.method));
+        }
+        let mut counts = [0usize; 4];
+        let (mut hits, mut misses) = (0u64, 0u64);
+        for rt in &self.u.runtimes {
+            for ic in rt.ics.iter() {
+                counts[ic.state() as usize] += 1;
+                hits += ic.hits;
+                misses += ic.misses;
+            }
+        }
+        let total = (hits + misses).max(1);
+        let _ = writeln!(
+            out,
+            "inline caches: {} empty, {} monomorphic, {} polymorphic, {} megamorphic; {hits} hits, {misses} misses ({:.2}% hits)",
+            counts[IcState::Empty as usize],
+            counts[IcState::Monomorphic as usize],
+            counts[IcState::Polymorphic as usize],
+            counts[IcState::Megamorphic as usize],
+            100.0 * hits as f64 / total as f64
+        );
+        let gc = self.u.gc_stats();
+        let _ = writeln!(
+            out,
+            "gc: {} young, {} full collections, {:.1} ms, {} bytes allocated, {} promoted",
+            gc.young_collections,
+            gc.full_collections,
+            gc.gc_time.as_secs_f64() * 1e3,
+            gc.bytes_allocated,
+            gc.bytes_promoted
+        );
+        out
+    }
+}

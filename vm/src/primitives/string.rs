@@ -1,0 +1,165 @@
+//! String, Symbol and Character primitives. Strings are byte strings;
+//! indices are 1-based byte positions.
+
+use super::{Prim, arg, receiver};
+use crate::universe::Universe;
+use crate::value::Value;
+
+fn ok_or(r: crate::universe::Result<Value>) -> Prim {
+    match r {
+        Ok(v) => Prim::Ok(v),
+        Err(e) => e.into(),
+    }
+}
+
+fn receiver_bytes(u: &Universe, argc: usize) -> Option<Vec<u8>> {
+    let r = receiver(u, argc);
+    u.is_string(r).then(|| r.bytes().to_vec())
+}
+
+/// `concatenate:`: a new String of the receiver's and the argument's text.
+pub fn concatenate(u: &mut Universe, argc: usize) -> Prim {
+    let (r, a) = (receiver(u, argc), arg(u, argc, 0));
+    if !u.is_string(r) || !u.is_string(a) {
+        return Prim::Fail;
+    }
+    let mut bytes = r.bytes().to_vec();
+    bytes.extend_from_slice(a.bytes());
+    ok_or(u.new_string_bytes(&bytes))
+}
+
+/// `asSymbol`
+pub fn as_symbol(u: &mut Universe, argc: usize) -> Prim {
+    let Some(text) = u.string_value(receiver(u, argc)) else { return Prim::Fail };
+    ok_or(u.intern(&text))
+}
+
+/// `String>>asString`: the receiver.
+pub fn as_string(u: &mut Universe, argc: usize) -> Prim {
+    Prim::Ok(receiver(u, argc))
+}
+
+/// `Symbol>>asString`: a new String.
+pub fn symbol_as_string(u: &mut Universe, argc: usize) -> Prim {
+    let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
+    ok_or(u.new_string_bytes(&bytes))
+}
+
+/// A hash of string contents (equal for a String and a Symbol with the
+/// same text).
+pub fn string_hash(bytes: &[u8]) -> i64 {
+    let mut h: u32 = 0;
+    for &b in bytes {
+        h = h.wrapping_mul(31).wrapping_add(u32::from(b));
+    }
+    i64::from(h as i32)
+}
+
+/// `hashcode`
+pub fn hashcode(u: &mut Universe, argc: usize) -> Prim {
+    let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
+    Prim::Ok(Value::small(string_hash(&bytes)))
+}
+
+/// `length`
+pub fn length(u: &mut Universe, argc: usize) -> Prim {
+    let r = receiver(u, argc);
+    if !u.is_string(r) {
+        return Prim::Fail;
+    }
+    Prim::Ok(Value::small(r.size() as i64))
+}
+
+/// `=`: same text (a String equals the Symbol with its text); false for
+/// non-strings.
+pub fn eq(u: &mut Universe, argc: usize) -> Prim {
+    let (r, a) = (receiver(u, argc), arg(u, argc, 0));
+    if !u.is_string(r) {
+        return Prim::Fail;
+    }
+    let equal = u.is_string(a) && r.bytes() == a.bytes();
+    Prim::Ok(u.boolean(equal))
+}
+
+fn all_chars(u: &mut Universe, argc: usize, test: fn(char) -> bool) -> Prim {
+    let Some(text) = u.string_value(receiver(u, argc)) else { return Prim::Fail };
+    let result = !text.is_empty() && text.chars().all(test);
+    Prim::Ok(u.boolean(result))
+}
+
+/// `isWhiteSpace`
+pub fn is_white_space(u: &mut Universe, argc: usize) -> Prim {
+    all_chars(u, argc, char::is_whitespace)
+}
+
+/// `isLetters`
+pub fn is_letters(u: &mut Universe, argc: usize) -> Prim {
+    all_chars(u, argc, char::is_alphabetic)
+}
+
+/// `isDigits`
+pub fn is_digits(u: &mut Universe, argc: usize) -> Prim {
+    all_chars(u, argc, |c| c.is_ascii_digit())
+}
+
+/// `primSubstringFrom: start to: end` (1-based, inclusive).
+pub fn substring(u: &mut Universe, argc: usize) -> Prim {
+    let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
+    let (Some(start), Some(end)) = (arg(u, argc, 0).as_int(), arg(u, argc, 1).as_int()) else { return Prim::Fail };
+    if end < start {
+        return ok_or(u.new_string(""));
+    }
+    if start < 1 || end as usize > bytes.len() {
+        return Prim::Error(format!("Substring {start} to {end} not valid for string of length {}.", bytes.len()));
+    }
+    ok_or(u.new_string_bytes(&bytes[start as usize - 1..end as usize]))
+}
+
+fn index(u: &Universe, argc: usize) -> Result<(Vec<u8>, usize), Prim> {
+    let Some(bytes) = receiver_bytes(u, argc) else { return Err(Prim::Fail) };
+    let Some(i) = arg(u, argc, 0).as_int() else { return Err(Prim::Fail) };
+    if i < 1 || i as usize > bytes.len() {
+        return Err(Prim::Error(format!("Index {i} not valid for string of length {}.", bytes.len())));
+    }
+    Ok((bytes, i as usize - 1))
+}
+
+/// `charAt:`: a one-character String (SOM has no Character).
+pub fn char_at(u: &mut Universe, argc: usize) -> Prim {
+    match index(u, argc) {
+        Ok((bytes, i)) => ok_or(u.new_string_bytes(&bytes[i..=i])),
+        Err(p) => p,
+    }
+}
+
+/// `at:`: the Character at an index.
+pub fn at(u: &mut Universe, argc: usize) -> Prim {
+    match index(u, argc) {
+        Ok((bytes, i)) => Prim::Ok(Value::char(char::from(bytes[i]))),
+        Err(p) => p,
+    }
+}
+
+/// `Character>>value`: the code point.
+pub fn char_value(u: &mut Universe, argc: usize) -> Prim {
+    match receiver(u, argc).as_char() {
+        Some(c) => Prim::Ok(Value::small(i64::from(u32::from(c)))),
+        None => Prim::Fail,
+    }
+}
+
+/// `Character>>asString`
+pub fn char_as_string(u: &mut Universe, argc: usize) -> Prim {
+    match receiver(u, argc).as_char() {
+        Some(c) => ok_or(u.new_string(&c.to_string())),
+        None => Prim::Fail,
+    }
+}
+
+/// `Character value: n`
+pub fn char_from_value(u: &mut Universe, argc: usize) -> Prim {
+    match arg(u, argc, 0).as_int().and_then(|i| u32::try_from(i).ok()).and_then(char::from_u32) {
+        Some(c) => Prim::Ok(Value::char(c)),
+        None => Prim::Fail,
+    }
+}

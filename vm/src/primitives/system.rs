@@ -1,0 +1,155 @@
+//! System primitives: globals, output, time, the collector.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use super::{Prim, arg};
+use crate::universe::{Namespace, Universe};
+use crate::value::Value;
+
+fn start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// `global: #name` (nil when undefined)
+pub fn global(u: &mut Universe, argc: usize) -> Prim {
+    let name = arg(u, argc, 0);
+    Prim::Ok(u.global(name).unwrap_or(u.nil()))
+}
+
+/// `global: #name put: value`
+pub fn global_put(u: &mut Universe, argc: usize) -> Prim {
+    let name = arg(u, argc, 0);
+    let value = arg(u, argc, 1);
+    if !u.is_symbol(name) {
+        return Prim::Fail;
+    }
+    match u.set_global(Namespace::Program, name, value) {
+        Ok(()) => Prim::Ok(value),
+        Err(e) => e.into(),
+    }
+}
+
+/// `hasGlobal: #name`
+pub fn has_global(u: &mut Universe, argc: usize) -> Prim {
+    let found = u.global(arg(u, argc, 0)).is_some();
+    Prim::Ok(u.boolean(found))
+}
+
+/// `printString: aString`
+pub fn print_string(u: &mut Universe, argc: usize) -> Prim {
+    let s = arg(u, argc, 0);
+    if !u.is_string(s) {
+        return Prim::Fail;
+    }
+    u.output.write_out(s.bytes());
+    Prim::Ok(super::receiver(u, argc))
+}
+
+/// `printNewline`
+pub fn print_newline(u: &mut Universe, argc: usize) -> Prim {
+    u.output.write_out(b"\n");
+    Prim::Ok(super::receiver(u, argc))
+}
+
+/// `errorPrint: aString`
+pub fn error_print(u: &mut Universe, argc: usize) -> Prim {
+    let s = arg(u, argc, 0);
+    if !u.is_string(s) {
+        return Prim::Fail;
+    }
+    u.output.write_err(s.bytes());
+    Prim::Ok(super::receiver(u, argc))
+}
+
+/// `errorPrintln: aString`
+pub fn error_println(u: &mut Universe, argc: usize) -> Prim {
+    let s = arg(u, argc, 0);
+    if !u.is_string(s) {
+        return Prim::Fail;
+    }
+    let mut bytes = s.bytes().to_vec();
+    bytes.push(b'\n');
+    u.output.write_err(&bytes);
+    Prim::Ok(super::receiver(u, argc))
+}
+
+/// `time`: milliseconds since start.
+pub fn time(_u: &mut Universe, _argc: usize) -> Prim {
+    Prim::Ok(Value::small(start().elapsed().as_millis() as i64))
+}
+
+/// `ticks`: microseconds since start (never 0).
+pub fn ticks(_u: &mut Universe, _argc: usize) -> Prim {
+    Prim::Ok(Value::small(start().elapsed().as_micros() as i64 + 1))
+}
+
+/// `fullGC`: collects everything; answers true.
+pub fn full_gc(u: &mut Universe, _argc: usize) -> Prim {
+    match u.collect_full() {
+        Ok(()) => Prim::Ok(u.boolean(true)),
+        Err(e) => e.into(),
+    }
+}
+
+/// `gcStats`: an Array of collections (young + full), collection time in
+/// milliseconds, and bytes allocated.
+pub fn gc_stats(u: &mut Universe, _argc: usize) -> Prim {
+    let stats = u.gc_stats();
+    let values = [
+        (stats.young_collections + stats.full_collections) as i64,
+        stats.gc_time.as_millis() as i64,
+        stats.bytes_allocated as i64,
+    ];
+    match u.new_array(values.len()) {
+        Ok(a) => {
+            for (i, v) in values.into_iter().enumerate() {
+                a.set_slot_raw(i, Value::small(v));
+            }
+            Prim::Ok(a)
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// Where program output goes: standard output and error (buffered), or
+/// in-memory buffers for tests.
+pub enum Output {
+    /// The process's standard streams.
+    Std(std::io::BufWriter<std::io::Stdout>),
+    /// Captured: standard output, then standard error.
+    Captured(Vec<u8>, Vec<u8>),
+}
+
+impl Output {
+    /// Writes to the program's standard output.
+    pub fn write_out(&mut self, bytes: &[u8]) {
+        match self {
+            Output::Std(w) => {
+                let _ = w.write_all(bytes);
+            }
+            Output::Captured(out, _) => out.extend_from_slice(bytes),
+        }
+    }
+
+    /// Writes to the program's standard error (flushing standard output
+    /// first, so the two interleave as written).
+    pub fn write_err(&mut self, bytes: &[u8]) {
+        match self {
+            Output::Std(w) => {
+                let _ = w.flush();
+                let _ = std::io::stderr().write_all(bytes);
+            }
+            Output::Captured(_, err) => err.extend_from_slice(bytes),
+        }
+    }
+
+    /// Flushes standard output.
+    pub fn flush(&mut self) {
+        if let Output::Std(w) = self {
+            let _ = w.flush();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Per-method runtime data: inline caches (which are also the receiver-class
+//! feedback the JIT reads) and invocation and back-edge counters.
+//!
+//! A method object holds the index of its runtime record (slot
+//! `METHOD_RUNTIME`), made on its first activation, so image pages holding
+//! methods are written at most once.
+
+use crate::value::Value;
+
+/// How many receiver classes a polymorphic cache holds before it goes
+/// megamorphic.
+pub const IC_POLYMORPHIC_LIMIT: usize = 4;
+
+/// One receiver class and the method it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcEntry {
+    /// The receiver class.
+    pub class: Value,
+    /// The method the lookup found (nil when the class does not understand
+    /// the selector).
+    pub method: Value,
+}
+
+/// The state of one send site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcState {
+    /// Never executed.
+    Empty,
+    /// One receiver class.
+    Monomorphic,
+    /// Two to [`IC_POLYMORPHIC_LIMIT`] classes.
+    Polymorphic,
+    /// More: sends go through the global lookup cache.
+    Megamorphic,
+}
+
+/// An inline cache: the classes seen at one send site.
+#[derive(Clone, Debug)]
+pub struct InlineCache {
+    /// Entries, most recent last; only the first `len` are valid.
+    pub entries: [IcEntry; IC_POLYMORPHIC_LIMIT],
+    /// Number of valid entries.
+    pub len: u8,
+    /// Set once more than [`IC_POLYMORPHIC_LIMIT`] classes were seen.
+    pub megamorphic: bool,
+    /// Sends that found their class in the cache.
+    pub hits: u64,
+    /// Sends that did not.
+    pub misses: u64,
+}
+
+impl InlineCache {
+    fn new(nil: Value) -> InlineCache {
+        InlineCache {
+            entries: [IcEntry { class: nil, method: nil }; IC_POLYMORPHIC_LIMIT],
+            len: 0,
+            megamorphic: false,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The cache state.
+    pub fn state(&self) -> IcState {
+        match (self.megamorphic, self.len) {
+            (true, _) => IcState::Megamorphic,
+            (false, 0) => IcState::Empty,
+            (false, 1) => IcState::Monomorphic,
+            _ => IcState::Polymorphic,
+        }
+    }
+
+    /// The method cached for `class`, if any.
+    #[inline(always)]
+    pub fn find(&self, class: Value) -> Option<Value> {
+        self.entries[..self.len as usize].iter().find(|e| e.class == class).map(|e| e.method)
+    }
+
+    /// Records a lookup result: monomorphic, then polymorphic, then
+    /// megamorphic (which keeps no entries).
+    pub fn record(&mut self, class: Value, method: Value) {
+        if self.megamorphic {
+            return;
+        }
+        if (self.len as usize) < IC_POLYMORPHIC_LIMIT {
+            self.entries[self.len as usize] = IcEntry { class, method };
+            self.len += 1;
+        } else {
+            self.megamorphic = true;
+            self.len = 0;
+        }
+    }
+
+    /// Forgets everything (after a method dictionary changed).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.megamorphic = false;
+    }
+}
+
+/// Runtime data of one method or block.
+#[derive(Clone, Debug)]
+pub struct MethodRuntime {
+    /// The method.
+    pub method: Value,
+    /// One cache per send site.
+    pub ics: Box<[InlineCache]>,
+    /// Activations so far.
+    pub invocations: u64,
+    /// Loop back-edges taken so far.
+    pub backedges: u64,
+}
+
+impl MethodRuntime {
+    /// Fresh data for `method` with `num_ics` send sites.
+    pub fn new(method: Value, num_ics: usize) -> MethodRuntime {
+        // Entries start as the method itself: any non-class value works as
+        // "no class", and it needs no nil at hand.
+        MethodRuntime {
+            method,
+            ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
+            invocations: 0,
+            backedges: 0,
+        }
+    }
+
+    /// Shows the collector every value held.
+    pub fn visit(&mut self, visit: &mut dyn FnMut(&mut Value)) {
+        visit(&mut self.method);
+        for ic in self.ics.iter_mut() {
+            for e in ic.entries.iter_mut() {
+                visit(&mut e.class);
+                visit(&mut e.method);
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Making a universe: the classes the VM itself needs (with their
+//! metaclasses, wired as in SOM: `Object class class == Metaclass`,
+//! `Metaclass class class == Metaclass`, `Object class superclass == Class`),
+//! nil, true, false and `system`; then the kernel library compiled from its
+//! sources and installed.
+
+use std::collections::HashMap;
+
+use super::{Namespace, Result, Universe, UniverseConfig};
+use crate::heap::Heap;
+use crate::layout::*;
+use crate::object::Format;
+use crate::value::Value;
+
+/// The objects the VM refers to directly.
+#[derive(Clone, Debug)]
+pub struct Known {
+    /// nil
+    pub nil: Value,
+    /// true
+    pub true_: Value,
+    /// false
+    pub false_: Value,
+    /// The `system` global.
+    pub system: Value,
+    /// Object
+    pub object: Value,
+    /// Class
+    pub class: Value,
+    /// Metaclass
+    pub metaclass: Value,
+    /// Nil
+    pub nil_class: Value,
+    /// Boolean
+    pub boolean: Value,
+    /// True
+    pub true_class: Value,
+    /// False
+    pub false_class: Value,
+    /// Integer (SmallIntegers and LargeIntegers alike)
+    pub integer: Value,
+    /// Double
+    pub double: Value,
+    /// Character
+    pub character: Value,
+    /// String
+    pub string: Value,
+    /// Symbol
+    pub symbol: Value,
+    /// Array
+    pub array: Value,
+    /// Block
+    pub block: Value,
+    /// Block1: blocks of no argument.
+    pub block1: Value,
+    /// Block2: one argument.
+    pub block2: Value,
+    /// Block3: two arguments.
+    pub block3: Value,
+    /// Block4: three arguments (Mica's own).
+    pub block4: Value,
+    /// Method
+    pub method: Value,
+    /// Primitive
+    pub primitive: Value,
+    /// System
+    pub system_class: Value,
+    /// Context (VM-internal)
+    pub context_class: Value,
+    /// GlobalBinding (VM-internal)
+    pub binding_class: Value,
+    /// ByteArray (VM-internal)
+    pub byte_array: Value,
+}
+
+impl Known {
+    fn all_mut(&mut self) -> [&mut Value; 28] {
+        [
+            &mut self.nil,
+            &mut self.true_,
+            &mut self.false_,
+            &mut self.system,
+            &mut self.object,
+            &mut self.class,
+            &mut self.metaclass,
+            &mut self.nil_class,
+            &mut self.boolean,
+            &mut self.true_class,
+            &mut self.false_class,
+            &mut self.integer,
+            &mut self.double,
+            &mut self.character,
+            &mut self.string,
+            &mut self.symbol,
+            &mut self.array,
+            &mut self.block,
+            &mut self.block1,
+            &mut self.block2,
+            &mut self.block3,
+            &mut self.block4,
+            &mut self.method,
+            &mut self.primitive,
+            &mut self.system_class,
+            &mut self.context_class,
+            &mut self.binding_class,
+            &mut self.byte_array,
+        ]
+    }
+
+    /// Shows the collector every known object.
+    pub fn visit(&mut self, visit: &mut dyn FnMut(&mut Value)) {
+        for v in self.all_mut() {
+            visit(v);
+        }
+    }
+
+    /// The block class for closures of `args` arguments.
+    pub fn block_class(&self, args: u32) -> Value {
+        match args {
+            0 => self.block1,
+            1 => self.block2,
+            2 => self.block3,
+            _ => self.block4,
+        }
+    }
+}
+
+/// How instances of a class are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// Their format.
+    pub format: Format,
+    /// Their number of named fields.
+    pub fields: usize,
+}
+
+impl Spec {
+    /// Encodes the spec for the class's spec slot.
+    pub fn encode(self) -> Value {
+        Value::small(self.format as i64 | ((self.fields as i64) << 8))
+    }
+
+    /// Decodes a spec slot.
+    pub fn decode(v: Value) -> Spec {
+        let bits = v.int_value();
+        Spec { format: Format::from_bits((bits & 0xff) as u8).unwrap_or(Format::Fields), fields: (bits >> 8) as usize }
+    }
+}
+
+/// The classes the VM makes before any source is compiled: name,
+/// superclass, instance format.
+const VM_CLASSES: &[(&str, Option<&str>, Format)] = &[
+    ("Object", None, Format::Fields),
+    ("Class", Some("Object"), Format::Class),
+    ("Metaclass", Some("Class"), Format::Class),
+    ("Nil", Some("Object"), Format::Fields),
+    ("Boolean", Some("Object"), Format::Fields),
+    ("True", Some("Boolean"), Format::Fields),
+    ("False", Some("Boolean"), Format::Fields),
+    ("Integer", Some("Object"), Format::LargeInt),
+    ("Double", Some("Object"), Format::Double),
+    ("Character", Some("Object"), Format::Fields),
+    ("String", Some("Object"), Format::Bytes),
+    ("Symbol", Some("String"), Format::Symbol),
+    ("Array", Some("Object"), Format::Array),
+    ("Block", Some("Object"), Format::Closure),
+    ("Block1", Some("Block"), Format::Closure),
+    ("Block2", Some("Block"), Format::Closure),
+    ("Block3", Some("Block"), Format::Closure),
+    ("Block4", Some("Block"), Format::Closure),
+    ("Method", Some("Object"), Format::Method),
+    ("Primitive", Some("Object"), Format::Method),
+    ("System", Some("Object"), Format::Fields),
+    ("Context", Some("Object"), Format::Context),
+    ("GlobalBinding", Some("Object"), Format::Fields),
+    ("ByteArray", Some("Object"), Format::ByteArray),
+];
+
+impl Universe {
+    /// A universe with the VM's classes and the kernel library.
+    pub fn new(config: UniverseConfig) -> std::result::Result<Universe, String> {
+        let mut u = Universe::bare(config).map_err(|e| e.to_string())?;
+        super::install::install_kernel(&mut u)?;
+        Ok(u)
+    }
+
+    /// A universe with only the VM's classes (no kernel methods).
+    pub fn bare(config: UniverseConfig) -> Result<Universe> {
+        let mut heap = Heap::new(config.heap);
+        let none = Value::from_bits(crate::heap::NIL_PLACEHOLDER);
+        let nil =
+            heap.alloc_old(none, Format::Fields, 0).map_err(|e| super::VmError::OutOfMemory { bytes: e.bytes })?;
+        heap.set_nil(nil);
+        let known = Known {
+            nil,
+            true_: nil,
+            false_: nil,
+            system: nil,
+            object: nil,
+            class: nil,
+            metaclass: nil,
+            nil_class: nil,
+            boolean: nil,
+            true_class: nil,
+            false_class: nil,
+            integer: nil,
+            double: nil,
+            character: nil,
+            string: nil,
+            symbol: nil,
+            array: nil,
+            block: nil,
+            block1: nil,
+            block2: nil,
+            block3: nil,
+            block4: nil,
+            method: nil,
+            primitive: nil,
+            system_class: nil,
+            context_class: nil,
+            binding_class: nil,
+            byte_array: nil,
+        };
+        let mut u = Universe {
+            heap,
+            stack: vec![nil; config.stack_words.max(1024)].into_boxed_slice(),
+            sp: 0,
+            handles: Vec::new(),
+            symbols: HashMap::new(),
+            kernel_globals: HashMap::new(),
+            program_globals: HashMap::new(),
+            known,
+            runtimes: Vec::new(),
+            lookup_cache: vec![(nil, nil, nil); super::LOOKUP_CACHE_SIZE],
+            method_epoch: 0,
+            output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
+        };
+        u.make_vm_classes()?;
+        Ok(u)
+    }
+
+    fn make_vm_classes(&mut self) -> Result<()> {
+        let nil = self.nil();
+        // Phase 1: bare class and metaclass objects (class words fixed below).
+        let mut classes: HashMap<&str, (Value, Value)> = HashMap::new();
+        for &(name, superclass, format) in VM_CLASSES {
+            let class_fields = CLASS_FIXED_FIELDS;
+            let meta = self.alloc_old(nil, Format::Class, CLASS_FIXED_FIELDS)?;
+            let class = self.alloc_old(meta, Format::Class, class_fields)?;
+            let fields = if format == Format::Class { CLASS_FIXED_FIELDS } else { 0 };
+            class.set_slot_raw(CLASS_SPEC, Spec { format, fields }.encode());
+            meta.set_slot_raw(CLASS_SPEC, Spec { format: Format::Class, fields: CLASS_FIXED_FIELDS }.encode());
+            meta.set_slot_raw(CLASS_COMPANION, class);
+            if let Some(sup) = superclass {
+                let (sup_class, sup_meta) = classes[sup];
+                class.set_slot_raw(CLASS_SUPERCLASS, sup_class);
+                meta.set_slot_raw(CLASS_SUPERCLASS, sup_meta);
+            }
+            classes.insert(name, (class, meta));
+        }
+        let get = |n: &str| classes[n].0;
+        let k = &mut self.known;
+        k.object = get("Object");
+        k.class = get("Class");
+        k.metaclass = get("Metaclass");
+        k.nil_class = get("Nil");
+        k.boolean = get("Boolean");
+        k.true_class = get("True");
+        k.false_class = get("False");
+        k.integer = get("Integer");
+        k.double = get("Double");
+        k.character = get("Character");
+        k.string = get("String");
+        k.symbol = get("Symbol");
+        k.array = get("Array");
+        k.block = get("Block");
+        k.block1 = get("Block1");
+        k.block2 = get("Block2");
+        k.block3 = get("Block3");
+        k.block4 = get("Block4");
+        k.method = get("Method");
+        k.primitive = get("Primitive");
+        k.system_class = get("System");
+        k.context_class = get("Context");
+        k.binding_class = get("GlobalBinding");
+        k.byte_array = get("ByteArray");
+        // Phase 2: wiring. `Object class superclass == Class`; every
+        // metaclass is an instance of Metaclass.
+        let (_, object_meta) = classes["Object"];
+        object_meta.set_slot_raw(CLASS_SUPERCLASS, self.known.class);
+        for &(_, meta) in classes.values() {
+            meta.set_class_word(self.known.metaclass);
+        }
+        nil.set_class_word(self.known.nil_class);
+        // Phase 3: names, field lists, empty method lists; then the globals.
+        let hidden: Vec<String> = CLASS_FIELD_NAMES.iter().map(|n| format!("<{n}>")).collect();
+        for &(name, _, format) in VM_CLASSES {
+            let (class, meta) = classes[name];
+            let fields: Vec<String> = if format == Format::Class { hidden.clone() } else { Vec::new() };
+            self.init_class_slots(class, name, &fields)?;
+            self.init_class_slots(meta, &format!("{name} class"), &hidden)?;
+            let sym = self.intern(name)?;
+            self.set_global(Namespace::Kernel, sym, class)?;
+        }
+        let t = self.alloc_old(self.known.true_class, Format::Fields, 0)?;
+        let f = self.alloc_old(self.known.false_class, Format::Fields, 0)?;
+        let system = self.alloc_old(self.known.system_class, Format::Fields, 0)?;
+        self.known.true_ = t;
+        self.known.false_ = f;
+        self.known.system = system;
+        for (name, v) in [("nil", nil), ("true", t), ("false", f), ("system", system)] {
+            let sym = self.intern(name)?;
+            self.set_global(Namespace::Kernel, sym, v)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the name, instance-field names and an empty method list.
+    pub(super) fn init_class_slots(&mut self, class: Value, name: &str, fields: &[String]) -> Result<()> {
+        let sym = self.intern(name)?;
+        class.set_slot_raw(CLASS_NAME, sym);
+        let names = self.alloc_old(self.known.array, Format::Array, fields.len())?;
+        for (i, f) in fields.iter().enumerate() {
+            let s = self.intern(f)?;
+            names.set_slot_raw(i, s);
+        }
+        class.set_slot_raw(CLASS_INSTANCE_FIELDS, names);
+        let list = self.alloc_old(self.known.array, Format::Array, 0)?;
+        class.set_slot_raw(CLASS_METHOD_LIST, list);
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Classes: method dictionaries, defining classes, adding and removing
+//! methods.
+//!
+//! A method dictionary is an Array of `(selector, method)` pairs with
+//! open addressing on the selector's identity hash; the class also keeps its
+//! methods in definition order (`Object methods at: 1` is its first method).
+
+use super::bootstrap::Spec;
+use super::{Result, Universe};
+use crate::layout::*;
+use crate::object::Format;
+use crate::value::Value;
+
+/// The method for `selector` in dictionary `dict` (nil if absent).
+#[inline]
+pub(super) fn dict_lookup(dict: Value, selector: Value, nil: Value) -> Value {
+    if dict == nil {
+        return nil;
+    }
+    let cap = dict.size() / 2;
+    let mask = cap - 1;
+    let mut i = selector.identity_hash() as usize & mask;
+    loop {
+        let key = dict.slot(2 * i);
+        if key == selector {
+            return dict.slot(2 * i + 1);
+        }
+        if key == nil {
+            return nil;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+impl Universe {
+    /// Replaces the methods of `class` (in definition order) and rebuilds its
+    /// dictionary; every cache is invalidated.
+    pub fn set_methods(&mut self, class: Value, methods: &[Value]) -> Result<()> {
+        let nil = self.nil();
+        let list = self.alloc_old(self.known.array, Format::Array, methods.len())?;
+        for (i, &m) in methods.iter().enumerate() {
+            list.set_slot_raw(i, m);
+        }
+        let dict = if methods.is_empty() {
+            nil
+        } else {
+            let cap = (methods.len() * 2).next_power_of_two().max(4);
+            let dict = self.alloc_old(self.known.array, Format::Array, cap * 2)?;
+            for &m in methods {
+                let sel = m.slot(METHOD_SELECTOR);
+                let mut i = sel.identity_hash() as usize & (cap - 1);
+                while dict.slot(2 * i) != nil && dict.slot(2 * i) != sel {
+                    i = (i + 1) & (cap - 1);
+                }
+                dict.set_slot_raw(2 * i, sel);
+                dict.set_slot_raw(2 * i + 1, m);
+            }
+            dict
+        };
+        class.set_slot_raw(CLASS_METHOD_LIST, list);
+        class.set_slot_raw(CLASS_METHOD_DICT, dict);
+        self.invalidate_caches();
+        Ok(())
+    }
+
+    /// The methods of `class`, in definition order.
+    pub fn methods_of(&self, class: Value) -> Vec<Value> {
+        let list = class.slot(CLASS_METHOD_LIST);
+        if list == self.nil() { Vec::new() } else { (0..list.size()).map(|i| list.slot(i)).collect() }
+    }
+
+    /// Adds `method` to `class`, replacing the one with the same selector
+    /// (which keeps its place in the definition order).
+    pub fn add_method(&mut self, class: Value, method: Value) -> Result<()> {
+        let sel = method.slot(METHOD_SELECTOR);
+        let mut methods = self.methods_of(class);
+        match methods.iter_mut().find(|m| m.slot(METHOD_SELECTOR) == sel) {
+            Some(slot) => *slot = method,
+            None => methods.push(method),
+        }
+        self.set_methods(class, &methods)
+    }
+
+    /// Removes the method for `selector` from `class`; answers whether there
+    /// was one.
+    pub fn remove_method(&mut self, class: Value, selector: Value) -> Result<bool> {
+        let mut methods = self.methods_of(class);
+        let before = methods.len();
+        methods.retain(|m| m.slot(METHOD_SELECTOR) != selector);
+        if methods.len() == before {
+            return Ok(false);
+        }
+        self.set_methods(class, &methods)?;
+        Ok(true)
+    }
+
+    /// The method `class` itself (not a superclass) has for `selector`.
+    pub fn local_method(&self, class: Value, selector: Value) -> Value {
+        dict_lookup(class.slot(CLASS_METHOD_DICT), selector, self.nil())
+    }
+
+    /// Forgets every inline cache and lookup-cache entry.
+    pub fn invalidate_caches(&mut self) {
+        self.flush_lookup_cache();
+        for rt in &mut self.runtimes {
+            for ic in rt.ics.iter_mut() {
+                ic.clear();
+            }
+        }
+    }
+
+    /// Makes a class and its metaclass. `fields` are the new instance fields
+    /// (the superclass's come first), `class_fields` the new class-side
+    /// fields.
+    pub fn define_class(
+        &mut self,
+        name: &str,
+        superclass: Value,
+        fields: &[String],
+        class_fields: &[String],
+    ) -> std::result::Result<Value, String> {
+        let nil = self.nil();
+        let (super_spec, super_fields, super_meta, super_class_fields) = if superclass == nil {
+            let hidden: Vec<String> = CLASS_FIELD_NAMES.iter().map(|n| format!("<{n}>")).collect();
+            (Spec { format: Format::Fields, fields: 0 }, Vec::new(), self.known.class, hidden)
+        } else {
+            let meta = superclass.class_word();
+            (Spec::decode(superclass.slot(CLASS_SPEC)), self.field_names(superclass), meta, self.field_names(meta))
+        };
+        let format = match super_spec.format {
+            Format::Fields => Format::Fields,
+            Format::Array | Format::Bytes | Format::Class if fields.is_empty() => super_spec.format,
+            other => {
+                return Err(format!(
+                    "class {name} cannot add fields to a superclass whose instances are {other:?} objects"
+                ));
+            }
+        };
+        let mut all_fields = super_fields;
+        all_fields.extend(fields.iter().cloned());
+        let mut all_class_fields = super_class_fields;
+        all_class_fields.extend(class_fields.iter().cloned());
+        let err = |e: super::VmError| e.to_string();
+        let meta = self.alloc_old(self.known.metaclass, Format::Class, CLASS_FIXED_FIELDS).map_err(err)?;
+        let class = self.alloc_old(meta, Format::Class, all_class_fields.len()).map_err(err)?;
+        meta.set_slot_raw(CLASS_SUPERCLASS, super_meta);
+        meta.set_slot_raw(CLASS_SPEC, Spec { format: Format::Class, fields: all_class_fields.len() }.encode());
+        meta.set_slot_raw(CLASS_COMPANION, class);
+        class.set_slot_raw(CLASS_SUPERCLASS, superclass);
+        class.set_slot_raw(CLASS_SPEC, Spec { format, fields: all_fields.len() }.encode());
+        self.init_class_slots(class, name, &all_fields).map_err(err)?;
+        self.init_class_slots(meta, &format!("{name} class"), &all_class_fields).map_err(err)?;
+        Ok(class)
+    }
+
+    /// The names of all instance fields of `class`, inherited first.
+    pub fn field_names(&self, class: Value) -> Vec<String> {
+        let names = class.slot(CLASS_INSTANCE_FIELDS);
+        if names == self.nil() {
+            return Vec::new();
+        }
+        (0..names.size()).map(|i| self.text_or_describe(names.slot(i))).collect()
+    }
+
+    /// The name of a class as text (`Foo`, `Foo class`).
+    pub fn class_name(&self, class: Value) -> String {
+        if class.is_pointer() && class.format() == Format::Class {
+            self.text_or_describe(class.slot(CLASS_NAME))
+        } else {
+            format!("{class:?}")
+        }
+    }
+
+    /// Whether `v` is a class or metaclass.
+    pub fn is_class(&self, v: Value) -> bool {
+        v.is_pointer() && v.format() == Format::Class
+    }
+
+    /// The instance spec of `class`.
+    pub fn spec(&self, class: Value) -> Spec {
+        Spec::decode(class.slot(CLASS_SPEC))
+    }
+}

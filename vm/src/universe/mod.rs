@@ -1,0 +1,397 @@
+//! The universe: the heap with everything that roots it — the frame stack,
+//! handles, symbols, globals, the well-known objects and the runtime tables
+//! — and the operations every tier shares: allocation, interning, class
+//! lookup, method installation.
+
+mod bootstrap;
+mod classes;
+mod install;
+mod numbers;
+mod strings;
+
+use std::collections::HashMap;
+
+use crate::heap::{GcStats, Heap, HeapConfig, Roots};
+use crate::layout::*;
+use crate::object::Format;
+use crate::runtime::MethodRuntime;
+use crate::value::Value;
+pub use bootstrap::Spec;
+pub use install::KERNEL_SOURCES;
+
+pub use bootstrap::Known;
+pub use install::InstallError;
+
+/// Errors of the universe's operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmError {
+    /// The heap cannot grow.
+    OutOfMemory {
+        /// Bytes asked for.
+        bytes: usize,
+    },
+}
+
+impl std::fmt::Display for VmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VmError::OutOfMemory { bytes } => write!(f, "out of memory (allocating {bytes} bytes)"),
+        }
+    }
+}
+
+impl std::error::Error for VmError {}
+
+/// Result of universe operations.
+pub type Result<T> = std::result::Result<T, VmError>;
+
+/// A rooted value: an index into the handle stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle(usize);
+
+/// Which global namespace a binding lives in: the kernel's, or the
+/// program's (whose names shadow the kernel's for the program's code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    /// The kernel library.
+    Kernel,
+    /// Classes loaded from source and globals the program defines.
+    Program,
+}
+
+/// Configuration of a universe.
+#[derive(Clone, Copy, Debug)]
+pub struct UniverseConfig {
+    /// Heap sizes and stress mode.
+    pub heap: HeapConfig,
+    /// Words of frame stack.
+    pub stack_words: usize,
+}
+
+impl Default for UniverseConfig {
+    fn default() -> Self {
+        UniverseConfig { heap: HeapConfig::default(), stack_words: 64 << 20 }
+    }
+}
+
+const LOOKUP_CACHE_SIZE: usize = 4096;
+
+/// Everything a running program's objects hang from.
+pub struct Universe {
+    /// The heap.
+    pub heap: Heap,
+    /// Frame stack memory: every word below `sp` is a valid value.
+    pub stack: Box<[Value]>,
+    /// Number of live words of `stack`.
+    pub sp: usize,
+    handles: Vec<Value>,
+    symbols: HashMap<Box<str>, Value>,
+    kernel_globals: HashMap<Value, Value>,
+    program_globals: HashMap<Value, Value>,
+    /// The well-known objects.
+    pub known: Known,
+    /// Per-method runtime data (inline caches, counters), by runtime index.
+    pub runtimes: Vec<MethodRuntime>,
+    lookup_cache: Vec<(Value, Value, Value)>,
+    /// Bumped whenever a method dictionary changes.
+    pub method_epoch: u64,
+    /// Where the program's output goes.
+    pub output: crate::primitives::Output,
+}
+
+impl Universe {
+    /// Pushes a root; it stays valid (and is updated by collections) until
+    /// released.
+    pub fn handle(&mut self, v: Value) -> Handle {
+        self.handles.push(v);
+        Handle(self.handles.len() - 1)
+    }
+
+    /// The value of a handle.
+    pub fn get(&self, h: Handle) -> Value {
+        self.handles[h.0]
+    }
+
+    /// Overwrites a handle.
+    pub fn set(&mut self, h: Handle, v: Value) {
+        self.handles[h.0] = v;
+    }
+
+    /// The handle mark to release to later.
+    pub fn handle_mark(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Releases every handle made since `mark`.
+    pub fn release_handles(&mut self, mark: usize) {
+        self.handles.truncate(mark);
+    }
+
+    /// Pushes a value on the frame stack.
+    #[inline]
+    pub fn push(&mut self, v: Value) {
+        self.stack[self.sp] = v;
+        self.sp += 1;
+    }
+
+    /// Pops a value from the frame stack.
+    #[inline]
+    pub fn pop(&mut self) -> Value {
+        self.sp -= 1;
+        self.stack[self.sp]
+    }
+
+    /// The value `depth` below the top of the frame stack (0: the top).
+    #[inline]
+    pub fn peek(&self, depth: usize) -> Value {
+        self.stack[self.sp - 1 - depth]
+    }
+
+    /// nil.
+    #[inline(always)]
+    pub fn nil(&self) -> Value {
+        self.known.nil
+    }
+
+    /// true or false.
+    #[inline(always)]
+    pub fn boolean(&self, b: bool) -> Value {
+        if b { self.known.true_ } else { self.known.false_ }
+    }
+
+    /// The class of any value.
+    #[inline(always)]
+    pub fn class_of(&self, v: Value) -> Value {
+        if v.is_int() {
+            self.known.integer
+        } else if v.is_pointer() {
+            v.class_word()
+        } else if v.is_small_float() {
+            self.known.double
+        } else {
+            self.known.character
+        }
+    }
+
+    /// Allocates an object of `size` (slots or bytes) of `class`, with
+    /// pointer slots nil and bytes zero. May collect: every unrooted value
+    /// the caller holds is stale afterwards.
+    #[inline]
+    pub fn alloc(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
+        match self.heap.try_alloc_young(class, format, size) {
+            Some(v) => Ok(v),
+            None => self.alloc_slow(class, format, size),
+        }
+    }
+
+    #[cold]
+    fn alloc_slow(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
+        let mark = self.handle_mark();
+        let h = self.handle(class);
+        let large =
+            (crate::object::HEADER_WORDS + format.body_words(size)) * 8 >= self.heap.config().large_object_bytes;
+        if !large {
+            self.collect_young()?;
+        }
+        if self.heap.full_collection_due() {
+            self.collect_full()?;
+        }
+        let class = self.get(h);
+        self.release_handles(mark);
+        if !large && let Some(v) = self.heap.try_alloc_young(class, format, size) {
+            return Ok(v);
+        }
+        self.heap.alloc_old(class, format, size).map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    /// Allocates in old space (classes, methods, literals): never moves and
+    /// never collects.
+    pub fn alloc_old(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
+        self.heap.alloc_old(class, format, size).map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    fn split(&mut self) -> (&mut Heap, UniverseRoots<'_>) {
+        let roots = UniverseRoots {
+            stack: &mut self.stack[..self.sp],
+            handles: &mut self.handles,
+            symbols: &mut self.symbols,
+            kernel_globals: &mut self.kernel_globals,
+            program_globals: &mut self.program_globals,
+            known: &mut self.known,
+            runtimes: &mut self.runtimes,
+        };
+        (&mut self.heap, roots)
+    }
+
+    /// Collects the nursery.
+    pub fn collect_young(&mut self) -> Result<()> {
+        let (heap, mut roots) = self.split();
+        let result = heap.collect_young(&mut roots);
+        self.after_collection();
+        result.map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    /// Collects everything.
+    pub fn collect_full(&mut self) -> Result<()> {
+        let (heap, mut roots) = self.split();
+        let result = heap.collect_full(&mut roots);
+        self.after_collection();
+        // Freed classes and methods may be reused at the same address.
+        self.flush_lookup_cache();
+        result.map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    fn after_collection(&mut self) {
+        if self.heap.config().stress
+            && let Err(problem) = self.verify_heap()
+        {
+            panic!("heap verification failed after a collection: {problem}");
+        }
+    }
+
+    /// Verifies the heap and its roots.
+    pub fn verify_heap(&mut self) -> std::result::Result<(), String> {
+        let (heap, mut roots) = self.split();
+        heap.verify(&mut roots)
+    }
+
+    /// Collection counters.
+    pub fn gc_stats(&self) -> GcStats {
+        self.heap.stats()
+    }
+
+    // ---- globals ------------------------------------------------------------
+
+    fn globals(&self, ns: Namespace) -> &HashMap<Value, Value> {
+        match ns {
+            Namespace::Kernel => &self.kernel_globals,
+            Namespace::Program => &self.program_globals,
+        }
+    }
+
+    /// The binding of `name` (a Symbol) in `ns`, made unbound if new.
+    pub fn binding(&mut self, ns: Namespace, name: Value) -> Result<Value> {
+        if let Some(&b) = self.globals(ns).get(&name) {
+            return Ok(b);
+        }
+        let b = self.alloc_old(self.known.binding_class, Format::Fields, BINDING_SIZE)?;
+        b.set_slot_raw(BINDING_KEY, name);
+        b.set_slot_raw(BINDING_VALUE, Value::UNBOUND);
+        match ns {
+            Namespace::Kernel => self.kernel_globals.insert(name, b),
+            Namespace::Program => self.program_globals.insert(name, b),
+        };
+        Ok(b)
+    }
+
+    /// Sets global `name` in `ns`.
+    pub fn set_global(&mut self, ns: Namespace, name: Value, value: Value) -> Result<()> {
+        let b = self.binding(ns, name)?;
+        self.heap.store(b, BINDING_VALUE, value);
+        Ok(())
+    }
+
+    /// The value of global `name` as the program sees it: its own namespace,
+    /// then the kernel's.
+    pub fn global(&self, name: Value) -> Option<Value> {
+        for ns in [Namespace::Program, Namespace::Kernel] {
+            if let Some(b) = self.globals(ns).get(&name) {
+                let v = b.slot(BINDING_VALUE);
+                if v != Value::UNBOUND {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
+    /// The value of global `name` in `ns` only.
+    pub fn global_in(&self, ns: Namespace, name: Value) -> Option<Value> {
+        self.globals(ns).get(&name).map(|b| b.slot(BINDING_VALUE)).filter(|v| *v != Value::UNBOUND)
+    }
+
+    // ---- method lookup ------------------------------------------------------
+
+    /// The method `class` (or a superclass) has for `selector`, or nil.
+    pub fn lookup(&mut self, class: Value, selector: Value) -> Value {
+        let slot = ((class.addr() >> 3) ^ (selector.addr() >> 3).wrapping_mul(31)) & (LOOKUP_CACHE_SIZE - 1);
+        let (c, s, m) = self.lookup_cache[slot];
+        if c == class && s == selector {
+            return m;
+        }
+        let m = self.lookup_uncached(class, selector);
+        self.lookup_cache[slot] = (class, selector, m);
+        m
+    }
+
+    /// Method lookup without the cache.
+    pub fn lookup_uncached(&self, mut class: Value, selector: Value) -> Value {
+        let nil = self.nil();
+        while class != nil {
+            let m = classes::dict_lookup(class.slot(CLASS_METHOD_DICT), selector, nil);
+            if m != nil {
+                return m;
+            }
+            class = class.slot(CLASS_SUPERCLASS);
+        }
+        nil
+    }
+
+    /// Empties the global lookup cache (after any method dictionary change).
+    pub fn flush_lookup_cache(&mut self) {
+        let nil = self.known.nil;
+        self.lookup_cache.iter_mut().for_each(|e| *e = (nil, nil, nil));
+        self.method_epoch += 1;
+    }
+
+    /// The runtime data of a method, made on first use.
+    pub fn runtime_index(&mut self, method: Value) -> usize {
+        let r = method.slot(METHOD_RUNTIME).int_value();
+        if r >= 0 {
+            return r as usize;
+        }
+        let index = self.runtimes.len();
+        let num_ics = method.slot(METHOD_NUM_ICS).int_value() as usize;
+        self.runtimes.push(MethodRuntime::new(method, num_ics));
+        method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));
+        index
+    }
+}
+
+/// The universe's roots, borrowed apart from its heap.
+struct UniverseRoots<'a> {
+    stack: &'a mut [Value],
+    handles: &'a mut Vec<Value>,
+    symbols: &'a mut HashMap<Box<str>, Value>,
+    kernel_globals: &'a mut HashMap<Value, Value>,
+    program_globals: &'a mut HashMap<Value, Value>,
+    known: &'a mut Known,
+    runtimes: &'a mut Vec<MethodRuntime>,
+}
+
+impl Roots for UniverseRoots<'_> {
+    fn visit_roots(&mut self, visit: &mut dyn FnMut(&mut Value)) {
+        for v in self.stack.iter_mut() {
+            visit(v);
+        }
+        for v in self.handles.iter_mut() {
+            visit(v);
+        }
+        for v in self.symbols.values_mut() {
+            visit(v);
+        }
+        for table in [&mut *self.kernel_globals, &mut *self.program_globals] {
+            // Keys are symbols and bindings old objects: they never move, but
+            // a full collection must mark them.
+            for (k, b) in table.iter_mut() {
+                let mut k = *k;
+                visit(&mut k);
+                visit(b);
+            }
+        }
+        self.known.visit(visit);
+        for rt in self.runtimes.iter_mut() {
+            rt.visit(visit);
+        }
+    }
+}
