@@ -161,7 +161,10 @@ fn field_indices_count_inherited_fields() {
     assert_eq!(class.inherited_fields, ["a", "b", "c"]);
     assert_eq!(class.fields, ["d"]);
     assert_eq!(class.instance_size(), 4);
-    assert_eq!(class.inherited_class_fields, ["ca", "cb"]);
+    // Class-side fields come after the VM's fields of every class object.
+    let base = crate::layout::CLASS_FIXED_FIELDS;
+    assert_eq!(class.inherited_class_fields[..base], class_object_fields()[..]);
+    assert_eq!(class.inherited_class_fields[base..], ["ca", "cb"]);
     assert_eq!(class.class_fields, ["cc"]);
     assert_eq!(
         insns(method(&class, "sum")),
@@ -174,7 +177,12 @@ fn field_indices_count_inherited_fields() {
     assert_eq!(insns(method(&class, "getB")), [Insn::PushField { index: 1 }, Insn::Return {}]);
     assert_eq!(
         insns(class_method(&class, "classSum")),
-        [Insn::PushField { index: 0 }, Insn::PushField { index: 2 }, Insn::SendAdd { ic: 0 }, Insn::Return {}]
+        [
+            Insn::PushField { index: base as u32 },
+            Insn::PushField { index: base as u32 + 2 },
+            Insn::SendAdd { ic: 0 },
+            Insn::Return {}
+        ]
     );
 
     // The directory given with the source is searched too.
@@ -233,14 +241,15 @@ fn class_side_fields() {
          instanceField = ( ^a )\n\
          )",
     );
+    let base = crate::layout::CLASS_FIXED_FIELDS as u32;
     assert_eq!(class.class_fields, ["x", "y"]);
-    assert_eq!(class.class_side_size(), 2);
+    assert_eq!(class.class_side_size(), base as usize + 2);
     assert_eq!(insns(method(&class, "getA")), [Insn::PushField { index: 0 }, Insn::Return {}]);
     assert_eq!(
         insns(class_method(&class, "setY")),
-        [Insn::PushInteger { value: 3 }, Insn::PopField { index: 1 }, Insn::ReturnSelf {}]
+        [Insn::PushInteger { value: 3 }, Insn::PopField { index: base + 1 }, Insn::ReturnSelf {}]
     );
-    assert_eq!(insns(class_method(&class, "getX")), [Insn::PushField { index: 0 }, Insn::Return {}]);
+    assert_eq!(insns(class_method(&class, "getX")), [Insn::PushField { index: base }, Insn::Return {}]);
     // Instance fields are not visible on the class side: `a` is a global there.
     let m = class_method(&class, "instanceField");
     assert_eq!(insns(m), [Insn::PushGlobal { binding: 0 }, Insn::Return {}]);
