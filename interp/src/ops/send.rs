@@ -109,7 +109,7 @@ impl Interpreter {
     pub(crate) fn op_identical(&mut self) -> Step {
         let b = self.pop();
         let a = self.pop();
-        let r = self.u.boolean(a == b);
+        let r = self.u.boolean(vm::primitives::same(a, b));
         self.push(r);
         Ok(())
     }

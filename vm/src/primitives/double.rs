@@ -60,12 +60,9 @@ pub fn div(u: &mut Universe, _argc: usize) -> Prim {
     arith(u, |a, b| a / b)
 }
 
-/// `%`: modulo with the sign of the divisor.
+/// `%`: the remainder of truncated division (the sign of the receiver).
 pub fn modulo(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, |a, b| {
-        let r = a % b;
-        if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }
-    })
+    arith(u, |a, b| a % b)
 }
 
 /// `=` (false for non-numbers)

@@ -262,7 +262,19 @@ fn shift_by(u: &mut Universe, a: Num, n: i64) -> Prim {
     }
 }
 
-/// `>>`, `>>>`: arithmetic shift right.
+/// `>>>`: logical shift right of the 64-bit two's complement form (for
+/// SmallIntegers; LargeIntegers shift arithmetically).
+pub fn unsigned_shift_right(u: &mut Universe, _argc: usize) -> Prim {
+    let Some((a, Num::Small(n))) = operands(u) else { return Prim::Fail };
+    match a {
+        Num::Small(x) if (0..64).contains(&n) => int_result(u, BigInt::from((x as u64) >> n)),
+        Num::Small(_) if n >= 64 => Prim::Ok(Value::small(0)),
+        _ if n < 0 => Prim::Fail,
+        other => shift_by(u, other, n),
+    }
+}
+
+/// `>>`: arithmetic shift right.
 pub fn shift_right(u: &mut Universe, _argc: usize) -> Prim {
     let Some((a, Num::Small(n))) = operands(u) else { return Prim::Fail };
     if n < 0 {

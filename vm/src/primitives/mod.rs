@@ -18,7 +18,7 @@ mod string;
 mod system;
 
 pub use double::format_double;
-pub use object::identity_hash;
+pub use object::{identity_hash, same};
 pub use string::string_hash;
 pub use system::Output;
 
@@ -154,7 +154,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("Integer", "bitXor:", integer::bit_xor),
     data("Integer", "<<", integer::shift_left),
     data("Integer", ">>", integer::shift_right),
-    data("Integer", ">>>", integer::shift_right),
+    data("Integer", ">>>", integer::unsigned_shift_right),
     data("Integer", "=", integer::eq),
     data("Integer", "~=", integer::ne),
     data("Integer", "<", integer::lt),
@@ -208,6 +208,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("String", "primSubstringFrom:to:", string::substring),
     data("String", "charAt:", string::char_at),
     data("String", "at:", string::at),
+    data("String", "asInteger", string::as_integer),
     data("Symbol", "asString", string::symbol_as_string),
     // Array
     data("Array", "at:", object::array_at),

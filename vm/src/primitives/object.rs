@@ -24,9 +24,21 @@ pub fn object_size(u: &mut Universe, argc: usize) -> Prim {
     Prim::Ok(Value::small(if r.is_pointer() { (r.total_words() * 8) as i64 } else { 8 }))
 }
 
+/// Identity as `==` sees it: the same object, or two LargeIntegers of the
+/// same value (integers are identical by value, whatever their size).
+#[inline]
+pub fn same(a: Value, b: Value) -> bool {
+    a == b
+        || (a.is_pointer()
+            && b.is_pointer()
+            && a.format() == Format::LargeInt
+            && b.format() == Format::LargeInt
+            && a.bytes() == b.bytes())
+}
+
 /// `==`
 pub fn identical(u: &mut Universe, argc: usize) -> Prim {
-    let same = receiver(u, argc) == arg(u, argc, 0);
+    let same = same(receiver(u, argc), arg(u, argc, 0));
     Prim::Ok(u.boolean(same))
 }
 

@@ -163,3 +163,12 @@ pub fn char_from_value(u: &mut Universe, argc: usize) -> Prim {
         None => Prim::Fail,
     }
 }
+
+/// `asInteger`: the Integer the text spells, or nil.
+pub fn as_integer(u: &mut Universe, argc: usize) -> Prim {
+    let Some(text) = u.string_value(receiver(u, argc)) else { return Prim::Fail };
+    match text.trim().parse::<num_bigint::BigInt>() {
+        Ok(n) => ok_or(u.new_integer(&n)),
+        Err(_) => Prim::Ok(u.nil()),
+    }
+}

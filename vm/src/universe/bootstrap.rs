@@ -223,7 +223,7 @@ impl Universe {
         };
         let mut u = Universe {
             heap,
-            stack: vec![nil; config.stack_words.max(1024)].into_boxed_slice(),
+            stack: zeroed_stack(config.stack_words.max(1024)),
             sp: 0,
             handles: Vec::new(),
             symbols: HashMap::new(),
@@ -329,4 +329,16 @@ impl Universe {
         class.set_slot_raw(CLASS_METHOD_LIST, list);
         Ok(())
     }
+}
+
+/// Frame stack memory, zeroed by the allocator so that the pages are only
+/// touched when the stack grows into them (words above `sp` are never read).
+fn zeroed_stack(words: usize) -> Box<[Value]> {
+    let raw: Box<[u64]> = vec![0u64; words].into_boxed_slice();
+    let len = raw.len();
+    let ptr = Box::into_raw(raw) as *mut Value;
+    // SAFETY: `Value` is `repr(transparent)` over `u64`, so a `[u64]` of
+    // `len` elements is a valid `[Value]` of `len` elements with the same
+    // layout; the pointer came from `Box::into_raw` of that allocation.
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
 }
