@@ -39,6 +39,7 @@ impl Interpreter {
                 if !self.u.is_symbol(selector) {
                     return Err(self.error("perform: needs a Symbol."));
                 }
+                self.check_arity(selector, argc - 1)?;
                 self.u.stack.copy_within(sel_index + 1..self.u.sp, sel_index);
                 self.u.sp -= 1;
                 self.send_uncached(selector, argc - 1)
@@ -49,6 +50,7 @@ impl Interpreter {
                 if !self.u.is_symbol(selector) || !self.u.is_array(args) {
                     return Err(self.error("perform:withArguments: needs a Symbol and an Array."));
                 }
+                self.check_arity(selector, args.size())?;
                 self.u.stack[self.u.sp - 2] = args;
                 self.u.sp -= 1;
                 let n = self.spread_arguments()?;
@@ -109,9 +111,11 @@ impl Interpreter {
             }
             Control::Load => {
                 let name = self.u.peek(0);
-                let Some(text) = self.u.string_value(name) else {
-                    return Err(self.error("load: needs a Symbol."));
-                };
+                if !self.u.is_symbol(name) {
+                    let class = self.u.class_name(self.u.class_of(name));
+                    return Err(self.error(format!("Expected instance of 'Symbol' but got instance of '{class}'.")));
+                }
+                let text = self.u.text_or_describe(name);
                 match self.load_class(&text) {
                     Ok(Some(class)) => self.finish_primitive(argc, class),
                     Ok(None) => self.finish_primitive(argc, self.u.nil()),
@@ -155,6 +159,17 @@ impl Interpreter {
         self.u.sp -= argc + 1;
         self.push(result);
         if self.fp == crate::call::NO_FRAME { Err(Flow::Return(result)) } else { Ok(()) }
+    }
+
+    /// Fails unless `selector` takes `given` arguments.
+    fn check_arity(&mut self, selector: Value, given: usize) -> Result<(), Flow> {
+        let name = self.u.text_or_describe(selector);
+        let wanted = vm::bytecode::selector_arity(&name);
+        if wanted == given {
+            Ok(())
+        } else {
+            Err(self.error(format!("Tried passing {given} arguments to a function that requires {wanted}.")))
+        }
     }
 
     /// Replaces the Array on top of the stack by its elements; answers how

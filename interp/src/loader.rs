@@ -24,6 +24,8 @@ impl Interpreter {
                 self.add_class_path(dir.to_path_buf());
             }
             p.to_path_buf()
+        } else if vm::universe::is_vm_class_name(name) {
+            return Ok(None);
         } else {
             match self.class_path.find_file(name, None) {
                 Some(p) => p,

@@ -109,7 +109,7 @@ impl Interpreter {
     pub(crate) fn op_identical(&mut self) -> Step {
         let b = self.pop();
         let a = self.pop();
-        let r = self.u.boolean(vm::primitives::same(a, b));
+        let r = self.u.boolean(vm::primitives::same(&self.u, a, b));
         self.push(r);
         Ok(())
     }
@@ -129,7 +129,8 @@ impl Interpreter {
         self.op_special(Opcode::SendAt, ic, 1)
     }
 
-    /// `at:put:` with an Array fast path. Stack: rcv index value → value.
+    /// `at:put:` with an Array fast path (answering the Array, as the
+    /// primitive does). Stack: rcv index value → rcv.
     #[inline(always)]
     pub(crate) fn op_at_put(&mut self, ic: u32) -> Step {
         let (a, i, v) = (self.u.peek(2), self.u.peek(1), self.u.peek(0));
@@ -138,7 +139,6 @@ impl Interpreter {
             if index >= 1 && (index as usize) <= a.size() {
                 self.u.heap.store(a, index as usize - 1, v);
                 self.u.sp -= 2;
-                self.u.stack[self.u.sp - 1] = v;
                 return Ok(());
             }
         }

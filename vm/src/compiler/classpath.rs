@@ -134,6 +134,12 @@ impl ClassResolver for ClassPath {
         if let Some(shape) = self.cache.borrow().get(name) {
             return Ok(shape.clone());
         }
+        // The VM's own classes are not replaced by files of the same name.
+        if crate::universe::is_vm_class_name(name)
+            && let Some(shape) = self.kernel_shape(name)
+        {
+            return Ok(shape);
+        }
         let Some(path) = self.find_file(name, from_dir) else {
             return self.kernel_shape(name).ok_or_else(|| {
                 CompileError::file_level(

@@ -55,8 +55,13 @@ pub fn mul(u: &mut Universe, _argc: usize) -> Prim {
     arith(u, |a, b| a * b)
 }
 
-/// `/` and `//`
-pub fn div(u: &mut Universe, _argc: usize) -> Prim {
+/// `/` and `//`: IEEE division by a Double (a zero Double divisor gives an
+/// infinity or NaN, which AWFY's CD relies on); dividing by Integer zero is
+/// an error.
+pub fn div(u: &mut Universe, argc: usize) -> Prim {
+    if arg(u, argc, 0) == Value::small(0) {
+        return Prim::Error("Division by zero.".into());
+    }
     arith(u, |a, b| a / b)
 }
 
@@ -150,7 +155,7 @@ pub fn format_double(d: f64) -> String {
         return "NaN".into();
     }
     if d.is_infinite() {
-        return if d > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     let text = format!("{d:?}");
     match text.split_once('e') {

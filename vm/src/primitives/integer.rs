@@ -169,7 +169,7 @@ pub fn double_div(u: &mut Universe, _argc: usize) -> Prim {
     let Some((a, b)) = operands(u) else { return Prim::Fail };
     let x = try_prim!(to_f64(&a));
     let y = try_prim!(to_f64(&b));
-    if y == 0.0 && !matches!(b, Num::Float(_)) {
+    if y == 0.0 {
         return division_by_zero();
     }
     double_result(u, x / y)
@@ -241,7 +241,7 @@ pub fn bit_xor(u: &mut Universe, _argc: usize) -> Prim {
 pub fn shift_left(u: &mut Universe, _argc: usize) -> Prim {
     let Some((a, Num::Small(n))) = operands(u) else { return Prim::Fail };
     if n < 0 {
-        return shift_by(u, a, -n);
+        return Prim::Error("Negative shift.".into());
     }
     if n > 1 << 24 {
         return Prim::Error(format!("shift by {n} is too large"));
@@ -267,7 +267,8 @@ fn shift_by(u: &mut Universe, a: Num, n: i64) -> Prim {
 pub fn unsigned_shift_right(u: &mut Universe, _argc: usize) -> Prim {
     let Some((a, Num::Small(n))) = operands(u) else { return Prim::Fail };
     match a {
-        Num::Small(x) if (0..64).contains(&n) => int_result(u, BigInt::from((x as u64) >> n)),
+        Num::Small(x) if n == 0 => Prim::Ok(Value::small(x)),
+        Num::Small(x) if (1..64).contains(&n) => int_result(u, BigInt::from((x as u64) >> n)),
         Num::Small(_) if n >= 64 => Prim::Ok(Value::small(0)),
         _ if n < 0 => Prim::Fail,
         other => shift_by(u, other, n),
@@ -343,10 +344,12 @@ fn receiver_big(u: &Universe, argc: usize) -> Option<BigInt> {
 pub fn sqrt(u: &mut Universe, argc: usize) -> Prim {
     let Some(n) = receiver_big(u, argc) else { return Prim::Fail };
     if n.is_negative() {
-        return double_result(u, f64::NAN);
+        return Prim::Error("Domain error.".into());
     }
     let root = n.sqrt();
-    if &root * &root == n {
+    // Perfect squares and LargeIntegers answer Integers; other SmallIntegers
+    // answer Doubles.
+    if &root * &root == n || !receiver(u, argc).is_int() {
         int_result(u, root)
     } else {
         let d = try_prim!(big_to_f64(&n));

@@ -20,7 +20,7 @@ mod system;
 pub use double::format_double;
 pub use object::{identity_hash, same};
 pub use string::string_hash;
-pub use system::Output;
+pub use system::{Output, expected_symbol};
 
 use crate::universe::Universe;
 use crate::value::Value;

@@ -24,21 +24,36 @@ pub fn object_size(u: &mut Universe, argc: usize) -> Prim {
     Prim::Ok(Value::small(if r.is_pointer() { (r.total_words() * 8) as i64 } else { 8 }))
 }
 
-/// Identity as `==` sees it: the same object, or two LargeIntegers of the
-/// same value (integers are identical by value, whatever their size).
+fn is_number_object(v: Value) -> bool {
+    v.is_pointer() && matches!(v.format(), Format::LargeInt | Format::Double)
+}
+
+/// Identity as `==` sees it: the same object, or two numbers of the same
+/// value (numbers are identical by value, whatever their size or boxing,
+/// and `1 == 1.0`, as in SOM).
 #[inline]
-pub fn same(a: Value, b: Value) -> bool {
-    a == b
-        || (a.is_pointer()
-            && b.is_pointer()
-            && a.format() == Format::LargeInt
-            && b.format() == Format::LargeInt
-            && a.bytes() == b.bytes())
+pub fn same(u: &Universe, a: Value, b: Value) -> bool {
+    if a == b {
+        return true;
+    }
+    let numeric = |v: Value| v.is_int() || v.is_small_float() || is_number_object(v);
+    if !(numeric(a) && numeric(b)) || (a.is_int() && b.is_int()) {
+        return false;
+    }
+    if let (Some(x), Some(y)) = (u.double_value(a), u.double_value(b)) {
+        return x == y;
+    }
+    match (u.integer_value(a), u.integer_value(b)) {
+        (Some(x), Some(y)) => x == y,
+        (Some(i), None) => u.double_value(b).is_some_and(|d| num_traits::ToPrimitive::to_f64(&i) == Some(d)),
+        (None, Some(i)) => u.double_value(a).is_some_and(|d| num_traits::ToPrimitive::to_f64(&i) == Some(d)),
+        (None, None) => false,
+    }
 }
 
 /// `==`
 pub fn identical(u: &mut Universe, argc: usize) -> Prim {
-    let same = same(receiver(u, argc), arg(u, argc, 0));
+    let same = same(u, receiver(u, argc), arg(u, argc, 0));
     Prim::Ok(u.boolean(same))
 }
 
@@ -92,7 +107,7 @@ pub fn inst_var_at_put(u: &mut Universe, argc: usize) -> Prim {
     match field_index(u, r, arg(u, argc, 0)) {
         Ok(i) => {
             u.heap.store(r, i, v);
-            Prim::Ok(v)
+            Prim::Ok(r)
         }
         Err(p) => p,
     }
@@ -265,13 +280,13 @@ pub fn array_at(u: &mut Universe, argc: usize) -> Prim {
     }
 }
 
-/// `Array>>at:put:`
+/// `Array>>at:put:`: answers the receiver, as in SOM.
 pub fn array_at_put(u: &mut Universe, argc: usize) -> Prim {
     let v = arg(u, argc, 1);
     match array_index(u, argc) {
         Ok((r, i)) => {
             u.heap.store(r, i, v);
-            Prim::Ok(v)
+            Prim::Ok(r)
         }
         Err(p) => p,
     }

@@ -1,5 +1,5 @@
-//! String, Symbol and Character primitives. Strings are byte strings;
-//! indices are 1-based byte positions.
+//! String, Symbol and Character primitives. Strings hold UTF-8; lengths
+//! and indices count characters (from 1), with a fast path for ASCII.
 
 use super::{Prim, arg, receiver};
 use crate::universe::Universe;
@@ -10,6 +10,23 @@ fn ok_or(r: crate::universe::Result<Value>) -> Prim {
         Ok(v) => Prim::Ok(v),
         Err(e) => e.into(),
     }
+}
+
+/// The number of characters of UTF-8 `bytes`.
+fn char_count(bytes: &[u8]) -> usize {
+    if bytes.is_ascii() { bytes.len() } else { String::from_utf8_lossy(bytes).chars().count() }
+}
+
+/// The byte range of characters `start..end` (0-based) of UTF-8 `bytes`.
+fn char_range(bytes: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
+    if bytes.is_ascii() {
+        return start..end;
+    }
+    let text = std::str::from_utf8(bytes).unwrap_or("");
+    let mut offsets = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len()));
+    let from = offsets.nth(start).unwrap_or(text.len());
+    let to = if end > start { offsets.nth(end - start - 1).unwrap_or(text.len()) } else { from };
+    from..to
 }
 
 fn receiver_bytes(u: &Universe, argc: usize) -> Option<Vec<u8>> {
@@ -61,13 +78,13 @@ pub fn hashcode(u: &mut Universe, argc: usize) -> Prim {
     Prim::Ok(Value::small(string_hash(&bytes)))
 }
 
-/// `length`
+/// `length`: the number of characters.
 pub fn length(u: &mut Universe, argc: usize) -> Prim {
     let r = receiver(u, argc);
     if !u.is_string(r) {
         return Prim::Fail;
     }
-    Prim::Ok(Value::small(r.size() as i64))
+    Prim::Ok(Value::small(char_count(r.bytes()) as i64))
 }
 
 /// `=`: same text (a String equals the Symbol with its text); false for
@@ -106,28 +123,36 @@ pub fn is_digits(u: &mut Universe, argc: usize) -> Prim {
 pub fn substring(u: &mut Universe, argc: usize) -> Prim {
     let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
     let (Some(start), Some(end)) = (arg(u, argc, 0).as_int(), arg(u, argc, 1).as_int()) else { return Prim::Fail };
+    let len = char_count(&bytes);
     if end < start {
         return ok_or(u.new_string(""));
     }
-    if start < 1 || end as usize > bytes.len() {
-        return Prim::Error(format!("Substring {start} to {end} not valid for string of length {}.", bytes.len()));
+    if start < 1 || end as usize > len {
+        return Prim::Error(format!(
+            "Attempting to index string out of its bounds (start: {start} end: {end} length: {len})"
+        ));
     }
-    ok_or(u.new_string_bytes(&bytes[start as usize - 1..end as usize]))
+    let range = char_range(&bytes, start as usize - 1, end as usize);
+    ok_or(u.new_string_bytes(&bytes[range]))
 }
 
-fn index(u: &Universe, argc: usize) -> Result<(Vec<u8>, usize), Prim> {
+/// The bytes of the receiver and the byte range of the character at the
+/// argument index.
+fn index(u: &Universe, argc: usize) -> Result<(Vec<u8>, std::ops::Range<usize>), Prim> {
     let Some(bytes) = receiver_bytes(u, argc) else { return Err(Prim::Fail) };
     let Some(i) = arg(u, argc, 0).as_int() else { return Err(Prim::Fail) };
-    if i < 1 || i as usize > bytes.len() {
-        return Err(Prim::Error(format!("Index {i} not valid for string of length {}.", bytes.len())));
+    let len = char_count(&bytes);
+    if i < 1 || i as usize > len {
+        return Err(Prim::Error(format!("Index {i} not valid for string of length {len}.")));
     }
-    Ok((bytes, i as usize - 1))
+    let range = char_range(&bytes, i as usize - 1, i as usize);
+    Ok((bytes, range))
 }
 
 /// `charAt:`: a one-character String (SOM has no Character).
 pub fn char_at(u: &mut Universe, argc: usize) -> Prim {
     match index(u, argc) {
-        Ok((bytes, i)) => ok_or(u.new_string_bytes(&bytes[i..=i])),
+        Ok((bytes, range)) => ok_or(u.new_string_bytes(&bytes[range])),
         Err(p) => p,
     }
 }
@@ -135,7 +160,10 @@ pub fn char_at(u: &mut Universe, argc: usize) -> Prim {
 /// `at:`: the Character at an index.
 pub fn at(u: &mut Universe, argc: usize) -> Prim {
     match index(u, argc) {
-        Ok((bytes, i)) => Prim::Ok(Value::char(char::from(bytes[i]))),
+        Ok((bytes, range)) => {
+            let c = std::str::from_utf8(&bytes[range]).ok().and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+            Prim::Ok(Value::char(c))
+        }
         Err(p) => p,
     }
 }

@@ -13,9 +13,18 @@ fn start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
+/// The error for a name that is not a Symbol.
+pub fn expected_symbol(u: &Universe, v: Value) -> Prim {
+    let class = u.class_name(u.class_of(v));
+    Prim::Error(format!("Expected instance of 'Symbol' but got instance of '{class}'."))
+}
+
 /// `global: #name` (nil when undefined)
 pub fn global(u: &mut Universe, argc: usize) -> Prim {
     let name = arg(u, argc, 0);
+    if !u.is_symbol(name) {
+        return expected_symbol(u, name);
+    }
     Prim::Ok(u.global(name).unwrap_or(u.nil()))
 }
 
@@ -24,16 +33,19 @@ pub fn global_put(u: &mut Universe, argc: usize) -> Prim {
     let name = arg(u, argc, 0);
     let value = arg(u, argc, 1);
     if !u.is_symbol(name) {
-        return Prim::Fail;
+        return expected_symbol(u, name);
     }
     match u.set_global(Namespace::Program, name, value) {
-        Ok(()) => Prim::Ok(value),
+        Ok(()) => Prim::Ok(super::receiver(u, argc)),
         Err(e) => e.into(),
     }
 }
 
 /// `hasGlobal: #name`
 pub fn has_global(u: &mut Universe, argc: usize) -> Prim {
+    if !u.is_symbol(arg(u, argc, 0)) {
+        return expected_symbol(u, arg(u, argc, 0));
+    }
     let found = u.global(arg(u, argc, 0)).is_some();
     Prim::Ok(u.boolean(found))
 }

@@ -176,6 +176,13 @@ const VM_CLASSES: &[(&str, Option<&str>, Format)] = &[
     ("ByteArray", Some("Object"), Format::ByteArray),
 ];
 
+/// Whether `name` is one of the classes the VM itself defines (their
+/// instances have VM-defined shapes, so a class file of that name on the
+/// class path — SOM's own library, say — does not replace them).
+pub fn is_vm_class_name(name: &str) -> bool {
+    VM_CLASSES.iter().any(|(n, _, _)| *n == name)
+}
+
 impl Universe {
     /// A universe with the VM's classes and the kernel library.
     pub fn new(config: UniverseConfig) -> std::result::Result<Universe, String> {

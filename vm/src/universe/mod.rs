@@ -19,7 +19,7 @@ use crate::value::Value;
 pub use bootstrap::Spec;
 pub use install::KERNEL_SOURCES;
 
-pub use bootstrap::Known;
+pub use bootstrap::{Known, is_vm_class_name};
 pub use install::InstallError;
 
 /// Errors of the universe's operations.
