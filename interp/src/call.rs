@@ -18,9 +18,9 @@ impl Interpreter {
     /// through inline cache `ic` of the running method.
     #[inline]
     pub(crate) fn send_cached(&mut self, selector: Value, argc: usize, ic: u32) -> Step {
-        let receiver = self.u.peek(argc);
+        let receiver = self.peek(argc);
         let class = self.u.class_of(receiver);
-        let cache = &mut self.u.runtimes[self.rt].ics[ic as usize];
+        let cache = &mut self.u.runtime_mut(self.rt).ics[ic as usize];
         let method = match cache.find(class) {
             Some(m) => {
                 cache.hits += 1;
@@ -29,7 +29,7 @@ impl Interpreter {
             None => {
                 cache.misses += 1;
                 let m = self.u.lookup(class, selector);
-                self.u.runtimes[self.rt].ics[ic as usize].record(class, m);
+                self.u.runtime_mut(self.rt).ics[ic as usize].record(class, m);
                 m
             }
         };
@@ -41,7 +41,7 @@ impl Interpreter {
 
     /// Sends `selector` without an inline cache (perform:, DNU, ...).
     pub(crate) fn send_uncached(&mut self, selector: Value, argc: usize) -> Step {
-        let receiver = self.u.peek(argc);
+        let receiver = self.peek(argc);
         let class = self.u.class_of(receiver);
         let method = self.u.lookup(class, selector);
         if method == self.u.nil() {
@@ -63,17 +63,18 @@ impl Interpreter {
     /// Runs `method` on the receiver and `argc` arguments on the stack.
     #[inline]
     pub(crate) fn invoke(&mut self, method: Value, argc: usize) -> Step {
-        let prim = method.slot(METHOD_PRIMITIVE).int_value();
-        if prim != 0 {
-            return self.primitive(method, prim as usize, argc);
+        let rt = self.u.runtime_index(method);
+        let info = self.u.runtime(rt).info;
+        if info.primitive != 0 {
+            return self.primitive(method, info.primitive as usize, argc);
         }
-        if method.class_word() == self.u.known.primitive {
+        if info.missing_primitive {
             let name = self.method_name(method);
             return Err(self.error(format!("Primitive {name} is not implemented.")));
         }
-        let receiver = self.u.peek(argc);
+        let receiver = self.peek(argc);
         let nil = self.u.nil();
-        self.push_frame(method, receiver, nil, nil)
+        self.push_frame_rt(method, rt, receiver, nil, nil)
     }
 
     /// Invokes from Rust: like [`invoke`](Self::invoke), but the activation
@@ -88,28 +89,43 @@ impl Interpreter {
     /// on the stack.
     #[inline]
     pub(crate) fn push_frame(&mut self, method: Value, self_value: Value, context: Value, closure: Value) -> Step {
-        let info = method.slot(METHOD_INFO).int_value();
-        let temps = ((info >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as usize;
-        let max_stack = ((info >> METHOD_INFO_STACK_SHIFT) & 0xffff) as usize;
+        let rt = self.u.runtime_index(method);
+        self.push_frame_rt(method, rt, self_value, context, closure)
+    }
+
+    /// Pushes a frame for `method` (runtime record `rt`).
+    #[inline(always)]
+    pub(crate) fn push_frame_rt(
+        &mut self,
+        method: Value,
+        rt: usize,
+        self_value: Value,
+        context: Value,
+        closure: Value,
+    ) -> Step {
+        let info = self.u.runtime(rt).info;
+        let temps = info.num_temps as usize;
         let fp = self.u.sp;
-        if fp + FRAME_HEADER + temps + max_stack + STACK_RESERVE > self.u.stack.len() {
+        if fp + FRAME_HEADER + temps + info.max_stack as usize + STACK_RESERVE > self.u.stack.len() {
             return Err(self.stack_overflow());
         }
         let caller_fp = if self.fp == NO_FRAME { -1 } else { self.fp as i64 };
-        let stack = &mut self.u.stack;
-        stack[fp + FRAME_METHOD] = method;
-        stack[fp + FRAME_CALLER_FP] = Value::small(caller_fp);
-        stack[fp + FRAME_CALLER_PC] = Value::small(self.pc as i64);
-        stack[fp + FRAME_SELF] = self_value;
-        stack[fp + FRAME_CONTEXT] = context;
-        stack[fp + FRAME_CLOSURE] = closure;
         let nil = self.u.known.nil;
-        stack[fp + FRAME_HEADER..fp + FRAME_HEADER + temps].fill(nil);
+        let header = [method, Value::small(caller_fp), Value::small(self.pc as i64), self_value, context, closure];
+        // SAFETY: the check above leaves room for the header, temporaries
+        // and operand stack.
+        unsafe {
+            let base = self.u.stack.as_mut_ptr().add(fp);
+            std::ptr::copy_nonoverlapping(header.as_ptr(), base, FRAME_HEADER);
+            for i in 0..temps {
+                *base.add(FRAME_HEADER + i) = nil;
+            }
+        }
         self.u.sp = fp + FRAME_HEADER + temps;
         self.fp = fp;
         self.pc = 0;
-        self.set_method(method);
-        self.u.runtimes[self.rt].invocations += 1;
+        self.set_method_rt(method, rt);
+        self.u.runtime_mut(rt).invocations += 1;
         Ok(())
     }
 
@@ -120,10 +136,11 @@ impl Interpreter {
             self.mark_home_dead(self.fp);
         }
         let fp = self.fp;
-        let caller = self.u.stack[fp + FRAME_CALLER_FP].int_value();
-        let caller_pc = self.u.stack[fp + FRAME_CALLER_PC].int_value() as usize;
+        let caller = self.frame(FRAME_CALLER_FP).int_value();
+        let caller_pc = self.frame(FRAME_CALLER_PC).int_value() as usize;
         let base = fp - self.num_args - 1;
-        self.u.stack[base] = value;
+        // SAFETY: the receiver slot lies below the frame.
+        unsafe { *self.u.stack.get_unchecked_mut(base) = value };
         self.u.sp = base + 1;
         if caller < 0 {
             self.fp = NO_FRAME;
@@ -131,7 +148,8 @@ impl Interpreter {
         }
         self.fp = caller as usize;
         self.pc = caller_pc;
-        let method = self.u.stack[self.fp + FRAME_METHOD];
+        // SAFETY: the caller's frame lies below `sp`.
+        let method = unsafe { *self.u.stack.get_unchecked(self.fp + FRAME_METHOD) };
         self.set_method(method);
         Ok(())
     }
@@ -169,8 +187,8 @@ impl Interpreter {
 
     fn primitive_failed(&mut self, method: Value, argc: usize) -> Flow {
         let name = self.method_name(method);
-        let args: Vec<String> = (0..argc).map(|i| self.describe(self.u.peek(argc - 1 - i))).collect();
-        let receiver = self.describe(self.u.peek(argc));
+        let args: Vec<String> = (0..argc).map(|i| self.describe(self.peek(argc - 1 - i))).collect();
+        let receiver = self.describe(self.peek(argc));
         if args.is_empty() {
             self.error(format!("Primitive {name} failed for {receiver}."))
         } else {
@@ -186,12 +204,12 @@ impl Interpreter {
             Err(e) => return Err(self.error(e.to_string())),
         };
         for i in 0..argc {
-            array.set_slot_raw(i, self.u.peek(argc - 1 - i));
+            array.set_slot_raw(i, self.peek(argc - 1 - i));
         }
         self.u.sp -= argc;
         self.push(selector);
         self.push(array);
-        let receiver = self.u.peek(2);
+        let receiver = self.peek(2);
         let class = self.u.class_of(receiver);
         let dnu = self.intern("doesNotUnderstand:arguments:");
         let method = self.u.lookup(class, dnu);

@@ -13,16 +13,16 @@ impl Interpreter {
     pub(crate) fn control(&mut self, c: Control, method: Value, argc: usize) -> Step {
         match c {
             Control::BlockValue => {
-                let closure = self.u.peek(argc);
+                let closure = self.peek(argc);
                 self.call_block(closure, argc)
             }
             Control::BlockValueWithArguments => {
-                let args = self.u.peek(0);
+                let args = self.peek(0);
                 if !self.u.is_array(args) {
                     return Err(self.error("valueWithArguments: needs an Array."));
                 }
                 let n = self.spread_arguments()?;
-                let closure = self.u.peek(n);
+                let closure = self.peek(n);
                 self.call_block(closure, n)
             }
             Control::BlockRestart => {
@@ -45,8 +45,8 @@ impl Interpreter {
                 self.send_uncached(selector, argc - 1)
             }
             Control::PerformWithArguments => {
-                let selector = self.u.peek(1);
-                let args = self.u.peek(0);
+                let selector = self.peek(1);
+                let args = self.peek(0);
                 if !self.u.is_symbol(selector) || !self.u.is_array(args) {
                     return Err(self.error("perform:withArguments: needs a Symbol and an Array."));
                 }
@@ -57,18 +57,20 @@ impl Interpreter {
                 self.send_uncached(selector, n)
             }
             Control::PerformInSuperclass => {
-                let selector = self.u.peek(1);
-                let class = self.u.peek(0);
+                let selector = self.peek(1);
+                let class = self.peek(0);
+                self.check_kind(self.peek(2), class)?;
                 self.u.sp -= 2;
                 self.send_from_class(class, selector, 0)
             }
             Control::PerformWithArgumentsInSuperclass => {
-                let selector = self.u.peek(2);
-                let args = self.u.peek(1);
-                let class = self.u.peek(0);
+                let selector = self.peek(2);
+                let args = self.peek(1);
+                let class = self.peek(0);
                 if !self.u.is_array(args) {
                     return Err(self.error("perform:withArguments:inSuperclass: needs an Array."));
                 }
+                self.check_kind(self.peek(3), class)?;
                 self.u.sp -= 2;
                 self.u.stack[self.u.sp - 1] = args;
                 let n = self.spread_arguments()?;
@@ -76,12 +78,16 @@ impl Interpreter {
             }
             Control::InvokeOnWith => {
                 // method invokeOn: obj with: args  ->  obj a1..an, run method.
-                let target = self.u.peek(2);
-                let receiver = self.u.peek(1);
-                let args = self.u.peek(0);
+                let target = self.peek(2);
+                let receiver = self.peek(1);
+                let args = self.peek(0);
                 if !self.u.is_array(args) {
                     return Err(self.error("invokeOn:with: needs an Array of arguments."));
                 }
+                if target.format() != vm::object::Format::Method {
+                    return Err(self.error("invokeOn:with: must be sent to a method."));
+                }
+                self.check_kind(receiver, target.slot(METHOD_HOLDER))?;
                 self.u.sp -= 3;
                 self.push(receiver);
                 self.push(args);
@@ -89,14 +95,14 @@ impl Interpreter {
                 self.invoke(target, n)
             }
             Control::Error => {
-                let message = self.u.text_or_describe(self.u.peek(0));
+                let message = self.u.text_or_describe(self.peek(0));
                 Err(self.user_error(message))
             }
             Control::Halt => Err(self.error("halt")),
             Control::Exit => {
-                let status = self.u.peek(0);
+                let status = self.peek(0);
                 match status.as_int() {
-                    Some(s) if i32::try_from(s).is_ok() => Err(Flow::Stop(Stop::Exit(s as i32))),
+                    Some(s) if i32::try_from(s).is_ok() => Err(Flow::Stop(Box::new(Stop::Exit(s as i32)))),
                     Some(s) => Err(self.error(format!("Exit status {s} is out of range."))),
                     None => {
                         let class = self.u.class_name(self.u.class_of(status));
@@ -107,10 +113,10 @@ impl Interpreter {
             Control::PrintStackTrace => {
                 let trace = self.stack_trace();
                 self.u.output.write_out(trace.as_bytes());
-                self.finish_primitive(argc, self.u.peek(argc))
+                self.finish_primitive(argc, self.peek(argc))
             }
             Control::Load => {
-                let name = self.u.peek(0);
+                let name = self.peek(0);
                 if !self.u.is_symbol(name) {
                     let class = self.u.class_name(self.u.class_of(name));
                     return Err(self.error(format!("Expected instance of 'Symbol' but got instance of '{class}'.")));
@@ -123,7 +129,7 @@ impl Interpreter {
                 }
             }
             Control::LoadFile => {
-                let path = self.u.peek(0);
+                let path = self.peek(0);
                 let Some(text) = self.u.string_value(path) else {
                     return Err(self.error("loadFile: needs a String."));
                 };
@@ -136,8 +142,8 @@ impl Interpreter {
                 }
             }
             Control::Compile => {
-                let class = self.u.peek(1);
-                let source = self.u.peek(0);
+                let class = self.peek(1);
+                let source = self.peek(0);
                 let Some(text) = self.u.string_value(source) else {
                     return Err(self.error("compile: needs a String."));
                 };
@@ -148,7 +154,10 @@ impl Interpreter {
             }
         }
         .map_err(|flow| match flow {
-            Flow::Stop(Stop::Fatal(m)) => Flow::Stop(Stop::Fatal(format!("{} ({m})", self.method_name(method)))),
+            Flow::Stop(stop) => match *stop {
+                Stop::Fatal(m) => Flow::Stop(Box::new(Stop::Fatal(format!("{} ({m})", self.method_name(method))))),
+                other => Flow::Stop(Box::new(other)),
+            },
             other => other,
         })
     }
@@ -159,6 +168,24 @@ impl Interpreter {
         self.u.sp -= argc + 1;
         self.push(result);
         if self.fp == crate::call::NO_FRAME { Err(Flow::Return(result)) } else { Ok(()) }
+    }
+
+    /// Fails unless `receiver` is an instance of `class` or of a subclass:
+    /// a method may only run on receivers that have its class's fields.
+    fn check_kind(&mut self, receiver: Value, class: Value) -> Result<(), Flow> {
+        if !self.u.is_class(class) {
+            return Err(self.error("Expected a class."));
+        }
+        let nil = self.u.nil();
+        let mut c = self.u.class_of(receiver);
+        while c != nil {
+            if c == class {
+                return Ok(());
+            }
+            c = c.slot(CLASS_SUPERCLASS);
+        }
+        let (r, k) = (self.describe(receiver), self.u.class_name(class));
+        Err(self.error(format!("{r} is not an instance of {k}.")))
     }
 
     /// Fails unless `selector` takes `given` arguments.

@@ -35,12 +35,12 @@ const TRACE_ENDS: usize = 25;
 impl Interpreter {
     /// A Smalltalk error with `message` and a trace of the current stack.
     pub(crate) fn error(&mut self, message: impl Into<String>) -> Flow {
-        Flow::Stop(Stop::Error { message: message.into(), trace: self.stack_trace(), on_stdout: false })
+        Flow::Stop(Box::new(Stop::Error { message: message.into(), trace: self.stack_trace(), on_stdout: false }))
     }
 
     /// The error `error:` raises: `ERROR: message` on standard output.
     pub(crate) fn user_error(&mut self, message: String) -> Flow {
-        Flow::Stop(Stop::Error { message, trace: self.stack_trace(), on_stdout: true })
+        Flow::Stop(Box::new(Stop::Error { message, trace: self.stack_trace(), on_stdout: true }))
     }
 
     /// The error for a full frame stack.

@@ -17,9 +17,8 @@ mod stats;
 
 use std::path::PathBuf;
 
-use vm::bytecode::{EXTRA_WIDE_PREFIX, FIRST_OPCODE, Insn, Opcode, SPECIAL_SELECTORS};
+use vm::bytecode::{Opcode, SPECIAL_SELECTORS, dispatch_verified};
 use vm::compiler::ClassPath;
-use vm::layout::*;
 use vm::universe::{Universe, UniverseConfig};
 use vm::value::Value;
 
@@ -30,8 +29,8 @@ use frame::*;
 pub enum Flow {
     /// The bottom frame returned this value.
     Return(Value),
-    /// The program stops.
-    Stop(Stop),
+    /// The program stops (boxed, so that handlers return small values).
+    Stop(Box<Stop>),
 }
 
 /// What handlers return.
@@ -106,77 +105,90 @@ impl Interpreter {
     /// Makes `method` the running method (after a call or return).
     #[inline(always)]
     fn set_method(&mut self, method: Value) {
-        self.method = method;
-        self.literals = method.slot(METHOD_LITERALS);
-        let code = method.slot(METHOD_BYTECODE);
-        let bytes = code.bytes();
-        self.code = bytes.as_ptr();
-        self.code_len = bytes.len();
-        let info = method.slot(METHOD_INFO).int_value();
-        self.num_args = ((info >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
-        self.home = (info >> METHOD_INFO_FLAGS_SHIFT) as u8 & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
-        self.rt = self.u.runtime_index(method);
+        let rt = self.u.runtime_index(method);
+        self.set_method_rt(method, rt);
     }
 
+    /// Makes `method`, whose runtime record is `rt`, the running method.
     #[inline(always)]
-    fn code(&self) -> &[u8] {
-        // SAFETY: `code` and `code_len` describe the bytes of the running
-        // method's bytecode object, which lives in old space (never moved or
-        // freed while a frame refers to its method, frames being roots).
-        unsafe { std::slice::from_raw_parts(self.code, self.code_len) }
+    fn set_method_rt(&mut self, method: Value, rt: usize) {
+        let info = self.u.runtime(rt).info;
+        self.method = method;
+        self.rt = rt;
+        self.literals = info.literals;
+        self.code = info.code;
+        self.code_len = info.code_len;
+        self.num_args = info.num_args as usize;
+        self.home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
     }
 
     /// The interpreter loop: runs until the bottom frame returns or the
     /// program stops.
     fn execute(&mut self) -> Result<Value, Stop> {
         loop {
-            let code = self.code();
-            let pc = self.pc;
-            let byte = code[pc];
-            let (opcode_byte, width, ops) = if byte >= FIRST_OPCODE {
-                (byte, 1, pc + 1)
-            } else {
-                (code[pc + 1], if byte == EXTRA_WIDE_PREFIX { 4 } else { 2 }, pc + 2)
-            };
-            let Some(opcode) = Opcode::from_byte(opcode_byte) else {
-                return Err(Stop::Fatal(format!("bad opcode {opcode_byte} at {pc}")));
-            };
-            let insn = Insn::decode_operands(opcode, &code[ops..], width);
-            self.pc = ops + opcode.operand_kinds().len() * width;
-            if let Err(flow) = insn.visit(self) {
+            // SAFETY: `code` points to the bytecode of the running method,
+            // verified before it was installed (and so before it first ran),
+            // and `pc` is always the start of one of its instructions: the
+            // dispatch moves it past the instruction, jumps and returns set it
+            // to verified targets. The bytecode lives in old space, which
+            // never moves, and stays alive while a frame refers to its method.
+            let step = unsafe { dispatch_verified(self, self.code, self.pc) };
+            if let Err(flow) = step {
                 match flow {
                     Flow::Return(v) => return Ok(v),
-                    Flow::Stop(s) => return Err(s),
+                    Flow::Stop(s) => return Err(*s),
                 }
             }
         }
     }
 
     // ---- stack access --------------------------------------------------------
+    //
+    // The handlers access the frame stack without bounds checks: `push_frame`
+    // makes sure `max_stack + STACK_RESERVE` words are free above a new
+    // frame's temporaries, the verifier bounds every method's operand stack
+    // by its `max_stack`, control primitives check before they push more,
+    // and frame slots lie below `sp`.
 
     #[inline(always)]
     fn push(&mut self, v: Value) {
-        self.u.push(v);
+        debug_assert!(self.u.sp < self.u.stack.len());
+        // SAFETY: see above: `sp` is below the stack's length.
+        unsafe { *self.u.stack.get_unchecked_mut(self.u.sp) = v };
+        self.u.sp += 1;
     }
 
     #[inline(always)]
     fn pop(&mut self) -> Value {
-        self.u.pop()
+        self.u.sp -= 1;
+        // SAFETY: the verified stack depth never goes below the frame.
+        unsafe { *self.u.stack.get_unchecked(self.u.sp) }
     }
 
     #[inline(always)]
     fn top(&self) -> Value {
-        self.u.peek(0)
+        self.peek(0)
+    }
+
+    #[inline(always)]
+    fn peek(&self, depth: usize) -> Value {
+        debug_assert!(depth < self.u.sp);
+        // SAFETY: the verified stack holds more than `depth` values.
+        unsafe { *self.u.stack.get_unchecked(self.u.sp - 1 - depth) }
     }
 
     #[inline(always)]
     fn frame(&self, slot: usize) -> Value {
-        self.u.stack[self.fp + slot]
+        debug_assert!(self.fp + slot < self.u.sp);
+        // SAFETY: frame header and temporaries lie below `sp`.
+        unsafe { *self.u.stack.get_unchecked(self.fp + slot) }
     }
 
     #[inline(always)]
     fn set_frame(&mut self, slot: usize, v: Value) {
-        self.u.stack[self.fp + slot] = v;
+        debug_assert!(self.fp + slot < self.u.sp);
+        // SAFETY: as in `frame`.
+        unsafe { *self.u.stack.get_unchecked_mut(self.fp + slot) = v };
     }
 
     // ---- entry points ----------------------------------------------------------
@@ -200,7 +212,7 @@ impl Interpreter {
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => self.execute(),
                 Err(Flow::Return(v)) => Ok(v),
-                Err(Flow::Stop(s)) => Err(s),
+                Err(Flow::Stop(s)) => Err(*s),
             }
         };
         self.u.sp = base;

@@ -228,6 +228,32 @@ impl Value {
         Value::from_bits(unsafe { read_word(self.addr() + BODY_OFFSET + 8 * index) })
     }
 
+    /// Slot `index` without the range check.
+    ///
+    /// # Safety
+    /// `self` must be a pointer-format object with more than `index` slots
+    /// (for instance a VM object of a known layout, or a field index the
+    /// verifier checked against the receiver's class).
+    #[inline(always)]
+    pub unsafe fn slot_unchecked(self, index: usize) -> Value {
+        debug_assert!(index < self.size() && self.format().has_pointers());
+        // SAFETY: the caller guarantees `index` is within the body.
+        Value::from_bits(unsafe { read_word(self.addr() + BODY_OFFSET + 8 * index) })
+    }
+
+    /// Writes slot `index` without the range check or a write barrier.
+    ///
+    /// # Safety
+    /// As for [`slot_unchecked`](Self::slot_unchecked); the caller also
+    /// records the store with the write barrier if it may create an
+    /// old-to-young reference.
+    #[inline(always)]
+    pub unsafe fn set_slot_unchecked(self, index: usize, value: Value) {
+        debug_assert!(index < self.size() && self.format().has_pointers());
+        // SAFETY: the caller guarantees `index` is within the body.
+        unsafe { write_word(self.addr() + BODY_OFFSET + 8 * index, value.bits()) }
+    }
+
     /// Writes slot `index` without a write barrier: only for objects that
     /// were just allocated, or when the caller records the store itself
     /// (see `Heap::write_barrier`).
@@ -239,6 +265,7 @@ impl Value {
     }
 
     /// The bytes of a raw-format object.
+    #[inline(always)]
     pub fn bytes<'a>(self) -> &'a [u8] {
         assert!(!self.format().has_pointers(), "bytes of a pointer object");
         let len = self.size();

@@ -98,11 +98,38 @@ impl InlineCache {
     }
 }
 
+/// What the interpreter needs of a method at every call, read once from the
+/// method object.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodInfo {
+    /// The bytecode (bytes of an old-space ByteArray the method keeps alive;
+    /// old space never moves).
+    pub code: *const u8,
+    /// Bytecode length.
+    pub code_len: usize,
+    /// The literal Array.
+    pub literals: Value,
+    /// Arguments.
+    pub num_args: u32,
+    /// Temporaries.
+    pub num_temps: u32,
+    /// Operand stack slots.
+    pub max_stack: u32,
+    /// `CodeFlags` bits.
+    pub flags: u8,
+    /// Primitive number (0: none).
+    pub primitive: u32,
+    /// A `primitive` method with no implementation.
+    pub missing_primitive: bool,
+}
+
 /// Runtime data of one method or block.
 #[derive(Clone, Debug)]
 pub struct MethodRuntime {
     /// The method.
     pub method: Value,
+    /// Its metadata.
+    pub info: MethodInfo,
     /// One cache per send site.
     pub ics: Box<[InlineCache]>,
     /// Activations so far.
@@ -113,11 +140,12 @@ pub struct MethodRuntime {
 
 impl MethodRuntime {
     /// Fresh data for `method` with `num_ics` send sites.
-    pub fn new(method: Value, num_ics: usize) -> MethodRuntime {
+    pub fn new(method: Value, info: MethodInfo, num_ics: usize) -> MethodRuntime {
         // Entries start as the method itself: any non-class value works as
         // "no class", and it needs no nil at hand.
         MethodRuntime {
             method,
+            info,
             ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
             invocations: 0,
             backedges: 0,
@@ -127,6 +155,7 @@ impl MethodRuntime {
     /// Shows the collector every value held.
     pub fn visit(&mut self, visit: &mut dyn FnMut(&mut Value)) {
         visit(&mut self.method);
+        visit(&mut self.info.literals);
         for ic in self.ics.iter_mut() {
             for e in ic.entries.iter_mut() {
                 visit(&mut e.class);

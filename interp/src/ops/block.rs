@@ -35,7 +35,7 @@ impl Interpreter {
             Err(e) => return Err(self.error(e.to_string())),
         };
         for i in 0..n {
-            array.set_slot_raw(i, self.u.peek(n - 1 - i));
+            array.set_slot_raw(i, self.peek(n - 1 - i));
         }
         self.u.sp -= n;
         self.push(array);

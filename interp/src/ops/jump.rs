@@ -16,7 +16,7 @@ impl Interpreter {
     #[inline(always)]
     pub(crate) fn op_jump_back(&mut self, offset: u32) -> Step {
         self.pc -= offset as usize;
-        self.u.runtimes[self.rt].backedges += 1;
+        self.u.runtime_mut(self.rt).backedges += 1;
         Ok(())
     }
 

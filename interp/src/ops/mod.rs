@@ -9,9 +9,16 @@ mod send;
 mod stack;
 mod store;
 
-use vm::bytecode::{Opcode, Visitor};
+use vm::bytecode::{Interpret, Opcode, Visitor};
 
 use crate::{Interpreter, Step};
+
+impl Interpret for Interpreter {
+    #[inline(always)]
+    fn set_pc(&mut self, pc: usize) {
+        self.pc = pc;
+    }
+}
 
 impl Visitor for Interpreter {
     type Output = Step;

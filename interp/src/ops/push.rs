@@ -25,7 +25,10 @@ impl Interpreter {
     /// `PushArg index`: push an argument. Stack: → arg.
     #[inline(always)]
     pub(crate) fn op_push_arg(&mut self, index: u32) -> Step {
-        let v = self.u.stack[self.fp - self.num_args + index as usize];
+        debug_assert!((index as usize) < self.num_args);
+        // SAFETY: the verifier checked `index` against the method's argument
+        // count; the arguments lie just below the frame.
+        let v = unsafe { *self.u.stack.get_unchecked(self.fp - self.num_args + index as usize) };
         self.push(v);
         Ok(())
     }
@@ -41,7 +44,11 @@ impl Interpreter {
     /// `PushField index`: push a field of `self`. Stack: → field.
     #[inline(always)]
     pub(crate) fn op_push_field(&mut self, index: u32) -> Step {
-        let v = self.frame(FRAME_SELF).slot(index as usize);
+        // SAFETY: the verifier checked `index` against the field count of the
+        // method's class, and `self` is an instance of that class or a
+        // subclass (sends, `perform:inSuperclass:` and `invokeOn:with:`
+        // guarantee it), so it has more than `index` slots.
+        let v = unsafe { self.frame(FRAME_SELF).slot_unchecked(index as usize) };
         self.push(v);
         Ok(())
     }
@@ -49,7 +56,8 @@ impl Interpreter {
     /// `PushLiteral index`: push a literal. Stack: → literal.
     #[inline(always)]
     pub(crate) fn op_push_literal(&mut self, index: u32) -> Step {
-        let v = self.literals.slot(index as usize);
+        // SAFETY: the verifier checked the literal index.
+        let v = unsafe { self.literals.slot_unchecked(index as usize) };
         self.push(v);
         Ok(())
     }
@@ -66,8 +74,12 @@ impl Interpreter {
     /// `unknownGlobal:`. Stack: → value.
     #[inline(always)]
     pub(crate) fn op_push_global(&mut self, binding: u32) -> Step {
-        let b = self.literals.slot(binding as usize);
-        let v = b.slot(BINDING_VALUE);
+        // SAFETY: the verifier checked the literal is a binding, which has
+        // BINDING_SIZE slots.
+        let (b, v) = unsafe {
+            let b = self.literals.slot_unchecked(binding as usize);
+            (b, b.slot_unchecked(BINDING_VALUE))
+        };
         if v != Value::UNBOUND {
             self.push(v);
             return Ok(());
@@ -79,7 +91,9 @@ impl Interpreter {
     #[inline(always)]
     pub(crate) fn op_push_outer(&mut self, level: u32, index: u32) -> Step {
         let ctx = self.context_at(level);
-        let v = ctx.slot(CONTEXT_FIXED + index as usize);
+        // SAFETY: the verifier checked level and slot against the static
+        // context chain, which the frame's chain matches.
+        let v = unsafe { ctx.slot_unchecked(CONTEXT_FIXED + index as usize) };
         self.push(v);
         Ok(())
     }
@@ -89,7 +103,9 @@ impl Interpreter {
     pub(crate) fn context_at(&self, level: u32) -> Value {
         let mut ctx = self.frame(FRAME_CONTEXT);
         for _ in 0..level {
-            ctx = ctx.slot(CONTEXT_PARENT);
+            // SAFETY: the verifier checked the chain is `level` deep; every
+            // context has its fixed slots.
+            ctx = unsafe { ctx.slot_unchecked(CONTEXT_PARENT) };
         }
         ctx
     }

@@ -37,7 +37,7 @@ impl Interpreter {
     /// `+ - * / %`: SmallInteger and SmallFloat fast paths. Stack: a b → r.
     #[inline(always)]
     pub(crate) fn op_arith(&mut self, op: Opcode, ic: u32, f: fn(i64, i64) -> Option<i64>) -> Step {
-        let (a, b) = (self.u.peek(1), self.u.peek(0));
+        let (a, b) = (self.peek(1), self.peek(0));
         if a.is_int()
             && b.is_int()
             && let Some(r) = f(a.int_value(), b.int_value()).and_then(Value::int)
@@ -76,7 +76,7 @@ impl Interpreter {
     /// Stack: a b → Boolean.
     #[inline(always)]
     pub(crate) fn op_compare(&mut self, op: Opcode, ic: u32, f: fn(f64, f64) -> bool) -> Step {
-        let (a, b) = (self.u.peek(1), self.u.peek(0));
+        let (a, b) = (self.peek(1), self.peek(0));
         let r = if a.is_int() && b.is_int() {
             let (x, y) = (a.int_value(), b.int_value());
             Some(match op {
@@ -117,7 +117,7 @@ impl Interpreter {
     /// `at:` with an Array fast path. Stack: rcv index → element.
     #[inline(always)]
     pub(crate) fn op_at(&mut self, ic: u32) -> Step {
-        let (a, i) = (self.u.peek(1), self.u.peek(0));
+        let (a, i) = (self.peek(1), self.peek(0));
         if i.is_int() && a.is_pointer() && a.format() == Format::Array && a.class_word() == self.u.known.array {
             let index = i.int_value();
             if index >= 1 && (index as usize) <= a.size() {
@@ -133,7 +133,7 @@ impl Interpreter {
     /// primitive does). Stack: rcv index value → rcv.
     #[inline(always)]
     pub(crate) fn op_at_put(&mut self, ic: u32) -> Step {
-        let (a, i, v) = (self.u.peek(2), self.u.peek(1), self.u.peek(0));
+        let (a, i, v) = (self.peek(2), self.peek(1), self.peek(0));
         if i.is_int() && a.is_pointer() && a.format() == Format::Array && a.class_word() == self.u.known.array {
             let index = i.int_value();
             if index >= 1 && (index as usize) <= a.size() {
@@ -149,7 +149,7 @@ impl Interpreter {
     /// directly. Stack: block args → result.
     #[inline(always)]
     pub(crate) fn op_value(&mut self, op: Opcode, ic: u32, argc: usize) -> Step {
-        let receiver = self.u.peek(argc);
+        let receiver = self.peek(argc);
         if receiver.is_pointer() && receiver.format() == Format::Closure {
             let code = receiver.slot(CLOSURE_CODE);
             let arity = (code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff;

@@ -29,7 +29,9 @@ impl Interpreter {
     pub(crate) fn op_store_field(&mut self, index: u32, pop: bool) -> Step {
         let v = if pop { self.pop() } else { self.top() };
         let receiver = self.frame(FRAME_SELF);
-        self.u.heap.store(receiver, index as usize, v);
+        // SAFETY: as for `PushField`: `self` has more than `index` slots.
+        unsafe { receiver.set_slot_unchecked(index as usize, v) };
+        self.u.heap.write_barrier(receiver, v);
         Ok(())
     }
 

@@ -155,9 +155,28 @@ impl FromOperand for i32 {
 pub trait ReadOperand {
     /// The operand at byte `at` of `ops`, `width` bytes wide.
     fn read(ops: &[u8], at: usize, width: usize) -> Self;
+
+    /// The narrow operand at byte `at` of `code`.
+    ///
+    /// # Safety
+    /// `code.add(at)` must be readable.
+    unsafe fn read_raw(code: *const u8, at: usize, width: usize) -> Self;
+}
+
+/// A visitor that executes: it keeps a bytecode position that
+/// [`dispatch_verified`] moves past each instruction before its handler.
+pub trait Interpret: Visitor {
+    /// Sets the position of the next instruction.
+    fn set_pc(&mut self, pc: usize);
 }
 
 impl ReadOperand for u32 {
+    #[inline(always)]
+    unsafe fn read_raw(code: *const u8, at: usize, _width: usize) -> u32 {
+        // SAFETY: the caller guarantees the byte is readable.
+        u32::from(unsafe { *code.add(at) })
+    }
+
     #[inline(always)]
     fn read(ops: &[u8], at: usize, width: usize) -> u32 {
         match width {
@@ -169,6 +188,12 @@ impl ReadOperand for u32 {
 }
 
 impl ReadOperand for i32 {
+    #[inline(always)]
+    unsafe fn read_raw(code: *const u8, at: usize, _width: usize) -> i32 {
+        // SAFETY: the caller guarantees the byte is readable.
+        i32::from(unsafe { *code.add(at) } as i8)
+    }
+
     #[inline(always)]
     fn read(ops: &[u8], at: usize, width: usize) -> i32 {
         match width {
@@ -197,6 +222,11 @@ impl Operands {
     pub fn as_slice(&self) -> &[i64] {
         &self.values[..self.len]
     }
+}
+
+macro_rules! count_operands {
+    () => { 0 };
+    ($head:ident $($tail:ident)*) => { 1 + count_operands!($($tail)*) };
 }
 
 macro_rules! operand_ty {
@@ -330,6 +360,92 @@ macro_rules! define_bytecodes {
                 match *self {
                     $( Insn::$name { $($op),* } => visitor.$method($($op),*), )*
                 }
+            }
+        }
+
+        /// Number of operands of each opcode, by row.
+        pub const OPERAND_COUNTS: [u8; Opcode::COUNT] = [ $( count_operands!($($op)*), )* ];
+
+        /// Decodes the operands of the instruction with opcode row `row`
+        /// (`ops` starts at its first operand, each `width` bytes wide) and
+        /// calls the visitor's handler: the interpreter's dispatch, with no
+        /// intermediate [`Insn`]. Panics if `row` is not a row of the table
+        /// or `ops` is too short (verified code never does).
+        #[inline(always)]
+        #[allow(unused_mut, unused_variables, unused_assignments, non_upper_case_globals)]
+        pub fn dispatch<V: Visitor + ?Sized>(visitor: &mut V, row: u8, ops: &[u8], width: usize) -> V::Output {
+            mod rows {
+                #[allow(non_camel_case_types, dead_code)]
+                #[repr(u8)]
+                pub enum Row { $( $name, )* }
+                $( pub const $name: u8 = Row::$name as u8; )*
+            }
+            let mut at = 0;
+            match row {
+                $( rows::$name => visitor.$method($( {
+                    let v = <operand_ty!($kind) as ReadOperand>::read(ops, at, width);
+                    at += width;
+                    v
+                } ),*), )*
+                _ => panic!("opcode row {row} out of range"),
+            }
+        }
+
+        /// The opcode byte of each row, as constants (for matching on bytes).
+        #[allow(non_upper_case_globals, missing_docs)]
+        pub mod opcode_bytes {
+            #[allow(non_camel_case_types, dead_code)]
+            #[repr(u8)]
+            enum Row { $( $name, )* }
+            $( pub const $name: u8 = Row::$name as u8 + super::FIRST_OPCODE; )*
+        }
+
+        /// Decodes the instruction at `pc` of verified bytecode, moves the
+        /// visitor's pc past it and calls the handler: the interpreter's
+        /// dispatch, one jump on the opcode byte, operands read in place.
+        ///
+        /// # Safety
+        /// `code` must point to bytecode that passed [`verify_method`], and
+        /// `pc` must be the start of one of its instructions.
+        #[inline(always)]
+        #[allow(unused_mut, unused_variables, unused_assignments)]
+        pub unsafe fn dispatch_verified<V: Interpret + ?Sized>(visitor: &mut V, code: *const u8, pc: usize) -> V::Output {
+            // SAFETY: the caller guarantees `pc` starts an instruction of
+            // verified code, so the opcode and its operands are in bounds.
+            let byte = unsafe { *code.add(pc) };
+            match byte {
+                $( opcode_bytes::$name => {
+                    let mut at = pc + 1;
+                    $(
+                        // SAFETY: as above.
+                        let $op = unsafe { <operand_ty!($kind) as ReadOperand>::read_raw(code, at, 1) };
+                        at += 1;
+                    )*
+                    visitor.set_pc(at);
+                    visitor.$method($($op),*)
+                } )*
+                WIDE_PREFIX => {
+                    // SAFETY: as above; the prefix is followed by an opcode.
+                    let row = unsafe { *code.add(pc + 1) } - FIRST_OPCODE;
+                    let ops_at = pc + 2;
+                    let next = ops_at + 2 * OPERAND_COUNTS[row as usize] as usize;
+                    // SAFETY: as above.
+                    let ops = unsafe { std::slice::from_raw_parts(code.add(ops_at), next - ops_at) };
+                    visitor.set_pc(next);
+                    dispatch(visitor, row, ops, 2)
+                }
+                EXTRA_WIDE_PREFIX => {
+                    // SAFETY: as above.
+                    let row = unsafe { *code.add(pc + 1) } - FIRST_OPCODE;
+                    let ops_at = pc + 2;
+                    let next = ops_at + 4 * OPERAND_COUNTS[row as usize] as usize;
+                    // SAFETY: as above.
+                    let ops = unsafe { std::slice::from_raw_parts(code.add(ops_at), next - ops_at) };
+                    visitor.set_pc(next);
+                    dispatch(visitor, row, ops, 4)
+                }
+                // SAFETY: verified code holds only valid opcodes and prefixes.
+                _ => unsafe { std::hint::unreachable_unchecked() },
             }
         }
 

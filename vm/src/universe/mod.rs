@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::heap::{GcStats, Heap, HeapConfig, Roots};
 use crate::layout::*;
 use crate::object::Format;
-use crate::runtime::MethodRuntime;
+use crate::runtime::{MethodInfo, MethodRuntime};
 use crate::value::Value;
 pub use bootstrap::Spec;
 pub use install::KERNEL_SOURCES;
@@ -345,16 +345,54 @@ impl Universe {
     }
 
     /// The runtime data of a method, made on first use.
+    #[inline(always)]
     pub fn runtime_index(&mut self, method: Value) -> usize {
-        let r = method.slot(METHOD_RUNTIME).int_value();
+        // SAFETY: `method` is a method object, which has METHOD_SIZE slots.
+        let r = unsafe { method.slot_unchecked(METHOD_RUNTIME) }.int_value();
         if r >= 0 {
             return r as usize;
         }
+        self.new_runtime(method)
+    }
+
+    #[cold]
+    fn new_runtime(&mut self, method: Value) -> usize {
         let index = self.runtimes.len();
         let num_ics = method.slot(METHOD_NUM_ICS).int_value() as usize;
-        self.runtimes.push(MethodRuntime::new(method, num_ics));
+        let bits = method.slot(METHOD_INFO).int_value();
+        let code = method.slot(METHOD_BYTECODE).bytes();
+        let primitive = method.slot(METHOD_PRIMITIVE).int_value() as u32;
+        let info = MethodInfo {
+            code: code.as_ptr(),
+            code_len: code.len(),
+            literals: method.slot(METHOD_LITERALS),
+            num_args: ((bits >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32,
+            num_temps: ((bits >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as u32,
+            max_stack: ((bits >> METHOD_INFO_STACK_SHIFT) & 0xffff) as u32,
+            flags: (bits >> METHOD_INFO_FLAGS_SHIFT) as u8,
+            primitive,
+            missing_primitive: primitive == 0 && method.class_word() == self.known.primitive,
+        };
+        self.runtimes.push(MethodRuntime::new(method, info, num_ics));
         method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));
         index
+    }
+
+    /// The runtime record at `index` (from [`runtime_index`](Self::runtime_index)).
+    #[inline(always)]
+    pub fn runtime(&self, index: usize) -> &MethodRuntime {
+        debug_assert!(index < self.runtimes.len());
+        // SAFETY: runtime indices come from `runtime_index`, which only hands
+        // out indices of existing records; records are never removed.
+        unsafe { self.runtimes.get_unchecked(index) }
+    }
+
+    /// The runtime record at `index`, writable.
+    #[inline(always)]
+    pub fn runtime_mut(&mut self, index: usize) -> &mut MethodRuntime {
+        debug_assert!(index < self.runtimes.len());
+        // SAFETY: as in `runtime`.
+        unsafe { self.runtimes.get_unchecked_mut(index) }
     }
 }
 
