@@ -55,6 +55,7 @@ Mica: a Smalltalk virtual machine (SOM dialect)
 
 Usage:
   mica [options] [-cp DIR:DIR...] MainClass|path/File.som [args...]
+  mica [options] [-cp DIR:DIR...]              (no class: read-eval-print loop)
   mica --dump=bytecode [-cp DIR:DIR...] FILE.som|Class...
 
 Runs MainClass (found on the class path, or given as a file): makes an

@@ -1,6 +1,7 @@
 //! `mica`: the command-line program.
 
 mod cli;
+mod repl;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ fn main() -> ExitCode {
         println!("mica {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    if options.rest.is_empty() && options.dump.is_empty() {
+        return run_repl(&options);
+    }
     if options.rest.is_empty() {
         eprint!("mica: no class or file given\n\n{}", cli::USAGE);
         return ExitCode::from(2);
@@ -37,16 +41,29 @@ fn main() -> ExitCode {
     run(&options)
 }
 
-fn run(options: &cli::Options) -> ExitCode {
+fn make_interpreter(options: &cli::Options) -> Result<Interpreter, ExitCode> {
     let mut config =
         InterpConfig { class_path: options.class_path.iter().map(PathBuf::from).collect(), ..Default::default() };
     config.universe.heap.stress = options.gc_stress;
-    let mut interp = match Interpreter::new(config) {
+    Interpreter::new(config).map_err(|e| {
+        eprintln!("mica: cannot start: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_repl(options: &cli::Options) -> ExitCode {
+    let mut interp = match make_interpreter(options) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("mica: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
+    };
+    let status = repl::run(&mut interp);
+    ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+fn run(options: &cli::Options) -> ExitCode {
+    let mut interp = match make_interpreter(options) {
+        Ok(i) => i,
+        Err(code) => return code,
     };
     let (main, args) = options.rest.split_first().expect("rest is not empty");
     let status = interp.run_main(main, args);

@@ -92,6 +92,25 @@ fn binary_input_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn repl_evaluates_lines_and_survives_errors() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mica starts");
+    let input = "3 + 4\nx := 6 * 7\n1 / 0\nx + 1\n'a' , 'b'\n";
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("mica ends");
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(lines, ["7", "42", "43", "Vector(a b)"], "{stdout}");
+    assert!(text(&out.stderr).contains("Division by zero."));
+}
+
+#[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);
     assert!(out.status.success());
@@ -99,9 +118,9 @@ fn help_and_bad_arguments() {
     let out = mica(&["--dump=nonsense", "x.som"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown --dump kind 'nonsense'"));
-    let out = mica(&[]);
+    let out = mica(&["--dump=bytecode"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no class or file given"));
+    assert!(text(&out.stderr).contains("no class or file given"), "{}", text(&out.stderr));
     let out = mica(&["--version"]);
     assert!(text(&out.stdout).starts_with("mica "));
 }

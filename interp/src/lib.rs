@@ -262,6 +262,41 @@ impl Interpreter {
         }
     }
 
+    /// Evaluates statements typed at the REPL and answers the printed value
+    /// (`asString` of the last statement's value). Undeclared names
+    /// assigned to become globals.
+    pub fn evaluate(&mut self, source: &str) -> Result<String, Stop> {
+        let nil = self.u.nil();
+        let name = self.u.intern("MicaRepl").map_err(|e| Stop::Fatal(e.to_string()))?;
+        let class = match self.u.global_in(vm::universe::Namespace::Program, name) {
+            Some(c) => c,
+            None => {
+                let object = self.u.known.object;
+                let c = self.u.define_class("MicaRepl", object, &[], &[]).map_err(Stop::Fatal)?;
+                self.u.set_global(vm::universe::Namespace::Program, name, c).map_err(|e| Stop::Fatal(e.to_string()))?;
+                c
+            }
+        };
+        let text = format!("doIt = ( ^[\n{source}\n] value )");
+        let options = vm::compiler::CompileOptions { allow_global_assignment: true };
+        let code = vm::compiler::compile_method_source("<repl>", &text, &[], options).map_err(|e| Stop::Error {
+            message: e.to_string(),
+            trace: String::new(),
+            on_stdout: false,
+        })?;
+        vm::bytecode::verify_method(&code, 0).map_err(|e| Stop::Fatal(e.to_string()))?;
+        let file = self.u.new_old_string("<repl>").map_err(|e| Stop::Fatal(e.to_string()))?;
+        let method = self
+            .u
+            .make_method(&code, class, vm::universe::Namespace::Program, nil, file, "MicaRepl")
+            .map_err(|e| Stop::Fatal(e.to_string()))?;
+        self.u.add_method(class, method).map_err(|e| Stop::Fatal(e.to_string()))?;
+        let instance = self.send(class, "new", &[])?;
+        let value = self.send(instance, "doIt", &[])?;
+        let text = self.send(value, "asString", &[])?;
+        Ok(self.u.text_or_describe(text))
+    }
+
     /// Reads the frame's caller fp.
     fn caller_fp(&self, fp: usize) -> Option<usize> {
         let v = self.u.stack[fp + FRAME_CALLER_FP].int_value();
