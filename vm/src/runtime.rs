@@ -60,6 +60,11 @@ impl InlineCache {
         }
     }
 
+    /// An empty cache (for tests of the transitions).
+    pub fn new_for_tests(placeholder: Value) -> InlineCache {
+        InlineCache::new(placeholder)
+    }
+
     /// The cache state.
     pub fn state(&self) -> IcState {
         match (self.megamorphic, self.len) {

@@ -433,3 +433,6 @@ impl Roots for UniverseRoots<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+//! Tests of the object model, the collector, inline caches and their
+//! invalidation.
+
+use super::*;
+use crate::compiler::{ClassPath, compile_class_source};
+use crate::layout::*;
+use crate::object::Format;
+use crate::runtime::{IcState, InlineCache};
+
+fn universe(stress: bool) -> Universe {
+    let mut config = UniverseConfig::default();
+    config.heap.nursery_bytes = 64 << 10;
+    config.heap.stress = stress;
+    config.stack_words = 1 << 16;
+    Universe::new(config).expect("kernel installs")
+}
+
+/// A linked list of `n` young Arrays `(value next)`, rooted by a handle.
+fn list(u: &mut Universe, n: i64) -> Handle {
+    let head = u.handle(u.nil());
+    for i in 0..n {
+        let cell = u.new_array(2).expect("allocates");
+        cell.set_slot_raw(0, Value::small(i));
+        cell.set_slot_raw(1, u.get(head));
+        u.set(head, cell);
+    }
+    head
+}
+
+fn list_sum(u: &Universe, head: Handle) -> i64 {
+    let mut sum = 0;
+    let mut cell = u.get(head);
+    while cell != u.nil() {
+        sum += cell.slot(0).int_value();
+        cell = cell.slot(1);
+    }
+    sum
+}
+
+#[test]
+fn metaclass_structure_is_as_in_som() {
+    let u = universe(false);
+    let k = &u.known;
+    let object_meta = k.object.class_word();
+    assert_eq!(object_meta.class_word(), k.metaclass, "Object class class == Metaclass");
+    assert_eq!(k.metaclass.class_word().class_word(), k.metaclass, "Metaclass class class == Metaclass");
+    assert_eq!(object_meta.slot(CLASS_SUPERCLASS), k.class, "Object class superclass == Class");
+    assert_eq!(k.object.slot(CLASS_SUPERCLASS), u.nil());
+    assert_eq!(u.class_name(object_meta), "Object class");
+    assert_eq!(u.class_of(Value::small(3)), k.integer);
+    assert_eq!(u.class_of(Value::char('a')), k.character);
+    assert_eq!(u.class_of(Value::small_float(1.5).expect("immediate")), k.double);
+}
+
+#[test]
+fn young_collections_keep_what_is_reachable_and_update_pointers() {
+    let mut u = universe(false);
+    let head = list(&mut u, 10_000);
+    assert!(u.gc_stats().young_collections > 0, "a 64 KiB nursery fills");
+    assert_eq!(list_sum(&u, head), (0..10_000).sum::<i64>());
+    u.collect_young().expect("collects");
+    assert_eq!(list_sum(&u, head), (0..10_000).sum::<i64>());
+    u.verify_heap().expect("heap is consistent");
+}
+
+#[test]
+fn the_write_barrier_remembers_old_objects_pointing_to_young_ones() {
+    let mut u = universe(false);
+    let old = u.alloc_old(u.known.array, Format::Array, 1).expect("allocates");
+    let h = u.handle(old);
+    let young = u.new_string("young").expect("allocates");
+    assert!(u.heap.is_young(young));
+    u.heap.store(old, 0, young);
+    u.collect_young().expect("collects");
+    let old = u.get(h);
+    let moved = old.slot(0);
+    assert!(!u.heap.is_young(moved));
+    assert_eq!(u.string_value(moved).as_deref(), Some("young"));
+    u.verify_heap().expect("heap is consistent");
+}
+
+#[test]
+fn full_collections_free_old_garbage() {
+    let mut u = universe(false);
+    for _ in 0..2_000 {
+        u.alloc_old(u.known.array, Format::Array, 100).expect("allocates");
+    }
+    let before = u.heap.old_bytes();
+    u.collect_full().expect("collects");
+    let after = u.heap.old_bytes();
+    assert!(after + 1_500_000 < before, "{before} -> {after}");
+    u.verify_heap().expect("heap is consistent");
+    // Freed cells are reused.
+    let head = list(&mut u, 1_000);
+    u.collect_full().expect("collects");
+    assert_eq!(list_sum(&u, head), (0..1_000).sum::<i64>());
+}
+
+#[test]
+fn stress_mode_collects_at_every_allocation_and_verifies() {
+    let mut u = universe(true);
+    let before = u.gc_stats().young_collections;
+    let head = list(&mut u, 300);
+    assert!(u.gc_stats().young_collections >= before + 300);
+    assert_eq!(list_sum(&u, head), (0..300).sum::<i64>());
+}
+
+#[test]
+fn large_integers_and_doubles_round_trip() {
+    let mut u = universe(false);
+    let big: num_bigint::BigInt = "-123456789012345678901234567890".parse().expect("parses");
+    let v = u.new_integer(&big).expect("allocates");
+    assert!(u.is_large_int(v));
+    assert_eq!(u.integer_value(v), Some(big));
+    let small = u.new_integer(&num_bigint::BigInt::from(42)).expect("allocates");
+    assert_eq!(small, Value::small(42));
+    let boxed = u.new_double(1e300).expect("allocates");
+    assert!(boxed.is_pointer());
+    assert_eq!(u.double_value(boxed), Some(1e300));
+}
+
+#[test]
+fn inline_cache_states() {
+    let u = universe(false);
+    let k = &u.known;
+    let mut ic = InlineCache::new_for_tests(u.nil());
+    assert_eq!(ic.state(), IcState::Empty);
+    ic.record(k.integer, k.object);
+    assert_eq!(ic.state(), IcState::Monomorphic);
+    assert_eq!(ic.find(k.integer), Some(k.object));
+    assert_eq!(ic.find(k.double), None);
+    for class in [k.double, k.string, k.array] {
+        ic.record(class, k.object);
+    }
+    assert_eq!(ic.state(), IcState::Polymorphic);
+    ic.record(k.symbol, k.object);
+    assert_eq!(ic.state(), IcState::Megamorphic);
+    assert_eq!(ic.find(k.integer), None, "megamorphic sites use the global cache");
+    ic.clear();
+    assert_eq!(ic.state(), IcState::Empty);
+}
+
+#[test]
+fn method_changes_invalidate_lookups_and_caches() {
+    let mut u = universe(false);
+    let cp = ClassPath::new(vec![]);
+    let compiled = compile_class_source("A.som", "A = ( m = ( ^1 ) )", None, &cp).expect("compiles");
+    let class = u.install_class(&compiled, Namespace::Program).expect("installs");
+    let m = u.intern("m").expect("interns");
+    let first = u.lookup(class, m);
+    assert_ne!(first, u.nil());
+    let rt = u.runtime_index(first);
+    u.runtimes[rt].ics = vec![InlineCache::new_for_tests(u.nil())].into_boxed_slice();
+    u.runtimes[rt].ics[0].record(class, first);
+    let recompiled = compile_class_source("A.som", "A = ( m = ( ^2 ) n = ( ^3 ) )", None, &cp).expect("compiles");
+    u.install_class(&recompiled, Namespace::Program).expect("installs");
+    let second = u.lookup(class, m);
+    assert_ne!(second, first, "the lookup cache was flushed");
+    assert_eq!(u.runtimes[rt].ics[0].state(), IcState::Empty, "inline caches were cleared");
+    assert!(u.remove_method(class, m).expect("removes"));
+    assert_eq!(u.lookup(class, m), u.nil());
+}
