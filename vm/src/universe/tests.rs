@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::compiler::{ClassPath, compile_class_source};
-use crate::layout::*;
 use crate::object::Format;
 use crate::runtime::{IcState, InlineCache};
 
