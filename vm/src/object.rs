@@ -87,6 +87,9 @@ pub enum Format {
     Class = 9,
     /// Raw bytes: bytecode and other VM data.
     ByteArray = 10,
+    /// Bytes: a String known to be all ASCII (character and byte indices
+    /// agree), which strings get when they are made.
+    Ascii = 11,
     /// A free cell in old space (no class).
     Free = 15,
 }
@@ -106,6 +109,7 @@ impl Format {
             8 => Format::Context,
             9 => Format::Class,
             10 => Format::ByteArray,
+            11 => Format::Ascii,
             15 => Format::Free,
             _ => return None,
         })

@@ -180,7 +180,9 @@ pub fn class_new_indexed(u: &mut Universe, argc: usize) -> Prim {
     }
     let spec = u.spec(r);
     match spec.format {
-        Format::Array | Format::Bytes => ok_or(u.alloc(r, spec.format, n as usize)),
+        Format::Array => ok_or(u.alloc(r, spec.format, n as usize)),
+        // Zero bytes: ASCII.
+        Format::Bytes => ok_or(u.alloc(r, Format::Ascii, n as usize)),
         _ => Prim::Error(format!("{} instances are not indexable.", u.class_name(r))),
     }
 }

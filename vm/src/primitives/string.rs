@@ -2,6 +2,7 @@
 //! and indices count characters (from 1), with a fast path for ASCII.
 
 use super::{Prim, arg, receiver};
+use crate::object::Format;
 use crate::universe::Universe;
 use crate::value::Value;
 
@@ -12,16 +13,22 @@ fn ok_or(r: crate::universe::Result<Value>) -> Prim {
     }
 }
 
-/// The number of characters of UTF-8 `bytes`.
-fn char_count(bytes: &[u8]) -> usize {
-    if bytes.is_ascii() { bytes.len() } else { String::from_utf8_lossy(bytes).chars().count() }
+/// Whether character and byte positions of string `s` agree.
+fn is_ascii(s: Value) -> bool {
+    s.format() == Format::Ascii || s.bytes().is_ascii()
 }
 
-/// The byte range of characters `start..end` (0-based) of UTF-8 `bytes`.
-fn char_range(bytes: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
-    if bytes.is_ascii() {
+/// The number of characters of string `s`.
+fn char_count(s: Value) -> usize {
+    if is_ascii(s) { s.size() } else { String::from_utf8_lossy(s.bytes()).chars().count() }
+}
+
+/// The byte range of characters `start..end` (0-based) of string `s`.
+fn char_range(s: Value, start: usize, end: usize) -> std::ops::Range<usize> {
+    if is_ascii(s) {
         return start..end;
     }
+    let bytes = s.bytes();
     let text = std::str::from_utf8(bytes).unwrap_or("");
     let mut offsets = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len()));
     let from = offsets.nth(start).unwrap_or(text.len());
@@ -84,7 +91,7 @@ pub fn length(u: &mut Universe, argc: usize) -> Prim {
     if !u.is_string(r) {
         return Prim::Fail;
     }
-    Prim::Ok(Value::small(char_count(r.bytes()) as i64))
+    Prim::Ok(Value::small(char_count(r) as i64))
 }
 
 /// `=`: same text (a String equals the Symbol with its text); false for
@@ -121,9 +128,12 @@ pub fn is_digits(u: &mut Universe, argc: usize) -> Prim {
 
 /// `primSubstringFrom: start to: end` (1-based, inclusive).
 pub fn substring(u: &mut Universe, argc: usize) -> Prim {
-    let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
+    let r = receiver(u, argc);
+    if !u.is_string(r) {
+        return Prim::Fail;
+    }
     let (Some(start), Some(end)) = (arg(u, argc, 0).as_int(), arg(u, argc, 1).as_int()) else { return Prim::Fail };
-    let len = char_count(&bytes);
+    let len = char_count(r);
     if end < start {
         return ok_or(u.new_string(""));
     }
@@ -132,27 +142,38 @@ pub fn substring(u: &mut Universe, argc: usize) -> Prim {
             "Attempting to index string out of its bounds (start: {start} end: {end} length: {len})"
         ));
     }
-    let range = char_range(&bytes, start as usize - 1, end as usize);
-    ok_or(u.new_string_bytes(&bytes[range]))
+    let range = char_range(r, start as usize - 1, end as usize);
+    // Copy out before allocating (which may move the receiver).
+    let part = r.bytes()[range].to_vec();
+    ok_or(u.new_string_bytes(&part))
 }
 
-/// The bytes of the receiver and the byte range of the character at the
-/// argument index.
-fn index(u: &Universe, argc: usize) -> Result<(Vec<u8>, std::ops::Range<usize>), Prim> {
-    let Some(bytes) = receiver_bytes(u, argc) else { return Err(Prim::Fail) };
+/// The byte range of the character at the argument index, in the
+/// receiver's bytes.
+fn index(u: &Universe, argc: usize) -> Result<std::ops::Range<usize>, Prim> {
+    let r = receiver(u, argc);
+    if !u.is_string(r) {
+        return Err(Prim::Fail);
+    }
     let Some(i) = arg(u, argc, 0).as_int() else { return Err(Prim::Fail) };
-    let len = char_count(&bytes);
+    let len = char_count(r);
     if i < 1 || i as usize > len {
         return Err(Prim::Error(format!("Index {i} not valid for string of length {len}.")));
     }
-    let range = char_range(&bytes, i as usize - 1, i as usize);
-    Ok((bytes, range))
+    Ok(char_range(r, i as usize - 1, i as usize))
 }
 
 /// `charAt:`: a one-character String (SOM has no Character).
 pub fn char_at(u: &mut Universe, argc: usize) -> Prim {
     match index(u, argc) {
-        Ok((bytes, range)) => ok_or(u.new_string_bytes(&bytes[range])),
+        Ok(range) => {
+            // Copy the character out before allocating (which may move the
+            // receiver).
+            let mut buf = [0u8; 4];
+            let n = range.len();
+            buf[..n].copy_from_slice(&receiver(u, argc).bytes()[range]);
+            ok_or(u.new_string_bytes(&buf[..n]))
+        }
         Err(p) => p,
     }
 }
@@ -160,8 +181,9 @@ pub fn char_at(u: &mut Universe, argc: usize) -> Prim {
 /// `at:`: the Character at an index.
 pub fn at(u: &mut Universe, argc: usize) -> Prim {
     match index(u, argc) {
-        Ok((bytes, range)) => {
-            let c = std::str::from_utf8(&bytes[range]).ok().and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+        Ok(range) => {
+            let bytes = &receiver(u, argc).bytes()[range];
+            let c = std::str::from_utf8(bytes).ok().and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
             Prim::Ok(Value::char(c))
         }
         Err(p) => p,

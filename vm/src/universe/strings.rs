@@ -28,14 +28,16 @@ impl Universe {
 
     /// A new String of these bytes (may collect).
     pub fn new_string_bytes(&mut self, bytes: &[u8]) -> Result<Value> {
-        let s = self.alloc(self.known.string, Format::Bytes, bytes.len())?;
+        let format = if bytes.is_ascii() { Format::Ascii } else { Format::Bytes };
+        let s = self.alloc(self.known.string, format, bytes.len())?;
         s.bytes_mut().copy_from_slice(bytes);
         Ok(s)
     }
 
     /// A new String in old space (literals).
     pub fn new_old_string(&mut self, text: &str) -> Result<Value> {
-        let s = self.alloc_old(self.known.string, Format::Bytes, text.len())?;
+        let format = if text.is_ascii() { Format::Ascii } else { Format::Bytes };
+        let s = self.alloc_old(self.known.string, format, text.len())?;
         s.bytes_mut().copy_from_slice(text.as_bytes());
         Ok(s)
     }
@@ -47,7 +49,7 @@ impl Universe {
 
     /// Whether `v` is a String or Symbol.
     pub fn is_string(&self, v: Value) -> bool {
-        v.is_pointer() && matches!(v.format(), Format::Bytes | Format::Symbol)
+        v.is_pointer() && matches!(v.format(), Format::Bytes | Format::Ascii | Format::Symbol)
     }
 
     /// Whether `v` is a Symbol.
