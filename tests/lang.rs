@@ -106,12 +106,8 @@ fn parse_header(source: &str) -> Result<Expectation, String> {
 fn dedent(lines: &[&str]) -> Vec<String> {
     let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
     let lines = &lines[..end];
-    let indent = lines
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
+    let indent =
+        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     lines.iter().map(|l| if l.trim().is_empty() { String::new() } else { l[indent..].to_string() }).collect()
 }
 

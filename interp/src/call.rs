@@ -4,6 +4,7 @@
 use vm::layout::*;
 use vm::object::Format;
 use vm::primitives::{Kind, Prim};
+use vm::runtime::Trivial;
 use vm::value::Value;
 
 use crate::frame::*;
@@ -73,8 +74,37 @@ impl Interpreter {
             return Err(self.error(format!("Primitive {name} is not implemented.")));
         }
         let receiver = self.peek(argc);
+        if info.trivial != Trivial::No && self.fp != NO_FRAME {
+            return self.run_trivial(info.trivial, rt, receiver, argc);
+        }
         let nil = self.u.nil();
         self.push_frame_rt(method, rt, receiver, nil, nil)
+    }
+
+    /// Runs a method that needs no frame: the result replaces receiver and
+    /// arguments.
+    #[inline(always)]
+    fn run_trivial(&mut self, trivial: Trivial, rt: usize, receiver: Value, argc: usize) -> Step {
+        let result = match trivial {
+            // SAFETY (getter and setter): the method was verified against its
+            // class's fields and the receiver is an instance of that class or
+            // a subclass, so the field exists.
+            Trivial::Getter(i) => unsafe { receiver.slot_unchecked(i as usize) },
+            Trivial::Setter(i) => {
+                let v = self.peek(0);
+                unsafe { receiver.set_slot_unchecked(i as usize, v) };
+                self.u.heap.write_barrier(receiver, v);
+                receiver
+            }
+            Trivial::ReturnSelf => receiver,
+            Trivial::Constant(v) => v,
+            Trivial::No => unreachable!("checked by the caller"),
+        };
+        self.u.sp -= argc;
+        // SAFETY: the receiver slot lies below `sp`.
+        unsafe { *self.u.stack.get_unchecked_mut(self.u.sp - 1) = result };
+        self.u.runtime_mut(rt).invocations += 1;
+        Ok(())
     }
 
     /// Invokes from Rust: like [`invoke`](Self::invoke), but the activation

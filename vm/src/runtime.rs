@@ -103,6 +103,46 @@ impl InlineCache {
     }
 }
 
+/// A method simple enough to run without a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trivial {
+    /// Needs a frame.
+    No,
+    /// `^self`
+    ReturnSelf,
+    /// `^field`
+    Getter(u32),
+    /// `field := argument` (answers self)
+    Setter(u32),
+    /// `^literal` (a literal or small constant)
+    Constant(Value),
+}
+
+impl Trivial {
+    /// Recognises trivial bytecode (narrow encodings only).
+    pub fn of(code: &[u8], literals: Value, nil: Value, true_: Value, false_: Value) -> Trivial {
+        use crate::bytecode::Opcode as O;
+        let b = |op: O| op.byte();
+        match code {
+            [x] if *x == b(O::ReturnSelf) => Trivial::ReturnSelf,
+            [p, i, r] if *p == b(O::PushField) && *r == b(O::Return) => Trivial::Getter(u32::from(*i)),
+            [a, 0, p, i, r] if *a == b(O::PushArg) && *p == b(O::PopField) && *r == b(O::ReturnSelf) => {
+                Trivial::Setter(u32::from(*i))
+            }
+            [p, i, r] if *p == b(O::PushLiteral) && *r == b(O::Return) && (*i as usize) < literals.size() => {
+                Trivial::Constant(literals.slot(*i as usize))
+            }
+            [p, v, r] if *p == b(O::PushInteger) && *r == b(O::Return) => {
+                Trivial::Constant(Value::small(i64::from(*v as i8)))
+            }
+            [p, r] if *r == b(O::Return) && *p == b(O::PushNil) => Trivial::Constant(nil),
+            [p, r] if *r == b(O::Return) && *p == b(O::PushTrue) => Trivial::Constant(true_),
+            [p, r] if *r == b(O::Return) && *p == b(O::PushFalse) => Trivial::Constant(false_),
+            _ => Trivial::No,
+        }
+    }
+}
+
 /// What the interpreter needs of a method at every call, read once from the
 /// method object.
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +166,8 @@ pub struct MethodInfo {
     pub primitive: u32,
     /// A `primitive` method with no implementation.
     pub missing_primitive: bool,
+    /// Whether it can run without a frame.
+    pub trivial: Trivial,
 }
 
 /// Runtime data of one method or block.
@@ -161,6 +203,9 @@ impl MethodRuntime {
     pub fn visit(&mut self, visit: &mut dyn FnMut(&mut Value)) {
         visit(&mut self.method);
         visit(&mut self.info.literals);
+        if let Trivial::Constant(v) = &mut self.info.trivial {
+            visit(v);
+        }
         for ic in self.ics.iter_mut() {
             for e in ic.entries.iter_mut() {
                 visit(&mut e.class);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::heap::{GcStats, Heap, HeapConfig, Roots};
 use crate::layout::*;
 use crate::object::Format;
-use crate::runtime::{MethodInfo, MethodRuntime};
+use crate::runtime::{MethodInfo, MethodRuntime, Trivial};
 use crate::value::Value;
 pub use bootstrap::Spec;
 pub use install::KERNEL_SOURCES;
@@ -372,6 +372,13 @@ impl Universe {
             flags: (bits >> METHOD_INFO_FLAGS_SHIFT) as u8,
             primitive,
             missing_primitive: primitive == 0 && method.class_word() == self.known.primitive,
+            trivial: Trivial::of(
+                code,
+                method.slot(METHOD_LITERALS),
+                self.known.nil,
+                self.known.true_,
+                self.known.false_,
+            ),
         };
         self.runtimes.push(MethodRuntime::new(method, info, num_ics));
         method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));
