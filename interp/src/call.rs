@@ -86,12 +86,13 @@ impl Interpreter {
     #[inline(always)]
     fn run_trivial(&mut self, trivial: Trivial, rt: usize, receiver: Value, argc: usize) -> Step {
         let result = match trivial {
-            // SAFETY (getter and setter): the method was verified against its
-            // class's fields and the receiver is an instance of that class or
-            // a subclass, so the field exists.
+            // SAFETY: the method was verified against its class's fields and
+            // the receiver is an instance of that class or a subclass, so the
+            // field exists.
             Trivial::Getter(i) => unsafe { receiver.slot_unchecked(i as usize) },
             Trivial::Setter(i) => {
                 let v = self.peek(0);
+                // SAFETY: as for the getter; the barrier follows.
                 unsafe { receiver.set_slot_unchecked(i as usize, v) };
                 self.u.heap.write_barrier(receiver, v);
                 receiver
