@@ -13,9 +13,23 @@ impl Interpreter {
         let mut out = String::new();
         let mut rts: Vec<_> = self.u.runtimes.iter().collect();
         rts.sort_by_key(|rt| std::cmp::Reverse(rt.invocations + rt.backedges));
-        let _ = writeln!(out, "hottest methods (invocations, loop back-edges):");
+        let _ = writeln!(out, "hottest methods (invocations, loop back-edges, send sites: mono/poly/mega/unused):");
         for rt in rts.iter().take(top) {
-            let _ = writeln!(out, "  {:>12} {:>12}  {}", rt.invocations, rt.backedges, self.method_name(rt.method));
+            let mut sites = [0usize; 4];
+            for ic in rt.ics.iter() {
+                sites[ic.state() as usize] += 1;
+            }
+            let _ = writeln!(
+                out,
+                "  {:>12} {:>12}  {}/{}/{}/{}  {}",
+                rt.invocations,
+                rt.backedges,
+                sites[IcState::Monomorphic as usize],
+                sites[IcState::Polymorphic as usize],
+                sites[IcState::Megamorphic as usize],
+                sites[IcState::Empty as usize],
+                self.method_name(rt.method)
+            );
         }
         let mut counts = [0usize; 4];
         let (mut hits, mut misses) = (0u64, 0u64);
