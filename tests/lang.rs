@@ -25,12 +25,17 @@
 //!   error output (the key may repeat).
 //!
 //! Keys start at the beginning of a line; expected output lines are
-//! indented. The same files run twice: `interpreter` in the normal mode and
-//! `gc_stress` with `--gc-stress` (a collection at every allocation and a
-//! heap check), with the same expectations. Files under `tests/lang/pending/`
-//! are not run: they hold tests whose expectation is right but which Mica
-//! does not pass yet. Every failure is reported, with the file, what was
-//! expected and what happened, before the test fails.
+//! indented. Lines before the first key describe the test (they must not
+//! contain a colon, or they would read as a key).
+//!
+//! The same files run twice with the same expectations: `interpreter` in
+//! the normal mode and `gc_stress` with `--gc-stress` (a collection at every
+//! allocation and a heap check). A file may be a helper that other tests
+//! load from the class path; it is still run on its own, so it has a `run`
+//! method and a header too. Files under `tests/lang/pending/` are not run:
+//! their expectations are right but Mica does not meet them yet. Every
+//! failure is reported, with the file, what was expected and what happened,
+//! before the test fails.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -65,16 +70,18 @@ fn parse_header(source: &str) -> Result<Expectation, String> {
     let mut expect = Expectation::default();
     let mut stdout_block: Option<Vec<&str>> = None;
     let mut stdout_seen = false;
+    let mut keys_seen = false;
     for line in body[..end].lines() {
         let key = if line.starts_with(char::is_whitespace) { None } else { line.split_once(':') };
         let Some((key, value)) = key else {
             match stdout_block.as_mut() {
                 Some(block) => block.push(line),
-                None if line.trim().is_empty() => {}
+                None if line.trim().is_empty() || !keys_seen => {}
                 None => return Err(format!("a line outside any key: {line:?}")),
             }
             continue;
         };
+        keys_seen = true;
         if let Some(block) = stdout_block.take() {
             expect.stdout.extend(dedent(&block));
         }
@@ -101,13 +108,17 @@ fn parse_header(source: &str) -> Result<Expectation, String> {
     Ok(expect)
 }
 
-/// The lines with their common leading whitespace removed and trailing
-/// blank lines dropped.
+/// The lines with their common indentation (spaces and tabs) removed and
+/// trailing blank lines dropped.
 fn dedent(lines: &[&str]) -> Vec<String> {
     let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
     let lines = &lines[..end];
-    let indent =
-        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
     lines.iter().map(|l| if l.trim().is_empty() { String::new() } else { l[indent..].to_string() }).collect()
 }
 
@@ -149,6 +160,7 @@ fn wait(mut child: Child) -> (Option<i32>, bool) {
     }
 }
 
+/// Runs `mica MODE -cp DIR FILE ARGS` from the package's directory.
 fn run(mode: &[&str], dir: &Path, file: &Path, args: &[String]) -> Outcome {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mica"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -230,12 +242,12 @@ fn run_all(mode: &[&str]) {
             failures.push(format!("{name}:\n  {}", problems.join("\n  ")));
         }
     }
+    let command = ["mica"].iter().chain(mode).copied().collect::<Vec<_>>().join(" ");
     assert!(
         failures.is_empty(),
-        "{} of {} language tests failed (mica {}):\n\n{}",
+        "{} of {} language tests failed under `{command}`:\n\n{}",
         failures.len(),
         files.len(),
-        mode.join(" "),
         failures.join("\n\n")
     );
 }

@@ -20,9 +20,10 @@ impl Interpreter {
             if !p.is_file() {
                 return Err(format!("{name}: no such file"));
             }
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                self.add_class_path(dir.to_path_buf());
-            }
+            // The file's own directory ("." for a bare file name) is searched
+            // after the class path.
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            self.add_class_path(dir.to_path_buf());
             p.to_path_buf()
         } else if vm::universe::is_vm_class_name(name) {
             return Ok(None);

@@ -193,9 +193,10 @@ impl Heap {
         Ok(self.init_object(addr, class, format, size, words))
     }
 
-    /// Whether a full collection is due (old space grew past its budget).
+    /// Whether a full collection is due (old space grew past its budget;
+    /// in stress mode, every 64th young collection).
     pub fn full_collection_due(&self) -> bool {
-        self.config.stress || self.old.used_bytes() >= self.full_threshold
+        (self.config.stress && self.stats.young_collections % 64 == 0) || self.old.used_bytes() >= self.full_threshold
     }
 
     /// Records that `target` (any object) now holds `value`: if an old
@@ -239,8 +240,10 @@ impl Heap {
             return Err(e);
         }
         if cfg!(debug_assertions) || self.config.stress {
-            // Poison the old nursery so that a stale pointer fails loudly.
-            self.nursery.fill(POISON);
+            // Poison the used part of the nursery so that a stale pointer
+            // fails loudly.
+            let used = (self.top - self.nursery_start) / 8;
+            self.nursery[..used].fill(POISON);
         }
         self.top = self.nursery_start;
         self.stats.young_collections += 1;
@@ -320,7 +323,13 @@ impl Heap {
     /// pointer slots address valid objects, nothing points into the
     /// (empty) nursery. Returns a description of the first problem.
     pub fn verify(&self, roots: &mut dyn Roots) -> Result<(), String> {
-        verify::verify(self, roots)
+        verify::verify(self, roots, true)
+    }
+
+    /// Checks the roots only (cheap enough for every young collection of
+    /// the stress mode).
+    pub fn verify_roots(&self, roots: &mut dyn Roots) -> Result<(), String> {
+        verify::verify(self, roots, false)
     }
 }
 

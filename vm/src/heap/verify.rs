@@ -26,7 +26,7 @@ fn check_pointer(heap: &Heap, v: Value, what: &dyn Fn() -> String) -> Result<(),
     Ok(())
 }
 
-pub(super) fn verify(heap: &Heap, roots: &mut dyn Roots) -> Result<(), String> {
+pub(super) fn verify(heap: &Heap, roots: &mut dyn Roots, whole_heap: bool) -> Result<(), String> {
     let mut problem = None;
     let mut index = 0;
     roots.visit_roots(&mut |slot| {
@@ -39,6 +39,9 @@ pub(super) fn verify(heap: &Heap, roots: &mut dyn Roots) -> Result<(), String> {
     });
     if let Some(p) = problem {
         return Err(p);
+    }
+    if !whole_heap {
+        return Ok(());
     }
     let mut result = Ok(());
     heap.old.for_each_object(|obj| {

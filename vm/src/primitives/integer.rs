@@ -346,15 +346,15 @@ pub fn sqrt(u: &mut Universe, argc: usize) -> Prim {
     if n.is_negative() {
         return Prim::Error("Domain error.".into());
     }
+    // The square root of the value as a Double; an Integer when that is
+    // whole (exact for perfect squares, which covers every result a Double
+    // cannot hold exactly).
     let root = n.sqrt();
-    // Perfect squares and LargeIntegers answer Integers; other SmallIntegers
-    // answer Doubles.
-    if &root * &root == n || !receiver(u, argc).is_int() {
-        int_result(u, root)
-    } else {
-        let d = try_prim!(big_to_f64(&n));
-        double_result(u, d.sqrt())
+    if &root * &root == n {
+        return int_result(u, root);
     }
+    let d = try_prim!(big_to_f64(&n)).sqrt();
+    if d.fract() == 0.0 { int_result(u, float_to_big(d)) } else { double_result(u, d) }
 }
 
 /// `asString`

@@ -227,7 +227,7 @@ impl Universe {
     pub fn collect_young(&mut self) -> Result<()> {
         let (heap, mut roots) = self.split();
         let result = heap.collect_young(&mut roots);
-        self.after_collection();
+        self.after_collection(false);
         result.map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
     }
 
@@ -235,16 +235,25 @@ impl Universe {
     pub fn collect_full(&mut self) -> Result<()> {
         let (heap, mut roots) = self.split();
         let result = heap.collect_full(&mut roots);
-        self.after_collection();
+        self.after_collection(true);
         // Freed classes and methods may be reused at the same address.
         self.flush_lookup_cache();
         result.map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
     }
 
-    fn after_collection(&mut self) {
-        if self.heap.config().stress
-            && let Err(problem) = self.verify_heap()
-        {
+    /// In stress mode, checks the roots after every collection and the
+    /// whole heap after full ones.
+    fn after_collection(&mut self, full: bool) {
+        if !self.heap.config().stress {
+            return;
+        }
+        let result = if full {
+            self.verify_heap()
+        } else {
+            let (heap, mut roots) = self.split();
+            heap.verify_roots(&mut roots)
+        };
+        if let Err(problem) = result {
             panic!("heap verification failed after a collection: {problem}");
         }
     }
