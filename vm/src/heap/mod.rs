@@ -196,7 +196,8 @@ impl Heap {
     /// Whether a full collection is due (old space grew past its budget;
     /// in stress mode, every 64th young collection).
     pub fn full_collection_due(&self) -> bool {
-        (self.config.stress && self.stats.young_collections.is_multiple_of(64)) || self.old.used_bytes() >= self.full_threshold
+        (self.config.stress && self.stats.young_collections.is_multiple_of(64))
+            || self.old.used_bytes() >= self.full_threshold
     }
 
     /// Records that `target` (any object) now holds `value`: if an old
