@@ -7,10 +7,15 @@ use std::fmt;
 pub enum DumpKind {
     /// Bytecode listings of every method.
     Bytecode,
+    /// Cranelift IR of every method the JIT compiles (while running).
+    Ir,
+    /// Machine code of every method the JIT compiles (while running).
+    Asm,
 }
 
 impl DumpKind {
-    const ALL: &'static [(&'static str, DumpKind)] = &[("bytecode", DumpKind::Bytecode)];
+    const ALL: &'static [(&'static str, DumpKind)] =
+        &[("bytecode", DumpKind::Bytecode), ("ir", DumpKind::Ir), ("asm", DumpKind::Asm)];
 
     fn parse(s: &str) -> Result<DumpKind, CliError> {
         DumpKind::ALL.iter().find(|(n, _)| *n == s).map(|&(_, k)| k).ok_or_else(|| {
@@ -18,6 +23,18 @@ impl DumpKind {
             CliError(format!("unknown --dump kind '{s}' (known: {})", known.join(", ")))
         })
     }
+}
+
+/// The JIT mode asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JitChoice {
+    /// Interpreter only.
+    Off,
+    /// Compile hot methods (default).
+    #[default]
+    On,
+    /// Compile every method before it first runs.
+    Eager,
 }
 
 /// A parsed command line.
@@ -35,6 +52,12 @@ pub struct Options {
     pub stats: bool,
     /// `--gc-stress`: collect at every allocation and verify the heap.
     pub gc_stress: bool,
+    /// `--jit=off|on|eager`.
+    pub jit: JitChoice,
+    /// `--jit-threshold=N`: activations before a method is compiled.
+    pub jit_threshold: Option<u64>,
+    /// `--jit-loop-threshold=N`: loop iterations before a method is compiled.
+    pub jit_loop_threshold: Option<u64>,
     /// The class or file to run (or files to dump), then its arguments.
     pub rest: Vec<String>,
 }
@@ -65,8 +88,14 @@ or run if it does not understand run:.
 Options:
   -cp, --classpath DIRS  directories (separated by ':') searched for classes,
                          in order; a file's own directory is searched after them
-  --dump=KINDS           print compiled code instead of running (KINDS, comma-
-                         separated: bytecode)
+  --dump=KINDS           print compiled code (KINDS, comma-separated):
+                         bytecode (instead of running), ir and asm (of each
+                         method the JIT compiles, while running)
+  --jit=MODE             on (default: compile hot methods), off (interpreter
+                         only), eager (compile every method before it runs)
+  --jit-threshold=N      activations before a method is compiled (1000)
+  --jit-loop-threshold=N loop iterations before a method is compiled and its
+                         running activation moves to native code (5000)
   --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
   --gc-stress            collect at every allocation and verify the heap
@@ -74,6 +103,12 @@ Options:
   -h, --help             print this help
   -V, --version          print the version
 ";
+
+fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
+    arg[prefix.len()..]
+        .parse()
+        .map_err(|_| CliError(format!("{prefix} needs a whole number, not '{}'", &arg[prefix.len()..])))
+}
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -92,6 +127,18 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
             "-V" | "--version" => o.version = true,
             "--stats" => o.stats = true,
             "--gc-stress" => o.gc_stress = true,
+            s if s.starts_with("--jit=") => {
+                o.jit = match &s["--jit=".len()..] {
+                    "off" => JitChoice::Off,
+                    "on" => JitChoice::On,
+                    "eager" => JitChoice::Eager,
+                    other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
+                }
+            }
+            s if s.starts_with("--jit-threshold=") => o.jit_threshold = Some(number(s, "--jit-threshold=")?),
+            s if s.starts_with("--jit-loop-threshold=") => {
+                o.jit_loop_threshold = Some(number(s, "--jit-loop-threshold=")?)
+            }
             "-cp" | "--classpath" | "-classpath" => {
                 i += 1;
                 let value =

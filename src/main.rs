@@ -6,7 +6,7 @@ mod repl;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use interp::{InterpConfig, Interpreter};
+use interp::{InterpConfig, Interpreter, JitConfig, JitMode};
 use vm::bytecode::{disassemble_class, verify_class};
 use vm::compiler::{ClassPath, compile_file};
 
@@ -36,6 +36,10 @@ fn main() -> ExitCode {
     }
     let class_path = ClassPath::new(options.class_path.iter().map(PathBuf::from).collect());
     if options.dump.contains(&cli::DumpKind::Bytecode) {
+        if options.dump.len() > 1 {
+            eprintln!("mica: --dump=bytecode does not run the program; ir and asm dumps need a run");
+            return ExitCode::from(2);
+        }
         return dump_bytecode(&class_path, &options.rest);
     }
     run(&options)
@@ -45,10 +49,36 @@ fn make_interpreter(options: &cli::Options) -> Result<Interpreter, ExitCode> {
     let mut config =
         InterpConfig { class_path: options.class_path.iter().map(PathBuf::from).collect(), ..Default::default() };
     config.universe.heap.stress = options.gc_stress;
-    Interpreter::new(config).map_err(|e| {
+    let mut interp = Interpreter::new(config).map_err(|e| {
         eprintln!("mica: cannot start: {e}");
         ExitCode::FAILURE
-    })
+    })?;
+    let mut jit_config = JitConfig {
+        mode: match options.jit {
+            cli::JitChoice::Off => JitMode::Off,
+            cli::JitChoice::On => JitMode::Tiered,
+            cli::JitChoice::Eager => JitMode::Eager,
+        },
+        ..JitConfig::default()
+    };
+    if let Some(n) = options.jit_threshold {
+        jit_config.invocation_threshold = n;
+    }
+    if let Some(n) = options.jit_loop_threshold {
+        jit_config.backedge_threshold = n;
+    }
+    if jit_config.mode != JitMode::Off {
+        let dump = jit::DumpOptions {
+            ir: options.dump.contains(&cli::DumpKind::Ir),
+            asm: options.dump.contains(&cli::DumpKind::Asm),
+        };
+        let generator = jit::Jit::new(dump).map_err(|e| {
+            eprintln!("mica: cannot start the JIT: {e}");
+            ExitCode::FAILURE
+        })?;
+        interp.set_jit(Some(Box::new(generator)), jit_config);
+    }
+    Ok(interp)
 }
 
 fn run_repl(options: &cli::Options) -> ExitCode {
@@ -69,6 +99,9 @@ fn run(options: &cli::Options) -> ExitCode {
     let status = interp.run_main(main, args);
     if options.stats {
         eprint!("{}", interp.stats_report(20));
+        if let Some(report) = interp.jit_report() {
+            eprint!("{report}");
+        }
     }
     ExitCode::from(status.clamp(0, 255) as u8)
 }

@@ -28,9 +28,11 @@
 //! indented. Lines before the first key describe the test (they must not
 //! contain a colon, or they would read as a key).
 //!
-//! The same files run twice with the same expectations: `interpreter` in
-//! the normal mode and `gc_stress` with `--gc-stress` (a collection at every
-//! allocation and a heap check). A file may be a helper that other tests
+//! The same files run in every execution mode with the same expectations:
+//! `interpreter` (`--jit=off`), `jit_tiered` (the default, with low
+//! thresholds), `jit_eager` (every method compiled) and `gc_stress`
+//! (`--gc-stress` with the JIT on: a collection at every allocation and a
+//! heap check). A file may be a helper that other tests
 //! load from the class path; it is still run on its own, so it has a `run`
 //! method and a header too. Files under `tests/lang/pending/` are not run:
 //! their expectations are right but Mica does not meet them yet. Every
@@ -254,10 +256,24 @@ fn run_all(mode: &[&str]) {
 
 #[test]
 fn interpreter() {
-    run_all(&[]);
+    run_all(&["--jit=off"]);
 }
 
+/// The default: methods are compiled when they get hot (low thresholds here,
+/// so that the tests do reach native code, loop entry included).
+#[test]
+fn jit_tiered() {
+    run_all(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3"]);
+}
+
+/// Every method compiled before it first runs.
+#[test]
+fn jit_eager() {
+    run_all(&["--jit=eager"]);
+}
+
+/// Collection at every allocation, with native code running.
 #[test]
 fn gc_stress() {
-    run_all(&["--gc-stress"]);
+    run_all(&["--gc-stress", "--jit=eager"]);
 }

@@ -157,6 +157,7 @@ impl Interpreter {
         self.pc = 0;
         self.set_method_rt(method, rt);
         self.u.runtime_mut(rt).invocations += 1;
+        self.maybe_compile(rt);
         Ok(())
     }
 

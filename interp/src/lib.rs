@@ -14,6 +14,9 @@ pub mod frame;
 mod loader;
 mod ops;
 mod stats;
+mod tiering;
+
+pub use tiering::{CodeGenerator, JitConfig, JitMode};
 
 use std::path::PathBuf;
 
@@ -61,6 +64,10 @@ pub struct Interpreter {
     special: Vec<Value>,
     class_path: ClassPath,
     loading: Vec<String>,
+    /// Native code of the running method, if it has some.
+    native: Option<vm::runtime::NativeFn>,
+    jit: Option<Box<dyn CodeGenerator>>,
+    jit_config: JitConfig,
 }
 
 impl Interpreter {
@@ -88,6 +95,9 @@ impl Interpreter {
             special,
             class_path,
             loading: Vec::new(),
+            native: None,
+            jit: None,
+            jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
         })
     }
 
@@ -120,12 +130,20 @@ impl Interpreter {
         self.code_len = info.code_len;
         self.num_args = info.num_args as usize;
         self.home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
+        self.native = info.native;
     }
 
     /// The interpreter loop: runs until the bottom frame returns or the
     /// program stops.
     fn execute(&mut self) -> Result<Value, Stop> {
         loop {
+            if let Some(native) = self.native {
+                // SAFETY: native code was compiled from this method's verified
+                // bytecode for this universe; it runs the frame at `fp` from
+                // `pc` (a bytecode boundary), keeps the frame consistent, stores
+                // `sp` and answers the next bytecode for the interpreter.
+                self.pc = unsafe { native(&mut self.u, self.fp as u64, self.pc as u64) } as usize;
+            }
             // SAFETY: `code` points to the bytecode of the running method,
             // verified before it was installed (and so before it first ran),
             // and `pc` is always the start of one of its instructions: the

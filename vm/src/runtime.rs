@@ -143,6 +143,23 @@ impl Trivial {
     }
 }
 
+/// Native code of a method: runs the method's activation at frame `fp` from
+/// bytecode offset `pc` until it reaches a bytecode it leaves to the
+/// interpreter; stores the stack pointer in the universe and answers that
+/// bytecode's offset.
+pub type NativeFn = unsafe extern "C" fn(universe: *mut crate::universe::Universe, fp: u64, pc: u64) -> u64;
+
+/// Where a method stands with the JIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JitState {
+    /// Not compiled (yet).
+    Interpreted,
+    /// Has native code.
+    Compiled,
+    /// Compilation was tried and failed; stays interpreted.
+    Failed,
+}
+
 /// What the interpreter needs of a method at every call, read once from the
 /// method object.
 #[derive(Clone, Copy, Debug)]
@@ -168,6 +185,10 @@ pub struct MethodInfo {
     pub missing_primitive: bool,
     /// Whether it can run without a frame.
     pub trivial: Trivial,
+    /// Native code, once compiled.
+    pub native: Option<NativeFn>,
+    /// JIT state.
+    pub jit: JitState,
 }
 
 /// Runtime data of one method or block.

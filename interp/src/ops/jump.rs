@@ -17,6 +17,9 @@ impl Interpreter {
     pub(crate) fn op_jump_back(&mut self, offset: u32) -> Step {
         self.pc -= offset as usize;
         self.u.runtime_mut(self.rt).backedges += 1;
+        // A hot loop gets compiled; the loop head is where the next iteration
+        // enters the native code (on-stack replacement).
+        self.maybe_compile(self.rt);
         Ok(())
     }
 

@@ -388,6 +388,8 @@ impl Universe {
                 self.known.true_,
                 self.known.false_,
             ),
+            native: None,
+            jit: crate::runtime::JitState::Interpreted,
         };
         self.runtimes.push(MethodRuntime::new(method, info, num_ics));
         method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));

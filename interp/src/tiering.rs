@@ -1,0 +1,112 @@
+//! Tiering: when methods are compiled to native code, and the interface the
+//! JIT implements (the interpreter cannot depend on the JIT crate, so the
+//! JIT plugs in through [`CodeGenerator`]).
+
+use vm::runtime::{JitState, NativeFn};
+use vm::universe::Universe;
+
+use crate::Interpreter;
+
+/// How the JIT is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JitMode {
+    /// Interpreter only.
+    Off,
+    /// Compile methods that get hot (the default).
+    Tiered,
+    /// Compile every method before its first activation.
+    Eager,
+}
+
+/// The JIT's tunables: every threshold and limit in one table, each
+/// settable from the command line (`--jit-threshold=N`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JitConfig {
+    /// Off, tiered or eager.
+    pub mode: JitMode,
+    /// Activations after which a method is compiled.
+    pub invocation_threshold: u64,
+    /// Loop back-edges after which a method is compiled (and its running
+    /// activation continues in native code at the loop head).
+    pub backedge_threshold: u64,
+    /// Methods longer than this many bytes of bytecode stay interpreted.
+    pub max_method_bytes: usize,
+}
+
+impl Default for JitConfig {
+    fn default() -> Self {
+        JitConfig {
+            mode: JitMode::Tiered,
+            invocation_threshold: 1000,
+            backedge_threshold: 5000,
+            max_method_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Makes native code for methods. Implemented by the `jit` crate.
+pub trait CodeGenerator {
+    /// Compiles the method of runtime record `rt`.
+    fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<NativeFn, String>;
+
+    /// Figures for `--stats`.
+    fn report(&self) -> String;
+}
+
+impl Interpreter {
+    /// Installs a code generator and the JIT configuration.
+    pub fn set_jit(&mut self, generator: Option<Box<dyn CodeGenerator>>, config: JitConfig) {
+        self.jit = generator;
+        self.jit_config = config;
+    }
+
+    /// The JIT configuration.
+    pub fn jit_config(&self) -> JitConfig {
+        self.jit_config
+    }
+
+    /// Compiles the method of runtime record `rt` if its counters say so.
+    #[inline(always)]
+    pub(crate) fn maybe_compile(&mut self, rt: usize) {
+        if self.jit_config.mode == JitMode::Off {
+            return;
+        }
+        let record = self.u.runtime(rt);
+        if record.info.jit != JitState::Interpreted {
+            return;
+        }
+        let hot = match self.jit_config.mode {
+            JitMode::Eager => true,
+            _ => {
+                record.invocations >= self.jit_config.invocation_threshold
+                    || record.backedges >= self.jit_config.backedge_threshold
+            }
+        };
+        if hot {
+            self.compile(rt);
+        }
+    }
+
+    #[cold]
+    fn compile(&mut self, rt: usize) {
+        let Some(generator) = self.jit.as_mut() else { return };
+        let too_long = self.u.runtime(rt).info.code_len > self.jit_config.max_method_bytes;
+        let result = if too_long { Err("method too long".to_string()) } else { generator.compile(&mut self.u, rt) };
+        let record = self.u.runtime_mut(rt);
+        match result {
+            Ok(f) => {
+                record.info.native = Some(f);
+                record.info.jit = JitState::Compiled;
+                if rt == self.rt {
+                    self.native = Some(f);
+                }
+            }
+            Err(_) => record.info.jit = JitState::Failed,
+        }
+    }
+
+    /// What the JIT reports for `--stats`.
+    pub fn jit_report(&self) -> Option<String> {
+        self.jit.as_ref().map(|g| g.report())
+    }
+}

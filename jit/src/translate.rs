@@ -1,0 +1,557 @@
+//! Translation of one method's bytecode to Cranelift IR, one bytecode at a
+//! time, on the interpreter's frame.
+//!
+//! The native function runs the activation at frame `fp` from any bytecode
+//! offset: its entry block switches on the offset to the block of that
+//! bytecode (so calls, returns and on-stack replacement all enter the same
+//! way). Each bytecode reads and writes the frame in VM memory, at slots
+//! whose positions are known statically (the verifier fixed every stack
+//! depth), so the frame is the interpreter's at every bytecode boundary.
+//! Bytecodes with a native fast path (arithmetic, comparisons, variables,
+//! fields, globals, jumps, Array access) run natively; for all others — and
+//! when a fast path does not apply — the code stores the stack pointer and
+//! returns the bytecode's offset: the interpreter runs that bytecode (a
+//! send, an allocation, a return) and comes back through the entry switch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, JumpTableData, MemFlagsData, TrapCode, Value, types};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use vm::bytecode::{Insn, instructions};
+use vm::layout::*;
+use vm::object::BODY_OFFSET;
+use vm::universe::Universe;
+
+use interp::frame::*;
+
+/// Addresses and constants the native code embeds.
+pub struct Constants {
+    /// The frame stack's first word.
+    pub stack_base: u64,
+    /// Offset of `Universe::sp`.
+    pub sp_offset: i32,
+    /// nil, true, false.
+    pub nil: u64,
+    /// true
+    pub true_: u64,
+    /// false
+    pub false_: u64,
+    /// The Array class.
+    pub array_class: u64,
+    /// Nursery bounds, for the write barrier's "is young" test.
+    pub nursery_start: u64,
+    /// Nursery size in bytes.
+    pub nursery_len: u64,
+    /// The write barrier's slow path.
+    pub barrier: ir::FuncRef,
+}
+
+/// One bytecode: offset, decoded instruction, encoded length, stack depth
+/// before it.
+struct Op {
+    pc: usize,
+    insn: Insn,
+    len: usize,
+    depth: u32,
+}
+
+/// Decodes the method and computes the stack depth before each bytecode.
+fn analyse(code: &[u8]) -> Result<Vec<Op>, String> {
+    let mut ops = Vec::new();
+    let mut index = HashMap::new();
+    for item in instructions(code) {
+        let (pc, d) = item.map_err(|e| e.to_string())?;
+        index.insert(pc, ops.len());
+        ops.push(Op { pc, insn: d.insn, len: d.len, depth: u32::MAX });
+    }
+    if ops.is_empty() {
+        return Err("no bytecode".into());
+    }
+    let mut work = vec![(0usize, 0u32)];
+    while let Some((i, depth)) = work.pop() {
+        if ops[i].depth != u32::MAX {
+            continue;
+        }
+        ops[i].depth = depth;
+        let op = &ops[i];
+        let (pops, pushes) = op.insn.stack_effect();
+        let after = depth.checked_sub(pops).ok_or("stack underflow")? + pushes;
+        let flags = op.insn.opcode().flags();
+        if let Some(target) = op.insn.jump_target(op.pc, op.len) {
+            work.push((*index.get(&target).ok_or("bad jump")?, after));
+        }
+        let falls = !flags.contains(vm::bytecode::Flags::RETURN)
+            && !matches!(op.insn, Insn::Jump { .. } | Insn::JumpBack { .. });
+        if falls && i + 1 < ops.len() {
+            work.push((i + 1, after));
+        }
+    }
+    Ok(ops)
+}
+
+/// Builds the function body for the method whose runtime record is `rt`.
+pub fn translate(
+    u: &Universe,
+    rt: usize,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    frontend: TargetFrontendConfig,
+    make_constants: impl FnOnce(&mut ir::Function) -> Constants,
+) -> Result<(), String> {
+    let info = u.runtime(rt).info;
+    // SAFETY: `code` and `code_len` describe the method's bytecode (an
+    // old-space ByteArray the method keeps alive).
+    let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
+    let ops = analyse(code)?;
+    let k = make_constants(func);
+    let literals: Vec<u64> = (0..info.literals.size()).map(|i| info.literals.slot(i).bits()).collect();
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let blocks: BTreeMap<usize, ir::Block> = ops.iter().map(|op| (op.pc, b.create_block())).collect();
+    let trap = b.create_block();
+
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (universe, fp, pc) = (params[0], params[1], params[2]);
+    let frame = {
+        let base = b.ins().iconst(types::I64, k.stack_base as i64);
+        let offset = b.ins().ishl_imm_u(fp, 3);
+        b.ins().iadd(base, offset)
+    };
+    let trap_call = b.func.dfg.block_call(trap, &[]);
+    let table: Vec<ir::BlockCall> = (0..code.len())
+        .map(|p| {
+            let target = blocks.get(&p).copied().unwrap_or(trap);
+            b.func.dfg.block_call(target, &[])
+        })
+        .collect();
+    let jt = b.create_jump_table(JumpTableData::new(trap_call, &table));
+    let pc32 = b.ins().ireduce(types::I32, pc);
+    b.ins().br_table(pc32, jt);
+
+    b.switch_to_block(trap);
+    b.ins().trap(TrapCode::unwrap_user(1));
+
+    let temps = info.num_temps as i32;
+    let num_args = info.num_args as i32;
+    let mut t =
+        Translator { b, k, universe, fp, frame, temps, num_args, blocks: &blocks, literals, pending_exits: Vec::new() };
+    for (i, op) in ops.iter().enumerate() {
+        let block = blocks[&op.pc];
+        t.b.switch_to_block(block);
+        if op.depth == u32::MAX {
+            // Unreachable bytecode: leave it to the interpreter.
+            t.exit(op.pc, 0);
+            continue;
+        }
+        let next = ops.get(i + 1).map(|n| blocks[&n.pc]);
+        t.op(op, next);
+    }
+    for (block, pc, depth) in std::mem::take(&mut t.pending_exits) {
+        t.b.switch_to_block(block);
+        t.exit(pc, depth);
+    }
+    t.b.seal_all_blocks();
+    t.b.finalize(frontend);
+    Ok(())
+}
+
+struct Translator<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    k: Constants,
+    universe: Value,
+    fp: Value,
+    frame: Value,
+    temps: i32,
+    num_args: i32,
+    blocks: &'a BTreeMap<usize, ir::Block>,
+    literals: Vec<u64>,
+    pending_exits: Vec<(ir::Block, usize, u32)>,
+}
+
+const W: i32 = 8;
+
+impl Translator<'_, '_> {
+    fn flags() -> MemFlagsData {
+        MemFlagsData::trusted()
+    }
+
+    fn load(&mut self, addr: Value, offset: i32) -> Value {
+        self.b.ins().load(types::I64, Self::flags(), addr, offset)
+    }
+
+    fn store(&mut self, v: Value, addr: Value, offset: i32) {
+        self.b.ins().store(Self::flags(), v, addr, offset);
+    }
+
+    fn konst(&mut self, bits: u64) -> Value {
+        self.b.ins().iconst(types::I64, bits as i64)
+    }
+
+    /// Byte offset from the frame of operand-stack slot `depth`.
+    fn slot(&self, depth: u32) -> i32 {
+        (FRAME_HEADER as i32 + self.temps + depth as i32) * W
+    }
+
+    fn get(&mut self, depth: u32) -> Value {
+        let off = self.slot(depth);
+        self.load(self.frame, off)
+    }
+
+    fn put(&mut self, depth: u32, v: Value) {
+        let off = self.slot(depth);
+        self.store(v, self.frame, off);
+    }
+
+    fn field_offset(index: usize) -> i32 {
+        BODY_OFFSET as i32 + index as i32 * W
+    }
+
+    /// Leaves the bytecode at `pc` to the interpreter: stores `sp` (the
+    /// frame plus `depth` operands) and returns `pc`.
+    fn exit(&mut self, pc: usize, depth: u32) {
+        let sp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + depth as i32) as i64);
+        self.store(sp, self.universe, self.k.sp_offset);
+        let pcv = self.konst(pc as u64);
+        self.b.ins().return_(&[pcv]);
+    }
+
+    /// A block that exits at `pc` with `depth` operands (filled in at the
+    /// end, so that no block is left half-filled).
+    fn exit_block(&mut self, pc: usize, depth: u32) -> ir::Block {
+        let block = self.b.create_block();
+        self.pending_exits.push((block, pc, depth));
+        block
+    }
+
+    fn goto(&mut self, target: Option<ir::Block>, pc: usize, depth: u32) {
+        match target {
+            Some(block) => {
+                self.b.ins().jump(block, &[]);
+            }
+            // Falling off the end cannot happen in verified code; be safe.
+            None => self.exit(pc, depth),
+        }
+    }
+
+    /// Branches to `then` if `cond`, else continues in a fresh block.
+    fn branch_or_continue(&mut self, cond: Value, then: ir::Block) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, then, &[], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn is_int(&mut self, v: Value) -> Value {
+        let tag = self.b.ins().band_imm_s(v, 1);
+        self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, 0)
+    }
+
+    fn both_int(&mut self, a: Value, b: Value) -> Value {
+        let both = self.b.ins().band(a, b);
+        self.is_int(both)
+    }
+
+    fn boolean(&mut self, cond: Value) -> Value {
+        let t = self.konst(self.k.true_);
+        let f = self.konst(self.k.false_);
+        self.b.ins().select(cond, t, f)
+    }
+
+    /// Calls the write barrier if `value` may be a young object.
+    fn barrier(&mut self, target: Value, value: Value) {
+        let rel = self.b.ins().iadd_imm_s(value, -(self.k.nursery_start as i64));
+        let young = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, rel, self.k.nursery_len as i64);
+        let call = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(young, call, &[], done, &[]);
+        self.b.switch_to_block(call);
+        self.b.ins().call(self.k.barrier, &[self.universe, target, value]);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    fn context(&mut self, level: u32) -> Value {
+        let mut ctx = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+        for _ in 0..level {
+            ctx = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
+        }
+        ctx
+    }
+
+    fn op(&mut self, op: &Op, next: Option<ir::Block>) {
+        let d = op.depth;
+        let pc = op.pc;
+        let next_pc = pc + op.len;
+        match op.insn {
+            Insn::PushSelf {} => {
+                let v = self.load(self.frame, FRAME_SELF as i32 * W);
+                self.put(d, v);
+            }
+            Insn::PushNil {} => {
+                let v = self.konst(self.k.nil);
+                self.put(d, v);
+            }
+            Insn::PushTrue {} => {
+                let v = self.konst(self.k.true_);
+                self.put(d, v);
+            }
+            Insn::PushFalse {} => {
+                let v = self.konst(self.k.false_);
+                self.put(d, v);
+            }
+            Insn::PushArg { index } => {
+                let v = self.load(self.frame, (index as i32 - self.num_args) * W);
+                self.put(d, v);
+            }
+            Insn::PushTemp { index } => {
+                let v = self.load(self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+                self.put(d, v);
+            }
+            Insn::PushField { index } => {
+                let receiver = self.load(self.frame, FRAME_SELF as i32 * W);
+                let v = self.load(receiver, Self::field_offset(index as usize));
+                self.put(d, v);
+            }
+            Insn::PushLiteral { index } => {
+                let v = self.konst(self.literals[index as usize]);
+                self.put(d, v);
+            }
+            Insn::PushInteger { value } => {
+                let v = self.konst(((i64::from(value) << 1) | 1) as u64);
+                self.put(d, v);
+            }
+            Insn::PushGlobal { binding } => {
+                let b = self.konst(self.literals[binding as usize]);
+                let v = self.load(b, Self::field_offset(BINDING_VALUE));
+                let unbound = self.b.ins().icmp_imm_s(IntCC::Equal, v, vm::value::Value::UNBOUND.bits() as i64);
+                let out = self.exit_block(pc, d);
+                self.branch_or_continue(unbound, out);
+                self.put(d, v);
+            }
+            Insn::PushOuter { level, index } => {
+                let ctx = self.context(level);
+                let v = self.load(ctx, Self::field_offset(CONTEXT_FIXED + index as usize));
+                self.put(d, v);
+            }
+            Insn::StoreArg { index } | Insn::PopArg { index } => {
+                let v = self.get(d - 1);
+                self.store(v, self.frame, (index as i32 - self.num_args) * W);
+            }
+            Insn::StoreTemp { index } | Insn::PopTemp { index } => {
+                let v = self.get(d - 1);
+                self.store(v, self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+            }
+            Insn::StoreField { index } | Insn::PopField { index } => {
+                let v = self.get(d - 1);
+                let receiver = self.load(self.frame, FRAME_SELF as i32 * W);
+                self.store(v, receiver, Self::field_offset(index as usize));
+                self.barrier(receiver, v);
+            }
+            Insn::StoreOuter { level, index } | Insn::PopOuter { level, index } => {
+                let v = self.get(d - 1);
+                let ctx = self.context(level);
+                self.store(v, ctx, Self::field_offset(CONTEXT_FIXED + index as usize));
+                self.barrier(ctx, v);
+            }
+            Insn::Pop {} => {}
+            Insn::Dup {} => {
+                let v = self.get(d - 1);
+                self.put(d, v);
+            }
+            Insn::SendAdd { .. } | Insn::SendSub { .. } | Insn::SendMul { .. } => {
+                let (a, bv) = (self.get(d - 2), self.get(d - 1));
+                let ints = self.both_int(a, bv);
+                let out = self.exit_block(pc, d);
+                let fast = self.b.create_block();
+                self.b.ins().brif(ints, fast, &[], out, &[]);
+                self.b.switch_to_block(fast);
+                let (r, overflow) = match op.insn {
+                    Insn::SendAdd { .. } => {
+                        let b1 = self.b.ins().iadd_imm_s(bv, -1);
+                        self.b.ins().sadd_overflow(a, b1)
+                    }
+                    Insn::SendSub { .. } => {
+                        let (diff, of) = self.b.ins().ssub_overflow(a, bv);
+                        (self.b.ins().iadd_imm_s(diff, 1), of)
+                    }
+                    _ => {
+                        let x = self.b.ins().sshr_imm_s(a, 1);
+                        let y = self.b.ins().iadd_imm_s(bv, -1);
+                        let (p, of) = self.b.ins().smul_overflow(x, y);
+                        (self.b.ins().iadd_imm_s(p, 1), of)
+                    }
+                };
+                self.branch_or_continue(overflow, out);
+                self.put(d - 2, r);
+            }
+            Insn::SendLt { .. }
+            | Insn::SendGt { .. }
+            | Insn::SendLe { .. }
+            | Insn::SendGe { .. }
+            | Insn::SendEq { .. }
+            | Insn::SendNe { .. } => {
+                let (a, bv) = (self.get(d - 2), self.get(d - 1));
+                let ints = self.both_int(a, bv);
+                let out = self.exit_block(pc, d);
+                let fast = self.b.create_block();
+                self.b.ins().brif(ints, fast, &[], out, &[]);
+                self.b.switch_to_block(fast);
+                let cc = match op.insn {
+                    Insn::SendLt { .. } => IntCC::SignedLessThan,
+                    Insn::SendGt { .. } => IntCC::SignedGreaterThan,
+                    Insn::SendLe { .. } => IntCC::SignedLessThanOrEqual,
+                    Insn::SendGe { .. } => IntCC::SignedGreaterThanOrEqual,
+                    Insn::SendEq { .. } => IntCC::Equal,
+                    _ => IntCC::NotEqual,
+                };
+                let c = self.b.ins().icmp(cc, a, bv);
+                let r = self.boolean(c);
+                self.put(d - 2, r);
+            }
+            Insn::SendIdentical {} => {
+                let (a, bv) = (self.get(d - 2), self.get(d - 1));
+                // Equal bits are identical; two different SmallIntegers are
+                // not; anything else (numbers compare by value) goes to the
+                // interpreter.
+                let same = self.b.ins().icmp(IntCC::Equal, a, bv);
+                let ints = self.both_int(a, bv);
+                let decided = self.b.ins().bor(same, ints);
+                let out = self.exit_block(pc, d);
+                let fast = self.b.create_block();
+                self.b.ins().brif(decided, fast, &[], out, &[]);
+                self.b.switch_to_block(fast);
+                let r = self.boolean(same);
+                self.put(d - 2, r);
+            }
+            Insn::SendNot { .. } => {
+                let v = self.get(d - 1);
+                let t = self.konst(self.k.true_);
+                let f = self.konst(self.k.false_);
+                let is_t = self.b.ins().icmp(IntCC::Equal, v, t);
+                let is_f = self.b.ins().icmp(IntCC::Equal, v, f);
+                let is_bool = self.b.ins().bor(is_t, is_f);
+                let out = self.exit_block(pc, d);
+                let fast = self.b.create_block();
+                self.b.ins().brif(is_bool, fast, &[], out, &[]);
+                self.b.switch_to_block(fast);
+                let r = self.b.ins().select(is_t, f, t);
+                self.put(d - 1, r);
+            }
+            Insn::SendAt { .. } | Insn::SendAtPut { .. } => {
+                let put = matches!(op.insn, Insn::SendAtPut { .. });
+                let base = if put { d - 3 } else { d - 2 };
+                let (array, index) = (self.get(base), self.get(base + 1));
+                let out = self.exit_block(pc, d);
+                // An Array (a pointer whose class is Array) ...
+                let tag = self.b.ins().band_imm_s(array, 7);
+                let is_ptr = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+                let c1 = self.b.create_block();
+                self.b.ins().brif(is_ptr, c1, &[], out, &[]);
+                self.b.switch_to_block(c1);
+                let class = self.load(array, vm::object::CLASS_OFFSET as i32);
+                let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, class, self.k.array_class as i64);
+                let is_int = self.is_int(index);
+                let ok = self.b.ins().band(is_array, is_int);
+                let c2 = self.b.create_block();
+                self.b.ins().brif(ok, c2, &[], out, &[]);
+                self.b.switch_to_block(c2);
+                // ... and 1 <= index <= size.
+                let bits = self.load(array, vm::object::BITS_OFFSET as i32);
+                let size = self.b.ins().ushr_imm_u(bits, i64::from(vm::object::SIZE_SHIFT));
+                let i = self.b.ins().sshr_imm_s(index, 1);
+                let i0 = self.b.ins().iadd_imm_s(i, -1);
+                let in_range = self.b.ins().icmp(IntCC::UnsignedLessThan, i0, size);
+                let c3 = self.b.create_block();
+                self.b.ins().brif(in_range, c3, &[], out, &[]);
+                self.b.switch_to_block(c3);
+                let byte = self.b.ins().ishl_imm_u(i0, 3);
+                let addr = self.b.ins().iadd(array, byte);
+                if put {
+                    let v = self.get(d - 1);
+                    self.store(v, addr, BODY_OFFSET as i32);
+                    self.barrier(array, v);
+                    self.put(base, array);
+                } else {
+                    let v = self.load(addr, BODY_OFFSET as i32);
+                    self.put(base, v);
+                }
+            }
+            Insn::PopContext {} => {
+                let ctx = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+                let parent = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
+                self.store(parent, self.frame, FRAME_CONTEXT as i32 * W);
+            }
+            Insn::Jump { offset } => {
+                let target = self.blocks[&(next_pc + offset as usize)];
+                self.b.ins().jump(target, &[]);
+                return;
+            }
+            Insn::JumpBack { offset } => {
+                let target = self.blocks[&(next_pc - offset as usize)];
+                self.b.ins().jump(target, &[]);
+                return;
+            }
+            Insn::JumpIfTrue { offset } | Insn::JumpIfFalse { offset } => {
+                let when_true = matches!(op.insn, Insn::JumpIfTrue { .. });
+                let v = self.get(d - 1);
+                let t = self.konst(self.k.true_);
+                let f = self.konst(self.k.false_);
+                let is_t = self.b.ins().icmp(IntCC::Equal, v, t);
+                let is_f = self.b.ins().icmp(IntCC::Equal, v, f);
+                let is_bool = self.b.ins().bor(is_t, is_f);
+                let out = self.exit_block(pc, d);
+                let fast = self.b.create_block();
+                self.b.ins().brif(is_bool, fast, &[], out, &[]);
+                self.b.switch_to_block(fast);
+                let target = self.blocks[&(next_pc + offset as usize)];
+                let take = if when_true { is_t } else { is_f };
+                match next {
+                    Some(fall) => {
+                        self.b.ins().brif(take, target, &[], fall, &[]);
+                    }
+                    None => {
+                        let end = self.exit_block(next_pc, d - 1);
+                        self.b.ins().brif(take, target, &[], end, &[]);
+                    }
+                }
+                return;
+            }
+            Insn::JumpIfNil { offset } | Insn::JumpIfNotNil { offset } => {
+                let when_nil = matches!(op.insn, Insn::JumpIfNil { .. });
+                let v = self.get(d - 1);
+                let is_nil = self.b.ins().icmp_imm_s(IntCC::Equal, v, self.k.nil as i64);
+                let target = self.blocks[&(next_pc + offset as usize)];
+                let fall = match next {
+                    Some(fall) => fall,
+                    None => self.exit_block(next_pc, d - 1),
+                };
+                if when_nil {
+                    self.b.ins().brif(is_nil, target, &[], fall, &[]);
+                } else {
+                    self.b.ins().brif(is_nil, fall, &[], target, &[]);
+                }
+                return;
+            }
+            // Everything else runs in the interpreter.
+            _ => {
+                self.exit(pc, d);
+                return;
+            }
+        }
+        let (pops, pushes) = op.insn.stack_effect();
+        self.goto(next, next_pc, d - pops + pushes);
+    }
+}
+
+/// The native signature: `(universe, fp, pc) -> next pc`.
+pub fn signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
