@@ -190,8 +190,19 @@ mod tests {
     }
 
     #[test]
+    fn jit_options() {
+        let o = parse(&args(&["--jit=eager", "--jit-threshold=5", "--dump=ir,asm", "Main"])).expect("parses");
+        assert_eq!(o.jit, JitChoice::Eager);
+        assert_eq!(o.jit_threshold, Some(5));
+        assert_eq!(o.dump, [DumpKind::Ir, DumpKind::Asm]);
+        assert_eq!(parse(&args(&["Main"])).expect("parses").jit, JitChoice::On);
+    }
+
+    #[test]
     fn errors_are_clear() {
-        assert!(parse(&args(&["--dump=asm"])).unwrap_err().0.contains("unknown --dump kind 'asm'"));
+        assert!(parse(&args(&["--dump=deopt"])).unwrap_err().0.contains("unknown --dump kind 'deopt'"));
+        assert!(parse(&args(&["--jit=fast"])).unwrap_err().0.contains("unknown --jit mode 'fast'"));
+        assert!(parse(&args(&["--jit-threshold=x"])).unwrap_err().0.contains("needs a whole number"));
         assert!(parse(&args(&["-cp"])).unwrap_err().0.contains("needs a value"));
         assert!(parse(&args(&["--frobnicate"])).unwrap_err().0.contains("unknown option"));
     }
