@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, JumpTableData, MemFlagsData, TrapCode, Value, types};
 use cranelift_codegen::isa::TargetFrontendConfig;
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use vm::bytecode::{Insn, instructions};
 use vm::layout::*;
 use vm::object::BODY_OFFSET;
@@ -121,6 +121,20 @@ pub fn translate(
         let offset = b.ins().ishl_imm_u(fp, 3);
         b.ins().iadd(base, offset)
     };
+    // Temporaries and operand-stack slots live in SSA variables inside
+    // native code (so values stay in registers across bytecodes); they are
+    // read from the frame on entry and written back at every exit.
+    let temp_vars: Vec<Variable> = (0..info.num_temps).map(|_| b.declare_var(types::I64)).collect();
+    let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
+    for (i, &var) in temp_vars.iter().enumerate() {
+        let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, ((FRAME_HEADER + i) * 8) as i32);
+        b.def_var(var, v);
+    }
+    for (i, &var) in slot_vars.iter().enumerate() {
+        let off = ((FRAME_HEADER + info.num_temps as usize + i) * 8) as i32;
+        let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
+        b.def_var(var, v);
+    }
     let trap_call = b.func.dfg.block_call(trap, &[]);
     let table: Vec<ir::BlockCall> = (0..code.len())
         .map(|p| {
@@ -137,8 +151,20 @@ pub fn translate(
 
     let temps = info.num_temps as i32;
     let num_args = info.num_args as i32;
-    let mut t =
-        Translator { b, k, universe, fp, frame, temps, num_args, blocks: &blocks, literals, pending_exits: Vec::new() };
+    let mut t = Translator {
+        b,
+        k,
+        universe,
+        fp,
+        frame,
+        temps,
+        num_args,
+        blocks: &blocks,
+        literals,
+        pending_exits: Vec::new(),
+        temp_vars,
+        slot_vars,
+    };
     for (i, op) in ops.iter().enumerate() {
         let block = blocks[&op.pc];
         t.b.switch_to_block(block);
@@ -170,6 +196,8 @@ struct Translator<'a, 'f> {
     blocks: &'a BTreeMap<usize, ir::Block>,
     literals: Vec<u64>,
     pending_exits: Vec<(ir::Block, usize, u32)>,
+    temp_vars: Vec<Variable>,
+    slot_vars: Vec<Variable>,
 }
 
 const W: i32 = 8;
@@ -197,13 +225,19 @@ impl Translator<'_, '_> {
     }
 
     fn get(&mut self, depth: u32) -> Value {
-        let off = self.slot(depth);
-        self.load(self.frame, off)
+        self.b.use_var(self.slot_vars[depth as usize])
     }
 
     fn put(&mut self, depth: u32, v: Value) {
-        let off = self.slot(depth);
-        self.store(v, self.frame, off);
+        self.b.def_var(self.slot_vars[depth as usize], v);
+    }
+
+    fn get_temp(&mut self, index: u32) -> Value {
+        self.b.use_var(self.temp_vars[index as usize])
+    }
+
+    fn put_temp(&mut self, index: u32, v: Value) {
+        self.b.def_var(self.temp_vars[index as usize], v);
     }
 
     fn field_offset(index: usize) -> i32 {
@@ -213,6 +247,15 @@ impl Translator<'_, '_> {
     /// Leaves the bytecode at `pc` to the interpreter: stores `sp` (the
     /// frame plus `depth` operands) and returns `pc`.
     fn exit(&mut self, pc: usize, depth: u32) {
+        for i in 0..self.temp_vars.len() {
+            let v = self.b.use_var(self.temp_vars[i]);
+            self.store(v, self.frame, (FRAME_HEADER as i32 + i as i32) * W);
+        }
+        for d in 0..depth {
+            let v = self.get(d);
+            let off = self.slot(d);
+            self.store(v, self.frame, off);
+        }
         let sp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + depth as i32) as i64);
         self.store(sp, self.universe, self.k.sp_offset);
         let pcv = self.konst(pc as u64);
@@ -252,6 +295,100 @@ impl Translator<'_, '_> {
     fn both_int(&mut self, a: Value, b: Value) -> Value {
         let both = self.b.ins().band(a, b);
         self.is_int(both)
+    }
+
+    fn is_small_float(&mut self, v: Value) -> Value {
+        let tag = self.b.ins().band_imm_s(v, 7);
+        self.b.ins().icmp_imm_s(IntCC::Equal, tag, 4)
+    }
+
+    /// The f64 a SmallFloat holds (see `vm::value`).
+    fn unbox_float(&mut self, v: Value) -> Value {
+        let p = self.b.ins().ushr_imm_u(v, 3);
+        let sign = self.b.ins().ushr_imm_u(p, 60);
+        let sign = self.b.ins().ishl_imm_u(sign, 63);
+        let e8 = self.b.ins().ushr_imm_u(p, 52);
+        let e8 = self.b.ins().band_imm_s(e8, 0xff);
+        let m = self.b.ins().band_imm_u(p, (1 << 52) - 1);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, e8, 0);
+        let biased = self.b.ins().iadd_imm_s(e8, 896);
+        let zero_c = self.konst(0);
+        let e = self.b.ins().select(zero, zero_c, biased);
+        let e = self.b.ins().ishl_imm_u(e, 52);
+        let bits = self.b.ins().bor(sign, e);
+        let bits = self.b.ins().bor(bits, m);
+        self.b.ins().bitcast(types::F64, MemFlagsData::new(), bits)
+    }
+
+    /// The SmallFloat for `f`, and whether it has one.
+    fn box_float(&mut self, f: Value) -> (Value, Value) {
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), f);
+        let sign = self.b.ins().ushr_imm_u(bits, 63);
+        let e = self.b.ins().ushr_imm_u(bits, 52);
+        let e = self.b.ins().band_imm_s(e, 0x7ff);
+        let m = self.b.ins().band_imm_u(bits, (1 << 52) - 1);
+        let e_zero = self.b.ins().icmp_imm_s(IntCC::Equal, e, 0);
+        let m_zero = self.b.ins().icmp_imm_s(IntCC::Equal, m, 0);
+        let zero = self.b.ins().band(e_zero, m_zero);
+        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 896);
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, e, 896 + 255);
+        let in_range = self.b.ins().band(above, below);
+        let ok = self.b.ins().bor(zero, in_range);
+        let e8 = self.b.ins().iadd_imm_s(e, -896);
+        let zero_c = self.konst(0);
+        let e8 = self.b.ins().select(zero, zero_c, e8);
+        let sign = self.b.ins().ishl_imm_u(sign, 60);
+        let e8 = self.b.ins().ishl_imm_u(e8, 52);
+        let p = self.b.ins().bor(sign, e8);
+        let p = self.b.ins().bor(p, m);
+        let v = self.b.ins().ishl_imm_u(p, 3);
+        let v = self.b.ins().bor_imm_s(v, 4);
+        (v, ok)
+    }
+
+    /// Float fast path of a binary special send: when both operands are
+    /// SmallFloats, computes `compute(x, y)` and jumps to `done` with it.
+    /// Falls through (to the caller's exit) otherwise.
+    fn float_path(&mut self, a: Value, bv: Value, result_depth: u32, done: ir::Block, out: ir::Block, insn: Insn) {
+        let fa = self.is_small_float(a);
+        let fb = self.is_small_float(bv);
+        let both = self.b.ins().band(fa, fb);
+        let floats = self.b.create_block();
+        self.b.ins().brif(both, floats, &[], out, &[]);
+        self.b.switch_to_block(floats);
+        let x = self.unbox_float(a);
+        let y = self.unbox_float(bv);
+        let result = match insn {
+            Insn::SendAdd { .. } => Some(self.b.ins().fadd(x, y)),
+            Insn::SendSub { .. } => Some(self.b.ins().fsub(x, y)),
+            Insn::SendMul { .. } => Some(self.b.ins().fmul(x, y)),
+            Insn::SendDiv { .. } | Insn::SendFloorDiv { .. } => Some(self.b.ins().fdiv(x, y)),
+            _ => None,
+        };
+        match result {
+            Some(f) => {
+                let (v, ok) = self.box_float(f);
+                let store = self.b.create_block();
+                self.b.ins().brif(ok, store, &[], out, &[]);
+                self.b.switch_to_block(store);
+                self.put(result_depth, v);
+            }
+            None => {
+                use cranelift_codegen::ir::condcodes::FloatCC;
+                let cc = match insn {
+                    Insn::SendLt { .. } => FloatCC::LessThan,
+                    Insn::SendGt { .. } => FloatCC::GreaterThan,
+                    Insn::SendLe { .. } => FloatCC::LessThanOrEqual,
+                    Insn::SendGe { .. } => FloatCC::GreaterThanOrEqual,
+                    Insn::SendEq { .. } => FloatCC::Equal,
+                    _ => FloatCC::NotEqual,
+                };
+                let c = self.b.ins().fcmp(cc, x, y);
+                let r = self.boolean(c);
+                self.put(result_depth, r);
+            }
+        }
+        self.b.ins().jump(done, &[]);
     }
 
     fn boolean(&mut self, cond: Value) -> Value {
@@ -307,7 +444,7 @@ impl Translator<'_, '_> {
                 self.put(d, v);
             }
             Insn::PushTemp { index } => {
-                let v = self.load(self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+                let v = self.get_temp(index);
                 self.put(d, v);
             }
             Insn::PushField { index } => {
@@ -342,7 +479,7 @@ impl Translator<'_, '_> {
             }
             Insn::StoreTemp { index } | Insn::PopTemp { index } => {
                 let v = self.get(d - 1);
-                self.store(v, self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+                self.put_temp(index, v);
             }
             Insn::StoreField { index } | Insn::PopField { index } => {
                 let v = self.get(d - 1);
@@ -361,12 +498,23 @@ impl Translator<'_, '_> {
                 let v = self.get(d - 1);
                 self.put(d, v);
             }
+            Insn::SendDiv { .. } => {
+                let (a, bv) = (self.get(d - 2), self.get(d - 1));
+                let out = self.exit_block(pc, d);
+                let done = self.b.create_block();
+                self.float_path(a, bv, d - 2, done, out, op.insn);
+                self.b.switch_to_block(done);
+            }
             Insn::SendAdd { .. } | Insn::SendSub { .. } | Insn::SendMul { .. } => {
                 let (a, bv) = (self.get(d - 2), self.get(d - 1));
                 let ints = self.both_int(a, bv);
                 let out = self.exit_block(pc, d);
                 let fast = self.b.create_block();
-                self.b.ins().brif(ints, fast, &[], out, &[]);
+                let not_ints = self.b.create_block();
+                let done = self.b.create_block();
+                self.b.ins().brif(ints, fast, &[], not_ints, &[]);
+                self.b.switch_to_block(not_ints);
+                self.float_path(a, bv, d - 2, done, out, op.insn);
                 self.b.switch_to_block(fast);
                 let (r, overflow) = match op.insn {
                     Insn::SendAdd { .. } => {
@@ -386,6 +534,8 @@ impl Translator<'_, '_> {
                 };
                 self.branch_or_continue(overflow, out);
                 self.put(d - 2, r);
+                self.b.ins().jump(done, &[]);
+                self.b.switch_to_block(done);
             }
             Insn::SendLt { .. }
             | Insn::SendGt { .. }
@@ -397,7 +547,11 @@ impl Translator<'_, '_> {
                 let ints = self.both_int(a, bv);
                 let out = self.exit_block(pc, d);
                 let fast = self.b.create_block();
-                self.b.ins().brif(ints, fast, &[], out, &[]);
+                let not_ints = self.b.create_block();
+                let done = self.b.create_block();
+                self.b.ins().brif(ints, fast, &[], not_ints, &[]);
+                self.b.switch_to_block(not_ints);
+                self.float_path(a, bv, d - 2, done, out, op.insn);
                 self.b.switch_to_block(fast);
                 let cc = match op.insn {
                     Insn::SendLt { .. } => IntCC::SignedLessThan,
@@ -410,6 +564,8 @@ impl Translator<'_, '_> {
                 let c = self.b.ins().icmp(cc, a, bv);
                 let r = self.boolean(c);
                 self.put(d - 2, r);
+                self.b.ins().jump(done, &[]);
+                self.b.switch_to_block(done);
             }
             Insn::SendIdentical {} => {
                 let (a, bv) = (self.get(d - 2), self.get(d - 1));
