@@ -111,6 +111,19 @@ fn repl_evaluates_lines_and_survives_errors() {
 }
 
 #[test]
+fn edits_under_the_jit_deoptimise() {
+    let out =
+        mica(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--stats", "tests/lang/EditUnderJit.som"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "4501\ndone\n");
+    let stderr = text(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("deoptimisations: ")).expect("a deoptimisation line");
+    let count: u64 = line["deoptimisations: ".len()..].split(' ').next().and_then(|n| n.parse().ok()).expect("a count");
+    assert!(count > 0, "{stderr}");
+    assert!(stderr.contains("methods compiled"), "{stderr}");
+}
+
+#[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);
     assert!(out.status.success());

@@ -16,7 +16,7 @@ mod ops;
 mod stats;
 mod tiering;
 
-pub use tiering::{CodeGenerator, JitConfig, JitMode};
+pub use tiering::{CodeGenerator, Compiled, JitConfig, JitMode};
 
 use std::path::PathBuf;
 
@@ -68,6 +68,9 @@ pub struct Interpreter {
     native: Option<vm::runtime::NativeFn>,
     jit: Option<Box<dyn CodeGenerator>>,
     jit_config: JitConfig,
+    /// The method epoch `native` was read in: when an edit discards native
+    /// code, the running activation continues in the interpreter.
+    native_epoch: u64,
 }
 
 impl Interpreter {
@@ -98,6 +101,7 @@ impl Interpreter {
             native: None,
             jit: None,
             jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
+            native_epoch: 0,
         })
     }
 
@@ -137,6 +141,10 @@ impl Interpreter {
     /// program stops.
     fn execute(&mut self) -> Result<Value, Stop> {
         loop {
+            if self.u.method_epoch != self.native_epoch {
+                self.native_epoch = self.u.method_epoch;
+                self.native = self.u.runtime(self.rt).info.native;
+            }
             if let Some(native) = self.native {
                 // SAFETY: native code was compiled from this method's verified
                 // bytecode for this universe; it runs the frame at `fp` from

@@ -50,6 +50,13 @@ impl Interpreter {
             counts[IcState::Megamorphic as usize],
             100.0 * hits as f64 / total as f64
         );
+        let total: u64 = self.u.deoptimizations.iter().map(|(_, n)| n).sum();
+        let reasons: Vec<String> = self.u.deoptimizations.iter().map(|(r, n)| format!("{n} because {r}")).collect();
+        let _ = writeln!(
+            out,
+            "deoptimisations: {total}{}",
+            if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
+        );
         let gc = self.u.gc_stats();
         let _ = writeln!(
             out,

@@ -3,6 +3,7 @@
 //! JIT plugs in through [`CodeGenerator`]).
 
 use vm::runtime::{JitState, NativeFn};
+
 use vm::universe::Universe;
 
 use crate::Interpreter;
@@ -44,10 +45,20 @@ impl Default for JitConfig {
     }
 }
 
+/// Native code for a method.
+#[derive(Clone, Copy, Debug)]
+pub struct Compiled {
+    /// The code.
+    pub code: NativeFn,
+    /// Whether it inlined what sends found through the inline caches (so
+    /// it depends on the method dictionaries).
+    pub speculative: bool,
+}
+
 /// Makes native code for methods. Implemented by the `jit` crate.
 pub trait CodeGenerator {
     /// Compiles the method of runtime record `rt`.
-    fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<NativeFn, String>;
+    fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String>;
 
     /// Figures for `--stats`.
     fn report(&self) -> String;
@@ -94,11 +105,12 @@ impl Interpreter {
         let result = if too_long { Err("method too long".to_string()) } else { generator.compile(&mut self.u, rt) };
         let record = self.u.runtime_mut(rt);
         match result {
-            Ok(f) => {
-                record.info.native = Some(f);
+            Ok(compiled) => {
+                record.info.native = Some(compiled.code);
+                record.info.speculative = compiled.speculative;
                 record.info.jit = JitState::Compiled;
                 if rt == self.rt {
-                    self.native = Some(f);
+                    self.native = Some(compiled.code);
                 }
             }
             Err(_) => record.info.jit = JitState::Failed,

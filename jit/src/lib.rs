@@ -19,7 +19,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
-use interp::CodeGenerator;
+use interp::{CodeGenerator, Compiled};
 use vm::runtime::NativeFn;
 use vm::universe::Universe;
 use vm::value::Value;
@@ -99,7 +99,7 @@ impl Jit {
         self.module.isa().triple().to_string()
     }
 
-    fn compile_method(&mut self, u: &mut Universe, rt: usize) -> Result<NativeFn, String> {
+    fn compile_method(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String> {
         let name = method_name(u, u.runtime(rt).method);
         self.module.clear_context(&mut self.ctx);
         let call_conv = self.module.isa().default_call_conv();
@@ -120,15 +120,20 @@ impl Jit {
             nursery_start: nursery_start as u64,
             nursery_len: (nursery_end - nursery_start) as u64,
             barrier: module.declare_func_in_func(barrier_id, func),
+            integer_class: known.integer.bits(),
         };
-        translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
+        let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
         if self.dump.ir {
             println!("; {name}\n{}", self.ctx.func.display());
         }
         self.ctx.set_disasm(self.dump.asm);
         let id = self
             .module
-            .declare_function(&format!("m{rt}"), Linkage::Local, &self.ctx.func.signature)
+            .declare_function(
+                &format!("m{rt}_{}", self.compiled + self.failed.len() as u64),
+                Linkage::Local,
+                &self.ctx.func.signature,
+            )
             .map_err(|e| e.to_string())?;
         self.module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
         if let Some(code) = self.ctx.compiled_code() {
@@ -143,12 +148,13 @@ impl Jit {
         let ptr = self.module.get_finalized_function(id);
         // SAFETY: the function was compiled with `translate::signature`,
         // which is the C ABI of `NativeFn` on this target.
-        Ok(unsafe { std::mem::transmute::<*const u8, NativeFn>(ptr) })
+        let code = unsafe { std::mem::transmute::<*const u8, NativeFn>(ptr) };
+        Ok(Compiled { code, speculative })
     }
 }
 
 impl CodeGenerator for Jit {
-    fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<NativeFn, String> {
+    fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String> {
         let start = Instant::now();
         let result = self.compile_method(u, rt);
         self.compile_time += start.elapsed();

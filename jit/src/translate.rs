@@ -46,6 +46,8 @@ pub struct Constants {
     pub nursery_len: u64,
     /// The write barrier's slow path.
     pub barrier: ir::FuncRef,
+    /// The Integer class (the class of SmallIntegers).
+    pub integer_class: u64,
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -91,7 +93,43 @@ fn analyse(code: &[u8]) -> Result<Vec<Op>, String> {
     Ok(ops)
 }
 
-/// Builds the function body for the method whose runtime record is `rt`.
+/// A send target that runs inline: a receiver class and the frameless
+/// method its inline cache found for it.
+#[derive(Clone, Copy)]
+struct InlineTarget {
+    class: u64,
+    trivial: vm::runtime::Trivial,
+}
+
+/// The inline-cache targets of send site `ic` of record `rt` that can run
+/// inline (all of them, or none).
+fn inline_targets(u: &Universe, rt: usize, ic: u32) -> Vec<InlineTarget> {
+    use vm::runtime::Trivial;
+    let Some(cache) = u.runtime(rt).ics.get(ic as usize) else { return Vec::new() };
+    if cache.megamorphic {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for entry in &cache.entries[..cache.len as usize] {
+        if entry.method == u.nil() {
+            return Vec::new();
+        }
+        let index = entry.method.slot(METHOD_RUNTIME).int_value();
+        if index < 0 {
+            return Vec::new();
+        }
+        let info = u.runtime(index as usize).info;
+        if info.primitive != 0 || info.trivial == Trivial::No {
+            return Vec::new();
+        }
+        out.push(InlineTarget { class: entry.class.bits(), trivial: info.trivial });
+    }
+    out
+}
+
+/// Builds the function body for the method whose runtime record is `rt`;
+/// answers whether it inlined send targets (and so depends on the method
+/// dictionaries).
 pub fn translate(
     u: &Universe,
     rt: usize,
@@ -99,12 +137,21 @@ pub fn translate(
     fctx: &mut FunctionBuilderContext,
     frontend: TargetFrontendConfig,
     make_constants: impl FnOnce(&mut ir::Function) -> Constants,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let info = u.runtime(rt).info;
     // SAFETY: `code` and `code_len` describe the method's bytecode (an
     // old-space ByteArray the method keeps alive).
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
     let ops = analyse(code)?;
+    let targets: HashMap<usize, Vec<InlineTarget>> = ops
+        .iter()
+        .filter_map(|op| match op.insn {
+            Insn::Send { ic, .. } => Some((op.pc, inline_targets(u, rt, ic))),
+            _ => None,
+        })
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    let speculative = !targets.is_empty();
     let k = make_constants(func);
     let literals: Vec<u64> = (0..info.literals.size()).map(|i| info.literals.slot(i).bits()).collect();
     let mut b = FunctionBuilder::new(func, fctx);
@@ -164,6 +211,7 @@ pub fn translate(
         pending_exits: Vec::new(),
         temp_vars,
         slot_vars,
+        targets,
     };
     for (i, op) in ops.iter().enumerate() {
         let block = blocks[&op.pc];
@@ -182,7 +230,7 @@ pub fn translate(
     }
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
-    Ok(())
+    Ok(speculative)
 }
 
 struct Translator<'a, 'f> {
@@ -198,6 +246,7 @@ struct Translator<'a, 'f> {
     pending_exits: Vec<(ir::Block, usize, u32)>,
     temp_vars: Vec<Variable>,
     slot_vars: Vec<Variable>,
+    targets: HashMap<usize, Vec<InlineTarget>>,
 }
 
 const W: i32 = 8;
@@ -407,6 +456,65 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(call);
         self.b.ins().call(self.k.barrier, &[self.universe, target, value]);
         self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    /// A send whose inline cache found only frameless methods: test the
+    /// receiver's class against each cached class and run the method
+    /// inline; any other class leaves the send to the interpreter.
+    fn inline_send(&mut self, pc: usize, d: u32, argc: u32) {
+        use vm::runtime::Trivial;
+        let targets = self.targets[&pc].clone();
+        let base = d - argc - 1;
+        let receiver = self.get(base);
+        let out = self.exit_block(pc, d);
+        let done = self.b.create_block();
+        // The receiver's class: SmallIntegers answer Integer; other
+        // immediates are left to the interpreter.
+        let is_int = self.is_int(receiver);
+        let tag = self.b.ins().band_imm_s(receiver, 7);
+        let is_ptr = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let class_var = self.b.declare_var(types::I64);
+        let int_block = self.b.create_block();
+        let check_ptr = self.b.create_block();
+        let ptr_block = self.b.create_block();
+        let dispatch = self.b.create_block();
+        self.b.ins().brif(is_int, int_block, &[], check_ptr, &[]);
+        self.b.switch_to_block(int_block);
+        let ic = self.konst(self.k.integer_class);
+        self.b.def_var(class_var, ic);
+        self.b.ins().jump(dispatch, &[]);
+        self.b.switch_to_block(check_ptr);
+        self.b.ins().brif(is_ptr, ptr_block, &[], out, &[]);
+        self.b.switch_to_block(ptr_block);
+        let class = self.load(receiver, vm::object::CLASS_OFFSET as i32);
+        self.b.def_var(class_var, class);
+        self.b.ins().jump(dispatch, &[]);
+        self.b.switch_to_block(dispatch);
+        let class = self.b.use_var(class_var);
+        for target in targets {
+            let hit = self.b.ins().icmp_imm_s(IntCC::Equal, class, target.class as i64);
+            let run = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.ins().brif(hit, run, &[], next, &[]);
+            self.b.switch_to_block(run);
+            let result = match target.trivial {
+                Trivial::Getter(i) => self.load(receiver, Self::field_offset(i as usize)),
+                Trivial::Setter(i) => {
+                    let v = self.get(d - 1);
+                    self.store(v, receiver, Self::field_offset(i as usize));
+                    self.barrier(receiver, v);
+                    receiver
+                }
+                Trivial::ReturnSelf => receiver,
+                Trivial::Constant(c) => self.konst(c.bits()),
+                Trivial::No => unreachable!("only frameless targets are inlined"),
+            };
+            self.put(base, result);
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(next);
+        }
+        self.b.ins().jump(out, &[]);
         self.b.switch_to_block(done);
     }
 
@@ -690,6 +798,9 @@ impl Translator<'_, '_> {
                     self.b.ins().brif(is_nil, fall, &[], target, &[]);
                 }
                 return;
+            }
+            Insn::Send { argc, .. } if self.targets.contains_key(&pc) => {
+                self.inline_send(pc, d, argc);
             }
             // Everything else runs in the interpreter.
             _ => {

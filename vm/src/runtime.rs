@@ -187,6 +187,9 @@ pub struct MethodInfo {
     pub trivial: Trivial,
     /// Native code, once compiled.
     pub native: Option<NativeFn>,
+    /// Whether the native code inlined what sends found (and so must be
+    /// thrown away when any method dictionary changes).
+    pub speculative: bool,
     /// JIT state.
     pub jit: JitState,
 }

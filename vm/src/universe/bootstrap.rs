@@ -240,6 +240,7 @@ impl Universe {
             runtimes: Vec::new(),
             lookup_cache: vec![(nil, nil, nil); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
+            deoptimizations: Vec::new(),
             output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
         };
         u.make_vm_classes()?;

@@ -100,12 +100,34 @@ impl Universe {
     }
 
     /// Forgets every inline cache and lookup-cache entry.
+    /// Native code that inlined lookup results is discarded (its methods
+    /// go back to the interpreter and may be compiled again once hot).
     pub fn invalidate_caches(&mut self) {
         self.flush_lookup_cache();
+        let mut discarded = 0;
         for rt in &mut self.runtimes {
             for ic in rt.ics.iter_mut() {
                 ic.clear();
             }
+            if rt.info.speculative && rt.info.native.is_some() {
+                rt.info.native = None;
+                rt.info.speculative = false;
+                rt.info.jit = crate::runtime::JitState::Interpreted;
+                rt.invocations = 0;
+                rt.backedges = 0;
+                discarded += 1;
+            }
+        }
+        if discarded > 0 {
+            self.record_deoptimization("a method dictionary changed", discarded);
+        }
+    }
+
+    /// Counts native code thrown away for `reason`.
+    pub fn record_deoptimization(&mut self, reason: &str, count: u64) {
+        match self.deoptimizations.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += count,
+            None => self.deoptimizations.push((reason.to_string(), count)),
         }
     }
 

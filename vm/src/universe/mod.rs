@@ -95,6 +95,8 @@ pub struct Universe {
     lookup_cache: Vec<(Value, Value, Value)>,
     /// Bumped whenever a method dictionary changes.
     pub method_epoch: u64,
+    /// Native code thrown away because what it assumed changed, by reason.
+    pub deoptimizations: Vec<(String, u64)>,
     /// Where the program's output goes.
     pub output: crate::primitives::Output,
 }
@@ -389,6 +391,7 @@ impl Universe {
                 self.known.false_,
             ),
             native: None,
+            speculative: false,
             jit: crate::runtime::JitState::Interpreted,
         };
         self.runtimes.push(MethodRuntime::new(method, info, num_ics));
