@@ -121,6 +121,7 @@ impl Jit {
             nursery_len: (nursery_end - nursery_start) as u64,
             barrier: module.declare_func_in_func(barrier_id, func),
             integer_class: known.integer.bits(),
+            symbolic: false,
         };
         let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
         if self.dump.ir {
@@ -151,6 +152,47 @@ impl Jit {
         let code = unsafe { std::mem::transmute::<*const u8, NativeFn>(ptr) };
         Ok(Compiled { code, speculative })
     }
+}
+
+/// The Cranelift IR of the method of runtime record `rt`, with addresses
+/// replaced by fixed placeholders so that the text is the same from run to
+/// run (for golden tests and documentation).
+pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
+    let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+    let isa = isa_builder.finish(settings::Flags::new(settings::builder())).map_err(|e| e.to_string())?;
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(0, 0),
+        translate::signature(cranelift_codegen::isa::CallConv::SystemV),
+    );
+    let mut fctx = FunctionBuilderContext::new();
+    let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::SystemV);
+    for _ in 0..3 {
+        sig.params.push(ir::AbiParam::new(ir::types::I64));
+    }
+    let constants = |func: &mut ir::Function| {
+        let sig_ref = func.import_signature(sig);
+        let barrier = func.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::testcase("mica_write_barrier"),
+            signature: sig_ref,
+            colocated: false,
+            patchable: false,
+        });
+        translate::Constants {
+            stack_base: 0x1000_0000,
+            sp_offset: 0x40,
+            nil: 0x2000_0000,
+            true_: 0x2000_0010,
+            false_: 0x2000_0020,
+            array_class: 0x3000_0000,
+            nursery_start: 0x4000_0000,
+            nursery_len: 0x80_0000,
+            barrier,
+            integer_class: 0x3000_0010,
+            symbolic: true,
+        }
+    };
+    translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;
+    Ok(func.display().to_string())
 }
 
 impl CodeGenerator for Jit {

@@ -23,6 +23,7 @@ use vm::bytecode::{Insn, instructions};
 use vm::layout::*;
 use vm::object::BODY_OFFSET;
 use vm::universe::Universe;
+use vm::value::Value as VmValue;
 
 use interp::frame::*;
 
@@ -48,6 +49,8 @@ pub struct Constants {
     pub barrier: ir::FuncRef,
     /// The Integer class (the class of SmallIntegers).
     pub integer_class: u64,
+    /// Print-stable placeholders instead of addresses (for golden IR).
+    pub symbolic: bool,
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -103,7 +106,7 @@ struct InlineTarget {
 
 /// The inline-cache targets of send site `ic` of record `rt` that can run
 /// inline (all of them, or none).
-fn inline_targets(u: &Universe, rt: usize, ic: u32) -> Vec<InlineTarget> {
+fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<InlineTarget> {
     use vm::runtime::Trivial;
     let Some(cache) = u.runtime(rt).ics.get(ic as usize) else { return Vec::new() };
     if cache.megamorphic {
@@ -122,7 +125,12 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32) -> Vec<InlineTarget> {
         if info.primitive != 0 || info.trivial == Trivial::No {
             return Vec::new();
         }
-        out.push(InlineTarget { class: entry.class.bits(), trivial: info.trivial });
+        let class = if symbolic { 0x6000_0000 + 8 * out.len() as u64 } else { entry.class.bits() };
+        let trivial = match info.trivial {
+            Trivial::Constant(c) if symbolic && c.is_pointer() => Trivial::Constant(VmValue::from_bits(0x6800_0000)),
+            t => t,
+        };
+        out.push(InlineTarget { class, trivial });
     }
     out
 }
@@ -143,17 +151,22 @@ pub fn translate(
     // old-space ByteArray the method keeps alive).
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
     let ops = analyse(code)?;
+    let k = make_constants(func);
     let targets: HashMap<usize, Vec<InlineTarget>> = ops
         .iter()
         .filter_map(|op| match op.insn {
-            Insn::Send { ic, .. } => Some((op.pc, inline_targets(u, rt, ic))),
+            Insn::Send { ic, .. } => Some((op.pc, inline_targets(u, rt, ic, k.symbolic))),
             _ => None,
         })
         .filter(|(_, t)| !t.is_empty())
         .collect();
     let speculative = !targets.is_empty();
-    let k = make_constants(func);
-    let literals: Vec<u64> = (0..info.literals.size()).map(|i| info.literals.slot(i).bits()).collect();
+    let literals: Vec<u64> = (0..info.literals.size())
+        .map(|i| {
+            let v = info.literals.slot(i);
+            if k.symbolic && v.is_pointer() { 0x7000_0000 + 8 * i as u64 } else { v.bits() }
+        })
+        .collect();
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
