@@ -148,9 +148,26 @@ impl Interpreter {
             if let Some(native) = self.native {
                 // SAFETY: native code was compiled from this method's verified
                 // bytecode for this universe; it runs the frame at `fp` from
-                // `pc` (a bytecode boundary), keeps the frame consistent, stores
-                // `sp` and answers the next bytecode for the interpreter.
-                self.pc = unsafe { native(&mut self.u, self.fp as u64, self.pc as u64) } as usize;
+                // `pc` (a bytecode boundary), keeps frames consistent, stores
+                // `sp` (and the frame to go on with) and answers the next
+                // bytecode for the interpreter, or that the frame returned.
+                let next = unsafe { native(&mut self.u, self.fp as u64, self.pc as u64) };
+                if next == vm::runtime::NATIVE_RETURNED {
+                    if let Err(flow) = self.after_native_return() {
+                        match flow {
+                            Flow::Return(v) => return Ok(v),
+                            Flow::Stop(s) => return Err(*s),
+                        }
+                    }
+                    continue;
+                }
+                if self.u.jit_fp != self.fp {
+                    // A native call left native code inside its callee.
+                    self.fp = self.u.jit_fp;
+                    let method = self.frame(FRAME_METHOD);
+                    self.set_method(method);
+                }
+                self.pc = next as usize;
             }
             // SAFETY: `code` points to the bytecode of the running method,
             // verified before it was installed (and so before it first ran),
@@ -166,6 +183,24 @@ impl Interpreter {
                 }
             }
         }
+    }
+
+    /// Native code ran the frame at `fp` to its return: its value is where
+    /// its receiver was and `sp` is just above it. Continue in the caller.
+    fn after_native_return(&mut self) -> Step {
+        // The returned frame's header lies above `sp` now, untouched.
+        let caller = self.u.stack[self.fp + FRAME_CALLER_FP].int_value();
+        let caller_pc = self.u.stack[self.fp + FRAME_CALLER_PC].int_value() as usize;
+        if caller < 0 {
+            self.fp = call::NO_FRAME;
+            let v = self.top();
+            return Err(Flow::Return(v));
+        }
+        self.fp = caller as usize;
+        self.pc = caller_pc;
+        let method = self.frame(FRAME_METHOD);
+        self.set_method(method);
+        Ok(())
     }
 
     // ---- stack access --------------------------------------------------------

@@ -106,7 +106,7 @@ impl Interpreter {
         let record = self.u.runtime_mut(rt);
         match result {
             Ok(compiled) => {
-                record.info.native = Some(compiled.code);
+                record.set_native(Some(compiled.code));
                 record.info.speculative = compiled.speculative;
                 record.info.jit = JitState::Compiled;
                 if rt == self.rt {

@@ -122,6 +122,10 @@ impl Jit {
             barrier: module.declare_func_in_func(barrier_id, func),
             integer_class: known.integer.bits(),
             symbolic: false,
+            jit_fp_offset: std::mem::offset_of!(Universe, jit_fp) as i32,
+            depth_offset: std::mem::offset_of!(Universe, native_depth) as i32,
+            stack_words: u.stack.len() as u64,
+            native_sig: func.import_signature(translate::signature(call_conv)),
         };
         let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
         if self.dump.ir {
@@ -189,6 +193,10 @@ pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
             barrier,
             integer_class: 0x3000_0010,
             symbolic: true,
+            jit_fp_offset: 0x48,
+            depth_offset: 0x50,
+            stack_words: 0x100_0000,
+            native_sig: func.import_signature(translate::signature(cranelift_codegen::isa::CallConv::SystemV)),
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;

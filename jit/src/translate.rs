@@ -49,6 +49,14 @@ pub struct Constants {
     pub barrier: ir::FuncRef,
     /// The Integer class (the class of SmallIntegers).
     pub integer_class: u64,
+    /// Offset of `Universe::jit_fp`.
+    pub jit_fp_offset: i32,
+    /// Offset of `Universe::native_depth`.
+    pub depth_offset: i32,
+    /// Words of frame stack.
+    pub stack_words: u64,
+    /// The signature of native code, for native calls.
+    pub native_sig: ir::SigRef,
     /// Print-stable placeholders instead of addresses (for golden IR).
     pub symbolic: bool,
 }
@@ -96,12 +104,37 @@ fn analyse(code: &[u8]) -> Result<Vec<Op>, String> {
     Ok(ops)
 }
 
-/// A send target that runs inline: a receiver class and the frameless
-/// method its inline cache found for it.
+/// Native code returns this instead of a bytecode offset when the
+/// activation it ran returned (its value is where its receiver was).
+pub const RETURNED: u64 = vm::runtime::NATIVE_RETURNED;
+
+/// Most native calls in progress at once; deeper sends go through the
+/// interpreter, so native code cannot exhaust the native stack.
+pub const MAX_NATIVE_DEPTH: i64 = 2000;
+
+/// What a cached method is, for the code at its send site.
+#[derive(Clone, Copy)]
+enum TargetKind {
+    /// Frameless: runs inline.
+    Trivial(vm::runtime::Trivial),
+    /// A method with a frame: called natively once it has native code.
+    Call {
+        /// The method.
+        method: u64,
+        /// Address of its native-code cell.
+        cell: u64,
+        /// Its temporaries.
+        temps: u32,
+        /// Its operand stack.
+        max_stack: u32,
+    },
+}
+
+/// A receiver class cached at a send site and what it found.
 #[derive(Clone, Copy)]
 struct InlineTarget {
     class: u64,
-    trivial: vm::runtime::Trivial,
+    kind: TargetKind,
 }
 
 /// The inline-cache targets of send site `ic` of record `rt` that can run
@@ -121,16 +154,26 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
         if index < 0 {
             return Vec::new();
         }
-        let info = u.runtime(index as usize).info;
-        if info.primitive != 0 || info.trivial == Trivial::No {
+        let record = u.runtime(index as usize);
+        let info = record.info;
+        let home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
+        if info.primitive != 0 || info.missing_primitive || (info.trivial == Trivial::No && home) {
             return Vec::new();
         }
         let class = if symbolic { 0x6000_0000 + 8 * out.len() as u64 } else { entry.class.bits() };
-        let trivial = match info.trivial {
-            Trivial::Constant(c) if symbolic && c.is_pointer() => Trivial::Constant(VmValue::from_bits(0x6800_0000)),
-            t => t,
+        let kind = match info.trivial {
+            Trivial::Constant(c) if symbolic && c.is_pointer() => {
+                TargetKind::Trivial(Trivial::Constant(VmValue::from_bits(0x6800_0000)))
+            }
+            Trivial::No => TargetKind::Call {
+                method: if symbolic { 0x6900_0000 } else { entry.method.bits() },
+                cell: if symbolic { 0x6a00_0000 } else { &*record.code_cell as *const std::cell::Cell<usize> as u64 },
+                temps: info.num_temps,
+                max_stack: info.max_stack,
+            },
+            t => TargetKind::Trivial(t),
         };
-        out.push(InlineTarget { class, trivial });
+        out.push(InlineTarget { class, kind });
     }
     out
 }
@@ -225,6 +268,7 @@ pub fn translate(
         temp_vars,
         slot_vars,
         targets,
+        home: info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0,
     };
     for (i, op) in ops.iter().enumerate() {
         let block = blocks[&op.pc];
@@ -260,6 +304,8 @@ struct Translator<'a, 'f> {
     temp_vars: Vec<Variable>,
     slot_vars: Vec<Variable>,
     targets: HashMap<usize, Vec<InlineTarget>>,
+    /// The method makes a home context (its returns are the interpreter's).
+    home: bool,
 }
 
 const W: i32 = 8;
@@ -309,15 +355,8 @@ impl Translator<'_, '_> {
     /// Leaves the bytecode at `pc` to the interpreter: stores `sp` (the
     /// frame plus `depth` operands) and returns `pc`.
     fn exit(&mut self, pc: usize, depth: u32) {
-        for i in 0..self.temp_vars.len() {
-            let v = self.b.use_var(self.temp_vars[i]);
-            self.store(v, self.frame, (FRAME_HEADER as i32 + i as i32) * W);
-        }
-        for d in 0..depth {
-            let v = self.get(d);
-            let off = self.slot(d);
-            self.store(v, self.frame, off);
-        }
+        self.flush(depth);
+        self.store(self.fp, self.universe, self.k.jit_fp_offset);
         let sp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + depth as i32) as i64);
         self.store(sp, self.universe, self.k.sp_offset);
         let pcv = self.konst(pc as u64);
@@ -475,7 +514,7 @@ impl Translator<'_, '_> {
     /// A send whose inline cache found only frameless methods: test the
     /// receiver's class against each cached class and run the method
     /// inline; any other class leaves the send to the interpreter.
-    fn inline_send(&mut self, pc: usize, d: u32, argc: u32) {
+    fn inline_send(&mut self, pc: usize, next_pc: usize, d: u32, argc: u32) {
         use vm::runtime::Trivial;
         let targets = self.targets[&pc].clone();
         let base = d - argc - 1;
@@ -511,7 +550,15 @@ impl Translator<'_, '_> {
             let next = self.b.create_block();
             self.b.ins().brif(hit, run, &[], next, &[]);
             self.b.switch_to_block(run);
-            let result = match target.trivial {
+            let trivial = match target.kind {
+                TargetKind::Trivial(t) => t,
+                TargetKind::Call { method, cell, temps, max_stack } => {
+                    self.native_call(pc, next_pc, d, argc, receiver, method, cell, temps, max_stack, done);
+                    self.b.switch_to_block(next);
+                    continue;
+                }
+            };
+            let result = match trivial {
                 Trivial::Getter(i) => self.load(receiver, Self::field_offset(i as usize)),
                 Trivial::Setter(i) => {
                     let v = self.get(d - 1);
@@ -529,6 +576,110 @@ impl Translator<'_, '_> {
         }
         self.b.ins().jump(out, &[]);
         self.b.switch_to_block(done);
+    }
+
+    /// Calls a method natively: pushes its frame (the interpreter's layout)
+    /// over the receiver and arguments and calls its native code at offset
+    /// 0. If the callee returns natively, its value is in the receiver's
+    /// slot and execution goes on at `done`; if it leaves native code (to
+    /// send, allocate, ...), so does this method — the interpreter then runs
+    /// the callee's frame and, when it returns, resumes this frame after the
+    /// send. Without native code for the callee, too deep, or short of
+    /// stack, the send is left to the interpreter.
+    #[allow(clippy::too_many_arguments)]
+    fn native_call(
+        &mut self,
+        pc: usize,
+        next_pc: usize,
+        d: u32,
+        argc: u32,
+        receiver: Value,
+        method: u64,
+        cell: u64,
+        temps: u32,
+        max_stack: u32,
+        done: ir::Block,
+    ) {
+        let base = d - argc - 1;
+        let out = self.exit_block(pc, d);
+        self.flush(d);
+        let depth = self.load(self.universe, self.k.depth_offset);
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, depth, MAX_NATIVE_DEPTH);
+        let c1 = self.b.create_block();
+        self.b.ins().brif(too_deep, out, &[], c1, &[]);
+        self.b.switch_to_block(c1);
+        let cell_addr = self.konst(cell);
+        let code = self.load(cell_addr, 0);
+        let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, code, 0);
+        let c2 = self.b.create_block();
+        self.b.ins().brif(no_code, out, &[], c2, &[]);
+        self.b.switch_to_block(c2);
+        // The callee's frame starts at this frame's stack pointer.
+        let callee_fp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + d as i32) as i64);
+        let need =
+            self.b.ins().iadd_imm_s(callee_fp, (FRAME_HEADER as u32 + temps + max_stack) as i64 + STACK_RESERVE as i64);
+        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
+        let c3 = self.b.create_block();
+        self.b.ins().brif(short, out, &[], c3, &[]);
+        self.b.switch_to_block(c3);
+        let callee_frame = {
+            let base_addr = self.konst(self.k.stack_base);
+            let off = self.b.ins().ishl_imm_u(callee_fp, 3);
+            self.b.ins().iadd(base_addr, off)
+        };
+        let tagged = |t: &mut Self, v: Value| {
+            let shifted = t.b.ins().ishl_imm_u(v, 1);
+            t.b.ins().bor_imm_s(shifted, 1)
+        };
+        let m = self.konst(method);
+        self.store(m, callee_frame, FRAME_METHOD as i32 * W);
+        let caller = tagged(self, self.fp);
+        self.store(caller, callee_frame, FRAME_CALLER_FP as i32 * W);
+        // The caller resumes after the send.
+        let resume = self.konst(((next_pc as u64) << 1) | 1);
+        self.store(resume, callee_frame, FRAME_CALLER_PC as i32 * W);
+        self.store(receiver, callee_frame, FRAME_SELF as i32 * W);
+        let nil = self.konst(self.k.nil);
+        self.store(nil, callee_frame, FRAME_CONTEXT as i32 * W);
+        self.store(nil, callee_frame, FRAME_CLOSURE as i32 * W);
+        for i in 0..temps {
+            self.store(nil, callee_frame, (FRAME_HEADER as i32 + i as i32) * W);
+        }
+        let depth = self.load(self.universe, self.k.depth_offset);
+        let deeper = self.b.ins().iadd_imm_s(depth, 1);
+        self.store(deeper, self.universe, self.k.depth_offset);
+        let zero = self.konst(0);
+        let call = self.b.ins().call_indirect(self.k.native_sig, code, &[self.universe, callee_fp, zero]);
+        let result = self.b.inst_results(call)[0];
+        let depth = self.load(self.universe, self.k.depth_offset);
+        let shallower = self.b.ins().iadd_imm_s(depth, -1);
+        self.store(shallower, self.universe, self.k.depth_offset);
+        let returned = self.b.ins().icmp_imm_s(IntCC::Equal, result, RETURNED as i64);
+        let back = self.b.create_block();
+        let pass = self.b.create_block();
+        self.b.ins().brif(returned, back, &[], pass, &[]);
+        // Left native code inside the callee: leave with it (this frame is
+        // already written back; the callee stored sp and its fp).
+        self.b.switch_to_block(pass);
+        self.b.ins().return_(&[result]);
+        self.b.switch_to_block(back);
+        let off = self.slot(base);
+        let value = self.load(self.frame, off);
+        self.put(base, value);
+        self.b.ins().jump(done, &[]);
+    }
+
+    /// Writes temporaries and operand slots below `depth` back to the frame.
+    fn flush(&mut self, depth: u32) {
+        for i in 0..self.temp_vars.len() {
+            let v = self.b.use_var(self.temp_vars[i]);
+            self.store(v, self.frame, (FRAME_HEADER as i32 + i as i32) * W);
+        }
+        for d in 0..depth {
+            let v = self.get(d);
+            let off = self.slot(d);
+            self.store(v, self.frame, off);
+        }
     }
 
     fn context(&mut self, level: u32) -> Value {
@@ -756,6 +907,20 @@ impl Translator<'_, '_> {
                     self.put(base, v);
                 }
             }
+            Insn::Return {} | Insn::ReturnSelf {} if !self.home => {
+                // The frame ends: its value goes where its receiver was.
+                let value = if matches!(op.insn, Insn::Return {}) {
+                    self.get(d - 1)
+                } else {
+                    self.load(self.frame, FRAME_SELF as i32 * W)
+                };
+                self.store(value, self.frame, -(self.num_args + 1) * W);
+                let sp = self.b.ins().iadd_imm_s(self.fp, -(self.num_args as i64));
+                self.store(sp, self.universe, self.k.sp_offset);
+                let marker = self.konst(RETURNED);
+                self.b.ins().return_(&[marker]);
+                return;
+            }
             Insn::PopContext {} => {
                 let ctx = self.load(self.frame, FRAME_CONTEXT as i32 * W);
                 let parent = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
@@ -813,7 +978,7 @@ impl Translator<'_, '_> {
                 return;
             }
             Insn::Send { argc, .. } if self.targets.contains_key(&pc) => {
-                self.inline_send(pc, d, argc);
+                self.inline_send(pc, next_pc, d, argc);
             }
             // Everything else runs in the interpreter.
             _ => {

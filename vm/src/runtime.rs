@@ -149,6 +149,9 @@ impl Trivial {
 /// bytecode's offset.
 pub type NativeFn = unsafe extern "C" fn(universe: *mut crate::universe::Universe, fp: u64, pc: u64) -> u64;
 
+/// What native code answers when the activation it ran has returned.
+pub const NATIVE_RETURNED: u64 = u64::MAX;
+
 /// Where a method stands with the JIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JitState {
@@ -207,9 +210,18 @@ pub struct MethodRuntime {
     pub invocations: u64,
     /// Loop back-edges taken so far.
     pub backedges: u64,
+    /// The native code's address (0: none), in a cell whose address never
+    /// changes, so that native callers can read it at run time.
+    pub code_cell: Box<std::cell::Cell<usize>>,
 }
 
 impl MethodRuntime {
+    /// Publishes (or, with `None`, withdraws) native code.
+    pub fn set_native(&mut self, code: Option<NativeFn>) {
+        self.info.native = code;
+        self.code_cell.set(code.map_or(0, |f| f as usize));
+    }
+
     /// Fresh data for `method` with `num_ics` send sites.
     pub fn new(method: Value, info: MethodInfo, num_ics: usize) -> MethodRuntime {
         // Entries start as the method itself: any non-class value works as
@@ -220,6 +232,7 @@ impl MethodRuntime {
             ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
             invocations: 0,
             backedges: 0,
+            code_cell: Box::new(std::cell::Cell::new(0)),
         }
     }
 

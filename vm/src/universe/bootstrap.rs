@@ -241,6 +241,8 @@ impl Universe {
             lookup_cache: vec![(nil, nil, nil); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
             deoptimizations: Vec::new(),
+            jit_fp: 0,
+            native_depth: 0,
             output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
         };
         u.make_vm_classes()?;

@@ -110,7 +110,7 @@ impl Universe {
                 ic.clear();
             }
             if rt.info.speculative && rt.info.native.is_some() {
-                rt.info.native = None;
+                rt.set_native(None);
                 rt.info.speculative = false;
                 rt.info.jit = crate::runtime::JitState::Interpreted;
                 rt.invocations = 0;

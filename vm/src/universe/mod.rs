@@ -97,6 +97,12 @@ pub struct Universe {
     pub method_epoch: u64,
     /// Native code thrown away because what it assumed changed, by reason.
     pub deoptimizations: Vec<(String, u64)>,
+    /// Set by native code when it leaves: the frame the interpreter goes on
+    /// with (a callee's, when a native call did not finish natively).
+    pub jit_fp: usize,
+    /// Native calls in progress (bounded, so native code never exhausts the
+    /// native stack).
+    pub native_depth: usize,
     /// Where the program's output goes.
     pub output: crate::primitives::Output,
 }
