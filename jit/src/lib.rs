@@ -126,6 +126,7 @@ impl Jit {
             depth_offset: std::mem::offset_of!(Universe, native_depth) as i32,
             stack_words: u.stack.len() as u64,
             native_sig: func.import_signature(translate::signature(call_conv)),
+            block_classes: [known.block1.bits(), known.block2.bits(), known.block3.bits()],
         };
         let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
         if self.dump.ir {
@@ -197,6 +198,7 @@ pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
             depth_offset: 0x50,
             stack_words: 0x100_0000,
             native_sig: func.import_signature(translate::signature(cranelift_codegen::isa::CallConv::SystemV)),
+            block_classes: [0x3000_0020, 0x3000_0028, 0x3000_0030],
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;

@@ -57,6 +57,8 @@ pub struct Constants {
     pub stack_words: u64,
     /// The signature of native code, for native calls.
     pub native_sig: ir::SigRef,
+    /// Block1, Block2, Block3: the classes of closures of 0, 1, 2 arguments.
+    pub block_classes: [u64; 3],
     /// Print-stable placeholders instead of addresses (for golden IR).
     pub symbolic: bool,
 }
@@ -167,7 +169,7 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
             }
             Trivial::No => TargetKind::Call {
                 method: if symbolic { 0x6900_0000 } else { entry.method.bits() },
-                cell: if symbolic { 0x6a00_0000 } else { &*record.code_cell as *const std::cell::Cell<usize> as u64 },
+                cell: if symbolic { 0x6a00_0000 } else { &*record.code_cell as *const vm::runtime::CodeCell as u64 },
                 temps: info.num_temps,
                 max_stack: info.max_stack,
             },
@@ -609,7 +611,7 @@ impl Translator<'_, '_> {
         self.b.ins().brif(too_deep, out, &[], c1, &[]);
         self.b.switch_to_block(c1);
         let cell_addr = self.konst(cell);
-        let code = self.load(cell_addr, 0);
+        let code = self.load(cell_addr, vm::runtime::code_cell::CODE);
         let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, code, 0);
         let c2 = self.b.create_block();
         self.b.ins().brif(no_code, out, &[], c2, &[]);
@@ -645,6 +647,13 @@ impl Translator<'_, '_> {
         for i in 0..temps {
             self.store(nil, callee_frame, (FRAME_HEADER as i32 + i as i32) * W);
         }
+        self.call_and_continue(code, callee_fp, base, done);
+    }
+
+    /// Calls native `code` on the frame at `callee_fp` (already written) and,
+    /// if it returns natively, continues at `done` with its value in slot
+    /// `base`; otherwise leaves with it.
+    fn call_and_continue(&mut self, code: Value, callee_fp: Value, base: u32, done: ir::Block) {
         let depth = self.load(self.universe, self.k.depth_offset);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.store(deeper, self.universe, self.k.depth_offset);
@@ -667,6 +676,90 @@ impl Translator<'_, '_> {
         let value = self.load(self.frame, off);
         self.put(base, value);
         self.b.ins().jump(done, &[]);
+    }
+
+    /// `value`, `value:`, `value:with:` on a closure of that arity whose
+    /// block has native code: a native call with the closure's receiver and
+    /// context in the new frame.
+    fn native_block_call(&mut self, pc: usize, next_pc: usize, d: u32, argc: u32, done: ir::Block) {
+        use vm::runtime::code_cell;
+        let base = d - argc - 1;
+        let out = self.exit_block(pc, d);
+        self.flush(d);
+        let closure = self.get(base);
+        let tag = self.b.ins().band_imm_s(closure, 7);
+        let is_ptr = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let c1 = self.b.create_block();
+        self.b.ins().brif(is_ptr, c1, &[], out, &[]);
+        self.b.switch_to_block(c1);
+        let class = self.load(closure, vm::object::CLASS_OFFSET as i32);
+        let is_block = self.b.ins().icmp_imm_s(IntCC::Equal, class, self.k.block_classes[argc as usize] as i64);
+        let depth = self.load(self.universe, self.k.depth_offset);
+        let shallow = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, depth, MAX_NATIVE_DEPTH);
+        let ok = self.b.ins().band(is_block, shallow);
+        let c2 = self.b.create_block();
+        self.b.ins().brif(ok, c2, &[], out, &[]);
+        self.b.switch_to_block(c2);
+        let method = self.load(closure, Self::field_offset(CLOSURE_CODE));
+        let tagged_cell = self.load(method, Self::field_offset(METHOD_CODE_CELL));
+        let cell = self.b.ins().band_imm_s(tagged_cell, -2);
+        let no_cell = self.b.ins().icmp_imm_s(IntCC::Equal, cell, 0);
+        let c3 = self.b.create_block();
+        self.b.ins().brif(no_cell, out, &[], c3, &[]);
+        self.b.switch_to_block(c3);
+        let code = self.load(cell, code_cell::CODE);
+        let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, code, 0);
+        let c4 = self.b.create_block();
+        self.b.ins().brif(no_code, out, &[], c4, &[]);
+        self.b.switch_to_block(c4);
+        let temps = self.load(cell, code_cell::NUM_TEMPS);
+        let max_stack = self.load(cell, code_cell::MAX_STACK);
+        let callee_fp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + d as i32) as i64);
+        let sizes = self.b.ins().iadd(temps, max_stack);
+        let need = self.b.ins().iadd(callee_fp, sizes);
+        let need = self.b.ins().iadd_imm_s(need, (FRAME_HEADER + STACK_RESERVE) as i64);
+        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
+        let c5 = self.b.create_block();
+        self.b.ins().brif(short, out, &[], c5, &[]);
+        self.b.switch_to_block(c5);
+        let callee_frame = {
+            let base_addr = self.konst(self.k.stack_base);
+            let off = self.b.ins().ishl_imm_u(callee_fp, 3);
+            self.b.ins().iadd(base_addr, off)
+        };
+        self.store(method, callee_frame, FRAME_METHOD as i32 * W);
+        let shifted = self.b.ins().ishl_imm_u(self.fp, 1);
+        let caller = self.b.ins().bor_imm_s(shifted, 1);
+        self.store(caller, callee_frame, FRAME_CALLER_FP as i32 * W);
+        let resume = self.konst(((next_pc as u64) << 1) | 1);
+        self.store(resume, callee_frame, FRAME_CALLER_PC as i32 * W);
+        let receiver = self.load(closure, Self::field_offset(CLOSURE_RECEIVER));
+        self.store(receiver, callee_frame, FRAME_SELF as i32 * W);
+        let context = self.load(closure, Self::field_offset(CLOSURE_CONTEXT));
+        self.store(context, callee_frame, FRAME_CONTEXT as i32 * W);
+        self.store(closure, callee_frame, FRAME_CLOSURE as i32 * W);
+        // Temporaries start nil: a loop over the callee's count.
+        let nil = self.konst(self.k.nil);
+        let index = self.b.declare_var(types::I64);
+        let zero = self.konst(0);
+        self.b.def_var(index, zero);
+        let head = self.b.create_block();
+        let body = self.b.create_block();
+        let filled = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let i = self.b.use_var(index);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, temps);
+        self.b.ins().brif(more, body, &[], filled, &[]);
+        self.b.switch_to_block(body);
+        let byte = self.b.ins().ishl_imm_u(i, 3);
+        let addr = self.b.ins().iadd(callee_frame, byte);
+        self.store(nil, addr, FRAME_HEADER as i32 * W);
+        let next_i = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(index, next_i);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(filled);
+        self.call_and_continue(code, callee_fp, base, done);
     }
 
     /// Writes temporaries and operand slots below `depth` back to the frame.
@@ -979,6 +1072,16 @@ impl Translator<'_, '_> {
             }
             Insn::Send { argc, .. } if self.targets.contains_key(&pc) => {
                 self.inline_send(pc, next_pc, d, argc);
+            }
+            Insn::SendValue { .. } | Insn::SendValue1 { .. } | Insn::SendValue2 { .. } => {
+                let argc = match op.insn {
+                    Insn::SendValue { .. } => 0,
+                    Insn::SendValue1 { .. } => 1,
+                    _ => 2,
+                };
+                let done = self.b.create_block();
+                self.native_block_call(pc, next_pc, d, argc, done);
+                self.b.switch_to_block(done);
             }
             // Everything else runs in the interpreter.
             _ => {

@@ -70,8 +70,12 @@ pub const METHOD_OUTER: usize = 9;
 pub const METHOD_LINE: usize = 10;
 /// Method: the source file it came from (String) or nil.
 pub const METHOD_FILE: usize = 11;
+/// Method: the address of its runtime record's code cell, tagged as a
+/// SmallInteger (`address | 1`; 0 until the record exists), so that native
+/// code reaches a block's code from a closure.
+pub const METHOD_CODE_CELL: usize = 12;
 /// Number of slots of a method object.
-pub const METHOD_SIZE: usize = 12;
+pub const METHOD_SIZE: usize = 13;
 
 /// Bits 0..16 of the method info: number of arguments.
 pub const METHOD_INFO_ARGS_SHIFT: u32 = 0;

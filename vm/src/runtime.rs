@@ -198,7 +198,7 @@ pub struct MethodInfo {
 }
 
 /// Runtime data of one method or block.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MethodRuntime {
     /// The method.
     pub method: Value,
@@ -210,16 +210,43 @@ pub struct MethodRuntime {
     pub invocations: u64,
     /// Loop back-edges taken so far.
     pub backedges: u64,
-    /// The native code's address (0: none), in a cell whose address never
-    /// changes, so that native callers can read it at run time.
-    pub code_cell: Box<std::cell::Cell<usize>>,
+    /// The native code's address (0: none) and the frame sizes, in a cell
+    /// whose address never changes, so that native callers can read them at
+    /// run time.
+    pub code_cell: Box<CodeCell>,
+}
+
+/// What a native caller needs of a callee, at a fixed address.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct CodeCell {
+    /// The native code (0: none).
+    pub code: std::cell::Cell<usize>,
+    /// Arguments.
+    pub num_args: u64,
+    /// Temporaries.
+    pub num_temps: u64,
+    /// Operand stack slots.
+    pub max_stack: u64,
+}
+
+/// Byte offsets in a [`CodeCell`], for native code.
+pub mod code_cell {
+    /// The code address.
+    pub const CODE: i32 = std::mem::offset_of!(super::CodeCell, code) as i32;
+    /// The argument count.
+    pub const NUM_ARGS: i32 = std::mem::offset_of!(super::CodeCell, num_args) as i32;
+    /// The temporary count.
+    pub const NUM_TEMPS: i32 = std::mem::offset_of!(super::CodeCell, num_temps) as i32;
+    /// The operand stack size.
+    pub const MAX_STACK: i32 = std::mem::offset_of!(super::CodeCell, max_stack) as i32;
 }
 
 impl MethodRuntime {
     /// Publishes (or, with `None`, withdraws) native code.
     pub fn set_native(&mut self, code: Option<NativeFn>) {
         self.info.native = code;
-        self.code_cell.set(code.map_or(0, |f| f as usize));
+        self.code_cell.code.set(code.map_or(0, |f| f as usize));
     }
 
     /// Fresh data for `method` with `num_ics` send sites.
@@ -232,7 +259,12 @@ impl MethodRuntime {
             ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
             invocations: 0,
             backedges: 0,
-            code_cell: Box::new(std::cell::Cell::new(0)),
+            code_cell: Box::new(CodeCell {
+                code: std::cell::Cell::new(0),
+                num_args: u64::from(info.num_args),
+                num_temps: u64::from(info.num_temps),
+                max_stack: u64::from(info.max_stack),
+            }),
         }
     }
 

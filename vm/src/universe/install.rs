@@ -199,6 +199,7 @@ impl Universe {
         m.set_slot_raw(METHOD_INFO, Value::small(info));
         m.set_slot_raw(METHOD_NUM_ICS, Value::small(i64::from(code.num_ics)));
         m.set_slot_raw(METHOD_RUNTIME, Value::small(-1));
+        m.set_slot_raw(METHOD_CODE_CELL, Value::small(0));
         m.set_slot_raw(METHOD_OUTER, outer);
         m.set_slot_raw(METHOD_LINE, Value::small(i64::from(code.line)));
         m.set_slot_raw(METHOD_FILE, file);

@@ -400,8 +400,13 @@ impl Universe {
             speculative: false,
             jit: crate::runtime::JitState::Interpreted,
         };
-        self.runtimes.push(MethodRuntime::new(method, info, num_ics));
+        let record = MethodRuntime::new(method, info, num_ics);
+        let cell = &*record.code_cell as *const crate::runtime::CodeCell as u64;
+        self.runtimes.push(record);
         method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));
+        // The cell is 8-aligned: `address | 1` is a SmallInteger the collector
+        // leaves alone.
+        method.set_slot_raw(METHOD_CODE_CELL, Value::from_bits(cell | 1));
         index
     }
 
