@@ -152,11 +152,13 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
         if entry.method == u.nil() {
             return Vec::new();
         }
-        let index = entry.method.slot(METHOD_RUNTIME).int_value();
-        if index < 0 {
+        // SAFETY: a cached method is a live method object, whose cell slot
+        // holds the address of its cell.
+        let index = unsafe { (*vm::runtime::cell_of_slot(entry.method.slot(METHOD_CELL))).runtime.get() };
+        if index == 0 {
             return Vec::new();
         }
-        let record = u.runtime(index as usize);
+        let record = u.runtime(index as usize - 1);
         let info = record.info;
         let home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
         if info.primitive != 0 || info.missing_primitive || (info.trivial == Trivial::No && home) {
@@ -169,7 +171,7 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
             }
             Trivial::No => TargetKind::Call {
                 method: if symbolic { 0x6900_0000 } else { entry.method.bits() },
-                cell: if symbolic { 0x6a00_0000 } else { &*record.code_cell as *const vm::runtime::CodeCell as u64 },
+                cell: if symbolic { 0x6a00_0000 } else { record.cell.as_ptr() as u64 },
                 temps: info.num_temps,
                 max_stack: info.max_stack,
             },
@@ -701,12 +703,8 @@ impl Translator<'_, '_> {
         self.b.ins().brif(ok, c2, &[], out, &[]);
         self.b.switch_to_block(c2);
         let method = self.load(closure, Self::field_offset(CLOSURE_CODE));
-        let tagged_cell = self.load(method, Self::field_offset(METHOD_CODE_CELL));
+        let tagged_cell = self.load(method, Self::field_offset(METHOD_CELL));
         let cell = self.b.ins().band_imm_s(tagged_cell, -2);
-        let no_cell = self.b.ins().icmp_imm_s(IntCC::Equal, cell, 0);
-        let c3 = self.b.create_block();
-        self.b.ins().brif(no_cell, out, &[], c3, &[]);
-        self.b.switch_to_block(c3);
         let code = self.load(cell, code_cell::CODE);
         let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, code, 0);
         let c4 = self.b.create_block();

@@ -11,11 +11,11 @@
 //!  4 instance field names (Array)          4 info (SmallInteger, see METHOD_INFO_*)
 //!  5 instance spec (SmallInteger)          5 inline-cache count
 //!  6 companion: a metaclass's class        6 line table (ByteArray) or nil
-//!  7 namespace                             7 primitive number (0: none)
-//!  8.. class-side fields                   8 runtime index (-1 until first run)
-//!                                          9 enclosing method (blocks)
-//! closure (Format::Closure)               10 first source line
-//!  0 code (block method)                  11 source file (String) or nil
+//!  7 namespace (a Namespace object)        7 cell address | 1 (SmallInteger)
+//!  8.. class-side fields                   8 enclosing method (blocks)
+//!                                          9 first source line
+//! closure (Format::Closure)               10 source file (String) or nil
+//!  0 code (block method)
 //!  1 receiver
 //!  2 context or nil                       context (Format::Context)
 //!                                          0 parent context or nil
@@ -60,22 +60,20 @@ pub const METHOD_INFO: usize = 4;
 pub const METHOD_NUM_ICS: usize = 5;
 /// Method: the line table (ByteArray of little-endian `u32` pc/line pairs).
 pub const METHOD_LINES: usize = 6;
-/// Method: the primitive number (0: not a primitive).
-pub const METHOD_PRIMITIVE: usize = 7;
-/// Method: index into the VM's runtime table (-1 until first run).
-pub const METHOD_RUNTIME: usize = 8;
+/// Method: the address of its [`crate::runtime::MethodCell`], tagged as a
+/// SmallInteger (`address | 1`, so the collector leaves it alone). The cell
+/// is writable memory outside the method object — an arena for methods made
+/// at run time, the runtime area after a mapped image for image methods —
+/// so that running a method never writes into it (image pages stay clean).
+pub const METHOD_CELL: usize = 7;
 /// Method: for a block, the method it is in.
-pub const METHOD_OUTER: usize = 9;
+pub const METHOD_OUTER: usize = 8;
 /// Method: the line it starts on.
-pub const METHOD_LINE: usize = 10;
+pub const METHOD_LINE: usize = 9;
 /// Method: the source file it came from (String) or nil.
-pub const METHOD_FILE: usize = 11;
-/// Method: the address of its runtime record's code cell, tagged as a
-/// SmallInteger (`address | 1`; 0 until the record exists), so that native
-/// code reaches a block's code from a closure.
-pub const METHOD_CODE_CELL: usize = 12;
+pub const METHOD_FILE: usize = 10;
 /// Number of slots of a method object.
-pub const METHOD_SIZE: usize = 13;
+pub const METHOD_SIZE: usize = 11;
 
 /// Bits 0..16 of the method info: number of arguments.
 pub const METHOD_INFO_ARGS_SHIFT: u32 = 0;

@@ -129,6 +129,21 @@ impl Format {
     }
 }
 
+/// The identity hash of a Symbol: a hash of its bytes, so that equal
+/// symbols made apart (in different images, or at run time) hash alike.
+/// Symbols are identical when their bytes are equal (see `same_symbol`).
+pub const fn symbol_hash(bytes: &[u8]) -> u32 {
+    // FNV-1a 32, folded to the header's 24 bits.
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u32;
+        h = h.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    (h ^ (h >> 24)) & HASH_MASK as u32
+}
+
 /// Builds header word 1.
 pub const fn header_bits(format: Format, hash: u32, size: usize) -> u64 {
     ((size as u64) << SIZE_SHIFT) | (((hash as u64) & HASH_MASK) << HASH_SHIFT) | ((format as u64) << FORMAT_SHIFT)
@@ -207,6 +222,33 @@ impl Value {
     #[inline(always)]
     pub fn identity_hash(self) -> u32 {
         ((self.header_bits() >> HASH_SHIFT) & HASH_MASK) as u32
+    }
+
+    /// Overwrites the identity hash (symbols get the hash of their bytes).
+    pub(crate) fn set_identity_hash(self, hash: u32) {
+        let bits = self.header_bits() & !(HASH_MASK << HASH_SHIFT);
+        self.set_header_bits(bits | ((u64::from(hash) & HASH_MASK) << HASH_SHIFT));
+    }
+
+    /// Whether `self` and `other` are the same Symbol: symbols are values
+    /// identified by their bytes (an image carries its own symbols, and
+    /// mapping it must not re-intern them), so two symbol objects with equal
+    /// bytes are identical under `==`. False unless both are Symbols.
+    #[inline]
+    pub fn same_symbol(self, other: Value) -> bool {
+        self.is_pointer()
+            && other.is_pointer()
+            && self.format() == Format::Symbol
+            && other.format() == Format::Symbol
+            && self.identity_hash() == other.identity_hash()
+            && self.bytes() == other.bytes()
+    }
+
+    /// Whether two selectors (or other symbol keys) are the same: equal
+    /// bits, or equal symbols.
+    #[inline(always)]
+    pub fn same_selector(self, other: Value) -> bool {
+        self == other || self.same_symbol(other)
     }
 
     /// The header flags.

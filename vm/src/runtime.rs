@@ -1,9 +1,11 @@
 //! Per-method runtime data: inline caches (which are also the receiver-class
 //! feedback the JIT reads) and invocation and back-edge counters.
 //!
-//! A method object holds the index of its runtime record (slot
-//! `METHOD_RUNTIME`), made on its first activation, so image pages holding
-//! methods are written at most once.
+//! A method object points (slot `METHOD_CELL`) to a [`MethodCell`] in
+//! writable memory outside it: the cell holds the index of the method's
+//! runtime record, made on its first activation, and its native code. So
+//! running, profiling and compiling a method never write into the method
+//! object, and the pages of a mapped image stay clean.
 
 use crate::value::Value;
 
@@ -210,62 +212,123 @@ pub struct MethodRuntime {
     pub invocations: u64,
     /// Loop back-edges taken so far.
     pub backedges: u64,
-    /// The native code's address (0: none) and the frame sizes, in a cell
-    /// whose address never changes, so that native callers can read them at
-    /// run time.
-    pub code_cell: Box<CodeCell>,
+    /// The method's cell, whose address never changes, so that native
+    /// callers can read the code address and frame sizes at run time.
+    pub cell: std::ptr::NonNull<MethodCell>,
 }
 
-/// What a native caller needs of a callee, at a fixed address.
+/// What the VM keeps for a method outside the method object, at a fixed
+/// address: all zero until the method first runs (which is what the runtime
+/// area of a freshly mapped image holds).
+///
+/// ```text
+///  +0  code       native code address (0: none)
+///  +8  runtime    index of the runtime record + 1 (0: none yet)
+/// +16  num_args   \
+/// +24  num_temps   > copied from the method when the record is made
+/// +32  max_stack  /
+/// ```
 #[derive(Debug, Default)]
 #[repr(C)]
-pub struct CodeCell {
+pub struct MethodCell {
     /// The native code (0: none).
     pub code: std::cell::Cell<usize>,
+    /// The runtime record's index + 1 (0: not made yet).
+    pub runtime: std::cell::Cell<u64>,
     /// Arguments.
-    pub num_args: u64,
+    pub num_args: std::cell::Cell<u64>,
     /// Temporaries.
-    pub num_temps: u64,
+    pub num_temps: std::cell::Cell<u64>,
     /// Operand stack slots.
-    pub max_stack: u64,
+    pub max_stack: std::cell::Cell<u64>,
 }
 
-/// Byte offsets in a [`CodeCell`], for native code.
+/// Bytes per [`MethodCell`] (the image writer lays cells out at this pitch).
+pub const METHOD_CELL_BYTES: usize = 40;
+const _: () = assert!(size_of::<MethodCell>() == METHOD_CELL_BYTES && align_of::<MethodCell>() == 8);
+
+/// Byte offsets in a [`MethodCell`], for native code.
 pub mod code_cell {
     /// The code address.
-    pub const CODE: i32 = std::mem::offset_of!(super::CodeCell, code) as i32;
+    pub const CODE: i32 = std::mem::offset_of!(super::MethodCell, code) as i32;
+    /// The runtime index + 1.
+    pub const RUNTIME: i32 = std::mem::offset_of!(super::MethodCell, runtime) as i32;
     /// The argument count.
-    pub const NUM_ARGS: i32 = std::mem::offset_of!(super::CodeCell, num_args) as i32;
+    pub const NUM_ARGS: i32 = std::mem::offset_of!(super::MethodCell, num_args) as i32;
     /// The temporary count.
-    pub const NUM_TEMPS: i32 = std::mem::offset_of!(super::CodeCell, num_temps) as i32;
+    pub const NUM_TEMPS: i32 = std::mem::offset_of!(super::MethodCell, num_temps) as i32;
     /// The operand stack size.
-    pub const MAX_STACK: i32 = std::mem::offset_of!(super::CodeCell, max_stack) as i32;
+    pub const MAX_STACK: i32 = std::mem::offset_of!(super::MethodCell, max_stack) as i32;
+}
+
+/// Cells for methods made at run time: fixed addresses, never freed (like
+/// the runtime records).
+#[derive(Debug, Default)]
+pub struct CellArena {
+    chunks: Vec<Box<[MethodCell]>>,
+    used: usize,
+}
+
+const CELLS_PER_CHUNK: usize = 1024;
+
+impl CellArena {
+    /// A fresh zeroed cell.
+    pub fn alloc(&mut self) -> std::ptr::NonNull<MethodCell> {
+        if self.chunks.is_empty() || self.used == CELLS_PER_CHUNK {
+            self.chunks.push((0..CELLS_PER_CHUNK).map(|_| MethodCell::default()).collect());
+            self.used = 0;
+        }
+        let chunk = self.chunks.last().expect("a chunk was just ensured");
+        let cell = std::ptr::NonNull::from(&chunk[self.used]);
+        self.used += 1;
+        cell
+    }
+}
+
+/// The tagged value a method's `METHOD_CELL` slot holds for `cell`.
+pub fn cell_slot_value(cell: std::ptr::NonNull<MethodCell>) -> Value {
+    // Cells are 8-aligned: `address | 1` is a SmallInteger.
+    Value::from_bits(cell.as_ptr() as u64 | 1)
+}
+
+/// The cell a `METHOD_CELL` slot value points to.
+pub fn cell_of_slot(v: Value) -> *const MethodCell {
+    (v.bits() & !1) as *const MethodCell
 }
 
 impl MethodRuntime {
+    /// The method's cell.
+    pub fn cell(&self) -> &MethodCell {
+        // SAFETY: cells live as long as the VM (arena cells are never freed,
+        // image runtime areas stay mapped), and the VM is single-threaded.
+        unsafe { self.cell.as_ref() }
+    }
+
     /// Publishes (or, with `None`, withdraws) native code.
     pub fn set_native(&mut self, code: Option<NativeFn>) {
         self.info.native = code;
-        self.code_cell.code.set(code.map_or(0, |f| f as usize));
+        self.cell().code.set(code.map_or(0, |f| f as usize));
     }
 
-    /// Fresh data for `method` with `num_ics` send sites.
-    pub fn new(method: Value, info: MethodInfo, num_ics: usize) -> MethodRuntime {
+    /// Fresh data for `method` with `num_ics` send sites and cell `cell`
+    /// (which gets the frame sizes and, by the caller, the record's index).
+    pub fn new(method: Value, info: MethodInfo, num_ics: usize, cell: std::ptr::NonNull<MethodCell>) -> MethodRuntime {
         // Entries start as the method itself: any non-class value works as
         // "no class", and it needs no nil at hand.
-        MethodRuntime {
+        let record = MethodRuntime {
             method,
             info,
             ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
             invocations: 0,
             backedges: 0,
-            code_cell: Box::new(CodeCell {
-                code: std::cell::Cell::new(0),
-                num_args: u64::from(info.num_args),
-                num_temps: u64::from(info.num_temps),
-                max_stack: u64::from(info.max_stack),
-            }),
-        }
+            cell,
+        };
+        let c = record.cell();
+        c.code.set(0);
+        c.num_args.set(u64::from(info.num_args));
+        c.num_temps.set(u64::from(info.num_temps));
+        c.max_stack.set(u64::from(info.max_stack));
+        record
     }
 
     /// Shows the collector every value held.

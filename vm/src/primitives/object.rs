@@ -28,12 +28,16 @@ fn is_number_object(v: Value) -> bool {
     v.is_pointer() && matches!(v.format(), Format::LargeInt | Format::Double)
 }
 
-/// Identity as `==` sees it: the same object, or two numbers of the same
-/// value (numbers are identical by value, whatever their size or boxing,
-/// and `1 == 1.0`, as in SOM).
+/// Identity as `==` sees it: the same object, two symbols with the same
+/// bytes (symbols are values; see `Value::same_symbol`), or two numbers of
+/// the same value (numbers are identical by value, whatever their size or
+/// boxing, and `1 == 1.0`, as in SOM).
 #[inline]
 pub fn same(u: &Universe, a: Value, b: Value) -> bool {
     if a == b {
+        return true;
+    }
+    if a.same_symbol(b) {
         return true;
     }
     let numeric = |v: Value| v.is_int() || v.is_small_float() || is_number_object(v);

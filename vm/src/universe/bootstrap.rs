@@ -238,6 +238,7 @@ impl Universe {
             program_globals: HashMap::new(),
             known,
             runtimes: Vec::new(),
+            cells: Default::default(),
             lookup_cache: vec![(nil, nil, nil); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
             deoptimizations: Vec::new(),

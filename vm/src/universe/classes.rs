@@ -2,7 +2,8 @@
 //! methods.
 //!
 //! A method dictionary is an Array of `(selector, method)` pairs with
-//! open addressing on the selector's identity hash; the class also keeps its
+//! open addressing on the selector's identity hash (for a Symbol, a hash of
+//! its bytes); the class also keeps its
 //! methods in definition order (`Object methods at: 1` is its first method).
 
 use super::bootstrap::Spec;
@@ -22,7 +23,7 @@ pub(super) fn dict_lookup(dict: Value, selector: Value, nil: Value) -> Value {
     let mut i = selector.identity_hash() as usize & mask;
     loop {
         let key = dict.slot(2 * i);
-        if key == selector {
+        if key.same_selector(selector) {
             return dict.slot(2 * i + 1);
         }
         if key == nil {
@@ -49,7 +50,7 @@ impl Universe {
             for &m in methods {
                 let sel = m.slot(METHOD_SELECTOR);
                 let mut i = sel.identity_hash() as usize & (cap - 1);
-                while dict.slot(2 * i) != nil && dict.slot(2 * i) != sel {
+                while dict.slot(2 * i) != nil && !dict.slot(2 * i).same_selector(sel) {
                     i = (i + 1) & (cap - 1);
                 }
                 dict.set_slot_raw(2 * i, sel);
@@ -74,7 +75,7 @@ impl Universe {
     pub fn add_method(&mut self, class: Value, method: Value) -> Result<()> {
         let sel = method.slot(METHOD_SELECTOR);
         let mut methods = self.methods_of(class);
-        match methods.iter_mut().find(|m| m.slot(METHOD_SELECTOR) == sel) {
+        match methods.iter_mut().find(|m| m.slot(METHOD_SELECTOR).same_selector(sel)) {
             Some(slot) => *slot = method,
             None => methods.push(method),
         }
@@ -86,7 +87,7 @@ impl Universe {
     pub fn remove_method(&mut self, class: Value, selector: Value) -> Result<bool> {
         let mut methods = self.methods_of(class);
         let before = methods.len();
-        methods.retain(|m| m.slot(METHOD_SELECTOR) != selector);
+        methods.retain(|m| !m.slot(METHOD_SELECTOR).same_selector(selector));
         if methods.len() == before {
             return Ok(false);
         }

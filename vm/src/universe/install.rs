@@ -7,7 +7,7 @@ use std::fmt;
 use num_bigint::BigInt;
 
 use super::{Namespace, Universe};
-use crate::bytecode::{CodeFlags, CompiledClass, CompiledCode, Literal, verify_class};
+use crate::bytecode::{CompiledClass, CompiledCode, Literal, verify_class};
 use crate::compiler::{ClassPath, ClassShape, compile_class_source};
 use crate::layout::*;
 use crate::object::Format;
@@ -198,17 +198,11 @@ impl Universe {
             | (i64::from(code.flags.bits()) << METHOD_INFO_FLAGS_SHIFT);
         m.set_slot_raw(METHOD_INFO, Value::small(info));
         m.set_slot_raw(METHOD_NUM_ICS, Value::small(i64::from(code.num_ics)));
-        m.set_slot_raw(METHOD_RUNTIME, Value::small(-1));
-        m.set_slot_raw(METHOD_CODE_CELL, Value::small(0));
+        let cell = self.new_method_cell();
+        m.set_slot_raw(METHOD_CELL, cell);
         m.set_slot_raw(METHOD_OUTER, outer);
         m.set_slot_raw(METHOD_LINE, Value::small(i64::from(code.line)));
         m.set_slot_raw(METHOD_FILE, file);
-        let prim = if code.flags.contains(CodeFlags::PRIMITIVE) {
-            crate::primitives::find(holder_name, code.selector().unwrap_or("")).map_or(0, |p| p as i64)
-        } else {
-            0
-        };
-        m.set_slot_raw(METHOD_PRIMITIVE, Value::small(prim));
         let bytecode = self.alloc_old(self.known.byte_array, Format::ByteArray, code.code.len())?;
         bytecode.bytes_mut().copy_from_slice(&code.code);
         m.set_slot_raw(METHOD_BYTECODE, bytecode);

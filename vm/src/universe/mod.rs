@@ -92,6 +92,8 @@ pub struct Universe {
     pub known: Known,
     /// Per-method runtime data (inline caches, counters), by runtime index.
     pub runtimes: Vec<MethodRuntime>,
+    /// Cells of methods made at run time.
+    cells: crate::runtime::CellArena,
     lookup_cache: Vec<(Value, Value, Value)>,
     /// Bumped whenever a method dictionary changes.
     pub method_epoch: u64,
@@ -364,12 +366,19 @@ impl Universe {
     /// The runtime data of a method, made on first use.
     #[inline(always)]
     pub fn runtime_index(&mut self, method: Value) -> usize {
-        // SAFETY: `method` is a method object, which has METHOD_SIZE slots.
-        let r = unsafe { method.slot_unchecked(METHOD_RUNTIME) }.int_value();
-        if r >= 0 {
-            return r as usize;
+        // SAFETY: `method` is a method object, which has METHOD_SIZE slots;
+        // its cell slot holds the address of a live cell (see
+        // `MethodRuntime::cell`).
+        let r = unsafe { (*crate::runtime::cell_of_slot(method.slot_unchecked(METHOD_CELL))).runtime.get() };
+        if r != 0 {
+            return (r - 1) as usize;
         }
         self.new_runtime(method)
+    }
+
+    /// A cell for a method made at run time.
+    pub fn new_method_cell(&mut self) -> Value {
+        crate::runtime::cell_slot_value(self.cells.alloc())
     }
 
     #[cold]
@@ -378,7 +387,17 @@ impl Universe {
         let num_ics = method.slot(METHOD_NUM_ICS).int_value() as usize;
         let bits = method.slot(METHOD_INFO).int_value();
         let code = method.slot(METHOD_BYTECODE).bytes();
-        let primitive = method.slot(METHOD_PRIMITIVE).int_value() as u32;
+        let flags = (bits >> METHOD_INFO_FLAGS_SHIFT) as u8;
+        let is_primitive = flags & crate::bytecode::CodeFlags::PRIMITIVE.bits() != 0;
+        // Primitives are found by holder and selector when the method first
+        // runs, so an image does not depend on this VM's primitive numbering.
+        let primitive = if is_primitive {
+            let holder = self.class_name(method.slot(METHOD_HOLDER));
+            let selector = self.text_or_describe(method.slot(METHOD_SELECTOR));
+            crate::primitives::find(&holder, &selector).map_or(0, u32::from)
+        } else {
+            0
+        };
         let info = MethodInfo {
             code: code.as_ptr(),
             code_len: code.len(),
@@ -386,9 +405,9 @@ impl Universe {
             num_args: ((bits >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32,
             num_temps: ((bits >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as u32,
             max_stack: ((bits >> METHOD_INFO_STACK_SHIFT) & 0xffff) as u32,
-            flags: (bits >> METHOD_INFO_FLAGS_SHIFT) as u8,
+            flags,
             primitive,
-            missing_primitive: primitive == 0 && method.class_word() == self.known.primitive,
+            missing_primitive: primitive == 0 && is_primitive,
             trivial: Trivial::of(
                 code,
                 method.slot(METHOD_LITERALS),
@@ -400,13 +419,11 @@ impl Universe {
             speculative: false,
             jit: crate::runtime::JitState::Interpreted,
         };
-        let record = MethodRuntime::new(method, info, num_ics);
-        let cell = &*record.code_cell as *const crate::runtime::CodeCell as u64;
+        let cell = std::ptr::NonNull::new(crate::runtime::cell_of_slot(method.slot(METHOD_CELL)) as *mut _)
+            .expect("every method has a cell");
+        let record = MethodRuntime::new(method, info, num_ics, cell);
+        record.cell().runtime.set(index as u64 + 1);
         self.runtimes.push(record);
-        method.set_slot_raw(METHOD_RUNTIME, Value::small(index as i64));
-        // The cell is 8-aligned: `address | 1` is a SmallInteger the collector
-        // leaves alone.
-        method.set_slot_raw(METHOD_CODE_CELL, Value::from_bits(cell | 1));
         index
     }
 

@@ -5,13 +5,16 @@ use crate::object::Format;
 use crate::value::Value;
 
 impl Universe {
-    /// The Symbol for `name` (made, in old space, on first use).
+    /// The Symbol for `name` (made, in old space, on first use). Symbols of
+    /// mapped images are not in this table: symbols are identical when their
+    /// bytes are equal, whichever object holds them.
     pub fn intern(&mut self, name: &str) -> Result<Value> {
         if let Some(&s) = self.symbols.get(name) {
             return Ok(s);
         }
         let sym = self.alloc_old(self.known.symbol, Format::Symbol, name.len())?;
         sym.bytes_mut().copy_from_slice(name.as_bytes());
+        sym.set_identity_hash(crate::object::symbol_hash(name.as_bytes()));
         self.symbols.insert(name.into(), sym);
         Ok(sym)
     }

@@ -159,3 +159,25 @@ fn method_changes_invalidate_lookups_and_caches() {
     assert!(u.remove_method(class, m).expect("removes"));
     assert_eq!(u.lookup(class, m), u.nil());
 }
+
+#[test]
+fn symbols_with_equal_bytes_are_identical() {
+    let mut u = universe(false);
+    let cp = ClassPath::new(vec![]);
+    let compiled = compile_class_source("A.som", "A = ( foo: x = ( ^x ) )", None, &cp).expect("compiles");
+    let class = u.install_class(&compiled, Namespace::Program).expect("installs");
+    let interned = u.intern("foo:").expect("interns");
+    // A second symbol object with the same bytes, as a mapped image holds.
+    let other = u.alloc_old(u.known.symbol, Format::Symbol, 4).expect("allocates");
+    other.bytes_mut().copy_from_slice(b"foo:");
+    other.set_identity_hash(crate::object::symbol_hash(b"foo:"));
+    assert_ne!(other, interned);
+    assert!(other.same_symbol(interned));
+    assert!(crate::primitives::same(&u, other, interned), "== answers true");
+    assert_eq!(other.identity_hash(), interned.identity_hash(), "identityHash agrees with ==");
+    assert_ne!(u.lookup(class, other), u.nil(), "lookup finds the method by either symbol");
+    let bar = u.intern("bar:").expect("interns");
+    assert!(!bar.same_symbol(interned));
+    let string = u.new_old_string("foo:").expect("allocates");
+    assert!(!crate::primitives::same(&u, string, interned), "a String is not its Symbol");
+}
