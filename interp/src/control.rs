@@ -224,11 +224,7 @@ impl Interpreter {
         let code = vm::compiler::compile_method_source("<compile:>", source, &fields, Default::default())
             .map_err(|e| e.to_string())?;
         vm::bytecode::verify_method(&code, fields.len() as u32).map_err(|e| e.to_string())?;
-        let ns = if class.slot(CLASS_NAMESPACE).as_int() == Some(vm::universe::Namespace::Kernel as i64) {
-            vm::universe::Namespace::Kernel
-        } else {
-            vm::universe::Namespace::Program
-        };
+        let ns = self.u.namespace_of(class);
         let nil = self.u.nil();
         let name = self.u.class_name(class);
         let method = self.u.make_method(&code, class, ns, nil, nil, &name).map_err(|e| e.to_string())?;

@@ -82,7 +82,7 @@ impl Interpreter {
             special[op as usize] = u.intern(sel).map_err(|e| e.to_string())?;
         }
         let mut class_path = ClassPath::new(config.class_path);
-        class_path.set_kernel_shapes(u.class_shapes(vm::universe::Namespace::Kernel));
+        class_path.set_kernel_shapes(u.class_shapes(vm::universe::NamespaceId::KERNEL));
         let nil = u.nil();
         Ok(Interpreter {
             u,
@@ -111,7 +111,7 @@ impl Interpreter {
         if !dirs.contains(&dir) {
             dirs.push(dir);
             let mut cp = ClassPath::new(dirs);
-            cp.set_kernel_shapes(self.u.class_shapes(vm::universe::Namespace::Kernel));
+            cp.set_kernel_shapes(self.u.class_shapes(vm::universe::NamespaceId::KERNEL));
             self.class_path = cp;
         }
     }
@@ -329,12 +329,14 @@ impl Interpreter {
     pub fn evaluate(&mut self, source: &str) -> Result<String, Stop> {
         let nil = self.u.nil();
         let name = self.u.intern("MicaRepl").map_err(|e| Stop::Fatal(e.to_string()))?;
-        let class = match self.u.global_in(vm::universe::Namespace::Program, name) {
+        let class = match self.u.global_in(vm::universe::NamespaceId::PROGRAM, name) {
             Some(c) => c,
             None => {
                 let object = self.u.known.object;
                 let c = self.u.define_class("MicaRepl", object, &[], &[]).map_err(Stop::Fatal)?;
-                self.u.set_global(vm::universe::Namespace::Program, name, c).map_err(|e| Stop::Fatal(e.to_string()))?;
+                self.u
+                    .set_global(vm::universe::NamespaceId::PROGRAM, name, c)
+                    .map_err(|e| Stop::Fatal(e.to_string()))?;
                 c
             }
         };
@@ -349,7 +351,7 @@ impl Interpreter {
         let file = self.u.new_old_string("<repl>").map_err(|e| Stop::Fatal(e.to_string()))?;
         let method = self
             .u
-            .make_method(&code, class, vm::universe::Namespace::Program, nil, file, "MicaRepl")
+            .make_method(&code, class, vm::universe::NamespaceId::PROGRAM, nil, file, "MicaRepl")
             .map_err(|e| Stop::Fatal(e.to_string()))?;
         self.u.add_method(class, method).map_err(|e| Stop::Fatal(e.to_string()))?;
         let instance = self.send(class, "new", &[])?;

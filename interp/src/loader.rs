@@ -6,7 +6,7 @@ use std::path::Path;
 
 use vm::compiler::compile_file;
 use vm::layout::*;
-use vm::universe::Namespace;
+use vm::universe::NamespaceId;
 use vm::value::Value;
 
 use crate::{Interpreter, Step};
@@ -49,24 +49,25 @@ impl Interpreter {
         // it is not yet), then from the kernel.
         if let Some(sup) = &compiled.superclass {
             let sym = self.u.intern(sup).map_err(|e| e.to_string())?;
-            if self.u.global_in(Namespace::Program, sym).is_none() && self.class_path.find_file(sup, None).is_some() {
+            if self.u.global_in(NamespaceId::PROGRAM, sym).is_none() && self.class_path.find_file(sup, None).is_some() {
                 self.load_class(sup)?;
             }
         }
         self.class_path.forget(&compiled.name);
         let class =
-            self.u.install_class(&compiled, Namespace::Program).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.u.install_class(&compiled, NamespaceId::PROGRAM).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(class)
     }
 
-    /// A global read found its binding unbound: load a class of that name
-    /// from the class path, or take the kernel's global, or send
-    /// `unknownGlobal:` to `self`.
+    /// A global read found its binding unbound: for the program's code, load
+    /// a class of that name from the class path; otherwise take the global
+    /// as the method's namespace sees it (its imports', the kernel's), or
+    /// send `unknownGlobal:` to `self`.
     pub(crate) fn unbound_global(&mut self, binding: Value) -> Step {
         let name = binding.slot(BINDING_KEY);
         let text = self.u.text_or_describe(name);
-        let is_program = self.u.global_in(Namespace::Kernel, name) != Some(binding.slot(BINDING_VALUE))
-            && self.method.slot(METHOD_HOLDER).slot(CLASS_NAMESPACE).as_int() != Some(Namespace::Kernel as i64);
+        let ns = self.u.namespace_of(self.method.slot(METHOD_HOLDER));
+        let is_program = ns == NamespaceId::PROGRAM;
         if is_program && text.starts_with(|c: char| c.is_uppercase()) {
             match self.load_class(&text) {
                 Ok(Some(class)) => {
@@ -82,7 +83,7 @@ impl Interpreter {
             self.push(value);
             return Ok(());
         }
-        if let Some(v) = self.u.global_in(Namespace::Kernel, name) {
+        if let Some(v) = self.u.global_from(ns, name) {
             if is_program {
                 self.u.heap.store(binding, BINDING_VALUE, v);
             }

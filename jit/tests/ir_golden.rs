@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use vm::compiler::{ClassPath, compile_file};
 use vm::layout::METHOD_SELECTOR;
-use vm::universe::{Namespace, Universe, UniverseConfig};
+use vm::universe::{NamespaceId, Universe, UniverseConfig};
 
 #[test]
 fn ir_matches() {
@@ -26,9 +26,9 @@ fn ir_matches() {
         let config = UniverseConfig { stack_words: 1 << 16, ..UniverseConfig::default() };
         let mut u = Universe::new(config).expect("kernel installs");
         let mut cp = ClassPath::new(vec![]);
-        cp.set_kernel_shapes(u.class_shapes(Namespace::Kernel));
+        cp.set_kernel_shapes(u.class_shapes(NamespaceId::KERNEL));
         let compiled = compile_file(&source, &cp).expect("compiles");
-        let class = u.install_class(&compiled, Namespace::Program).expect("installs");
+        let class = u.install_class(&compiled, NamespaceId::PROGRAM).expect("installs");
         let mut text = String::new();
         for method in u.methods_of(class) {
             let rt = u.runtime_index(method);

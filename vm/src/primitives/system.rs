@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::{Prim, arg};
-use crate::universe::{Namespace, Universe};
+use crate::universe::{NamespaceId, Universe};
 use crate::value::Value;
 
 fn start() -> Instant {
@@ -35,7 +35,7 @@ pub fn global_put(u: &mut Universe, argc: usize) -> Prim {
     if !u.is_symbol(name) {
         return expected_symbol(u, name);
     }
-    match u.set_global(Namespace::Program, name, value) {
+    match u.set_global(NamespaceId::PROGRAM, name, value) {
         Ok(()) => Prim::Ok(super::receiver(u, argc)),
         Err(e) => e.into(),
     }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{Namespace, Result, Universe, UniverseConfig};
+use super::{NamespaceId, Result, Universe, UniverseConfig};
 use crate::heap::Heap;
 use crate::layout::*;
 use crate::object::Format;
@@ -234,8 +234,8 @@ impl Universe {
             sp: 0,
             handles: Vec::new(),
             symbols: HashMap::new(),
-            kernel_globals: HashMap::new(),
-            program_globals: HashMap::new(),
+            namespaces: Vec::new(),
+            namespace_ids: HashMap::new(),
             known,
             runtimes: Vec::new(),
             cells: Default::default(),
@@ -303,6 +303,10 @@ impl Universe {
             meta.set_class_word(self.known.metaclass);
         }
         nil.set_class_word(self.known.nil_class);
+        let kernel = self.add_namespace("Kernel", kernel_version())?;
+        let program = self.add_namespace("Program", semver::Version::new(0, 0, 0))?;
+        debug_assert!(kernel == NamespaceId::KERNEL && program == NamespaceId::PROGRAM);
+        let kernel_descriptor = self.namespace(kernel).descriptor;
         // Phase 3: names, field lists, empty method lists; then the globals.
         let hidden: Vec<String> = CLASS_FIELD_NAMES.iter().map(|n| format!("<{n}>")).collect();
         for &(name, _, format) in VM_CLASSES {
@@ -310,8 +314,10 @@ impl Universe {
             let fields: Vec<String> = if format == Format::Class { hidden.clone() } else { Vec::new() };
             self.init_class_slots(class, name, &fields)?;
             self.init_class_slots(meta, &format!("{name} class"), &hidden)?;
+            class.set_slot_raw(CLASS_NAMESPACE, kernel_descriptor);
+            meta.set_slot_raw(CLASS_NAMESPACE, kernel_descriptor);
             let sym = self.intern(name)?;
-            self.set_global(Namespace::Kernel, sym, class)?;
+            self.set_global(NamespaceId::KERNEL, sym, class)?;
         }
         let t = self.alloc_old(self.known.true_class, Format::Fields, 0)?;
         let f = self.alloc_old(self.known.false_class, Format::Fields, 0)?;
@@ -321,7 +327,7 @@ impl Universe {
         self.known.system = system;
         for (name, v) in [("nil", nil), ("true", t), ("false", f), ("system", system)] {
             let sym = self.intern(name)?;
-            self.set_global(Namespace::Kernel, sym, v)?;
+            self.set_global(NamespaceId::KERNEL, sym, v)?;
         }
         Ok(())
     }
@@ -340,6 +346,11 @@ impl Universe {
         class.set_slot_raw(CLASS_METHOD_LIST, list);
         Ok(())
     }
+}
+
+/// The version of the kernel namespace: this VM's version.
+pub fn kernel_version() -> semver::Version {
+    semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is a semantic version")
 }
 
 /// Frame stack memory, zeroed by the allocator so that the pages are only

@@ -6,7 +6,7 @@ use std::fmt;
 
 use num_bigint::BigInt;
 
-use super::{Namespace, Universe};
+use super::{NamespaceId, Universe};
 use crate::bytecode::{CompiledClass, CompiledCode, Literal, verify_class};
 use crate::compiler::{ClassPath, ClassShape, compile_class_source};
 use crate::layout::*;
@@ -65,57 +65,59 @@ pub const KERNEL_SOURCES: &[(&str, &str)] = &[
 pub(super) fn install_kernel(u: &mut Universe) -> Result<(), String> {
     let mut class_path = ClassPath::new(Vec::new());
     for &(name, source) in KERNEL_SOURCES {
-        class_path.set_kernel_shapes(u.class_shapes(Namespace::Kernel));
+        class_path.set_kernel_shapes(u.class_shapes(NamespaceId::KERNEL));
         let file = format!("kernel/{name}.som");
         let compiled = compile_class_source(&file, source, None, &class_path).map_err(|e| e.to_string())?;
-        u.install_class(&compiled, Namespace::Kernel).map_err(|e| format!("{file}: {e}"))?;
+        u.install_class(&compiled, NamespaceId::KERNEL).map_err(|e| format!("{file}: {e}"))?;
     }
     Ok(())
 }
 
 impl Universe {
-    /// The shapes of every class in `ns` (and, for the program namespace,
-    /// the kernel's too), for compiling against the running classes.
-    pub fn class_shapes(&self, ns: Namespace) -> HashMap<String, ClassShape> {
+    /// The shapes of every class code in `ns` can see (the kernel's, its
+    /// imports', its own; later ones shadow earlier ones), for compiling
+    /// against the running classes. Only bindings already known count (an
+    /// image's are looked up by name, see `class_shape`).
+    pub fn class_shapes(&self, ns: NamespaceId) -> HashMap<String, ClassShape> {
         let mut out = HashMap::new();
-        let spaces: &[Namespace] =
-            if ns == Namespace::Kernel { &[Namespace::Kernel] } else { &[Namespace::Kernel, Namespace::Program] };
-        for &space in spaces {
-            for (&name, &binding) in self.globals(space) {
-                let class = binding.slot(BINDING_VALUE);
-                // Classes only: a metaclass's class is Metaclass itself.
-                if class == Value::UNBOUND
-                    || !self.is_class(class)
-                    || class.class_word().class_word() != self.known.metaclass
-                {
-                    continue;
+        let mut spaces = vec![NamespaceId::KERNEL];
+        spaces.extend(self.namespace(ns).imports.iter().copied());
+        spaces.push(ns);
+        for space in spaces {
+            for (name, binding) in self.known_bindings(space) {
+                if let Some(shape) = self.shape_of(binding.slot(BINDING_VALUE)) {
+                    out.insert(name, shape);
                 }
-                let sup = class.slot(CLASS_SUPERCLASS);
-                let shape = ClassShape {
-                    superclass: if sup == self.nil() { None } else { Some(self.class_name(sup)) },
-                    fields: self.field_names(class),
-                    class_fields: self.field_names(class.class_word()),
-                };
-                out.insert(self.text_or_describe(name), shape);
             }
         }
         out
     }
 
+    /// The shape of `class` if it is a class (not a metaclass).
+    pub fn shape_of(&self, class: Value) -> Option<ClassShape> {
+        // Classes only: a metaclass's class is Metaclass itself.
+        if class == Value::UNBOUND || !self.is_class(class) || class.class_word().class_word() != self.known.metaclass {
+            return None;
+        }
+        let sup = class.slot(CLASS_SUPERCLASS);
+        Some(ClassShape {
+            superclass: if sup == self.nil() { None } else { Some(self.class_name(sup)) },
+            fields: self.field_names(class),
+            class_fields: self.field_names(class.class_word()),
+        })
+    }
+
     /// Installs a compiled class into `ns` and binds its name there. A class
     /// of that name already in `ns` with the same fields gets the new methods;
     /// otherwise a new class is made.
-    pub fn install_class(&mut self, compiled: &CompiledClass, ns: Namespace) -> Result<Value, InstallError> {
+    pub fn install_class(&mut self, compiled: &CompiledClass, ns: NamespaceId) -> Result<Value, InstallError> {
         verify_class(compiled).map_err(|e| InstallError(format!("bytecode verification failed: {e}")))?;
         let nil = self.nil();
         let superclass = match &compiled.superclass {
             None => nil,
             Some(name) => {
                 let sym = self.intern(name)?;
-                let found = match ns {
-                    Namespace::Kernel => self.global_in(Namespace::Kernel, sym),
-                    Namespace::Program => self.global(sym),
-                };
+                let found = self.global_from(ns, sym);
                 match found {
                     Some(c) if self.is_class(c) => c,
                     _ => return Err(InstallError(format!("superclass {name} of {} is not loaded", compiled.name))),
@@ -141,7 +143,9 @@ impl Universe {
                 let c = self
                     .define_class(&compiled.name, superclass, &compiled.fields, &compiled.class_fields)
                     .map_err(InstallError)?;
-                c.set_slot_raw(CLASS_NAMESPACE, Value::small(ns as i64));
+                let descriptor = self.namespace(ns).descriptor;
+                c.set_slot_raw(CLASS_NAMESPACE, descriptor);
+                c.class_word().set_slot_raw(CLASS_NAMESPACE, descriptor);
                 c
             }
         };
@@ -168,7 +172,7 @@ impl Universe {
         &mut self,
         code: &CompiledCode,
         holder: Value,
-        ns: Namespace,
+        ns: NamespaceId,
         outer: Value,
         file: Value,
         holder_name: &str,
@@ -227,7 +231,7 @@ impl Universe {
         &mut self,
         lit: &Literal,
         holder: Value,
-        ns: Namespace,
+        ns: NamespaceId,
         home: Value,
         file: Value,
         holder_name: &str,
@@ -255,7 +259,7 @@ impl Universe {
             Literal::False => self.known.false_,
             Literal::Global(name) => {
                 let sym = self.intern(name)?;
-                self.binding(ns, sym)?
+                self.binding_for_code(ns, sym)?
             }
             Literal::Block(code) => self.make_method(code, holder, ns, home, file, holder_name)?,
         })

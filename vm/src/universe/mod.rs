@@ -6,6 +6,7 @@
 mod bootstrap;
 mod classes;
 mod install;
+mod namespaces;
 mod numbers;
 mod strings;
 
@@ -21,6 +22,7 @@ pub use install::KERNEL_SOURCES;
 
 pub use bootstrap::{Known, is_vm_class_name};
 pub use install::InstallError;
+pub use namespaces::{ExportLookup, NamespaceData, NamespaceId};
 
 /// Errors of the universe's operations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,16 +51,6 @@ pub type Result<T> = std::result::Result<T, VmError>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handle(usize);
 
-/// Which global namespace a binding lives in: the kernel's, or the
-/// program's (whose names shadow the kernel's for the program's code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Namespace {
-    /// The kernel library.
-    Kernel,
-    /// Classes loaded from source and globals the program defines.
-    Program,
-}
-
 /// Configuration of a universe.
 #[derive(Clone, Copy, Debug)]
 pub struct UniverseConfig {
@@ -86,8 +78,10 @@ pub struct Universe {
     pub sp: usize,
     handles: Vec<Value>,
     symbols: HashMap<Box<str>, Value>,
-    kernel_globals: HashMap<Value, Value>,
-    program_globals: HashMap<Value, Value>,
+    /// Namespaces, by `NamespaceId`.
+    namespaces: Vec<NamespaceData>,
+    /// Namespace descriptors (what classes point to) to their ids.
+    namespace_ids: HashMap<Value, NamespaceId>,
     /// The well-known objects.
     pub known: Known,
     /// Per-method runtime data (inline caches, counters), by runtime index.
@@ -225,8 +219,7 @@ impl Universe {
             stack: &mut self.stack[..self.sp],
             handles: &mut self.handles,
             symbols: &mut self.symbols,
-            kernel_globals: &mut self.kernel_globals,
-            program_globals: &mut self.program_globals,
+            namespaces: &mut self.namespaces,
             known: &mut self.known,
             runtimes: &mut self.runtimes,
         };
@@ -277,56 +270,6 @@ impl Universe {
     /// Collection counters.
     pub fn gc_stats(&self) -> GcStats {
         self.heap.stats()
-    }
-
-    // ---- globals ------------------------------------------------------------
-
-    fn globals(&self, ns: Namespace) -> &HashMap<Value, Value> {
-        match ns {
-            Namespace::Kernel => &self.kernel_globals,
-            Namespace::Program => &self.program_globals,
-        }
-    }
-
-    /// The binding of `name` (a Symbol) in `ns`, made unbound if new.
-    pub fn binding(&mut self, ns: Namespace, name: Value) -> Result<Value> {
-        if let Some(&b) = self.globals(ns).get(&name) {
-            return Ok(b);
-        }
-        let b = self.alloc_old(self.known.binding_class, Format::Fields, BINDING_SIZE)?;
-        b.set_slot_raw(BINDING_KEY, name);
-        b.set_slot_raw(BINDING_VALUE, Value::UNBOUND);
-        match ns {
-            Namespace::Kernel => self.kernel_globals.insert(name, b),
-            Namespace::Program => self.program_globals.insert(name, b),
-        };
-        Ok(b)
-    }
-
-    /// Sets global `name` in `ns`.
-    pub fn set_global(&mut self, ns: Namespace, name: Value, value: Value) -> Result<()> {
-        let b = self.binding(ns, name)?;
-        self.heap.store(b, BINDING_VALUE, value);
-        Ok(())
-    }
-
-    /// The value of global `name` as the program sees it: its own namespace,
-    /// then the kernel's.
-    pub fn global(&self, name: Value) -> Option<Value> {
-        for ns in [Namespace::Program, Namespace::Kernel] {
-            if let Some(b) = self.globals(ns).get(&name) {
-                let v = b.slot(BINDING_VALUE);
-                if v != Value::UNBOUND {
-                    return Some(v);
-                }
-            }
-        }
-        None
-    }
-
-    /// The value of global `name` in `ns` only.
-    pub fn global_in(&self, ns: Namespace, name: Value) -> Option<Value> {
-        self.globals(ns).get(&name).map(|b| b.slot(BINDING_VALUE)).filter(|v| *v != Value::UNBOUND)
     }
 
     // ---- method lookup ------------------------------------------------------
@@ -450,8 +393,7 @@ struct UniverseRoots<'a> {
     stack: &'a mut [Value],
     handles: &'a mut Vec<Value>,
     symbols: &'a mut HashMap<Box<str>, Value>,
-    kernel_globals: &'a mut HashMap<Value, Value>,
-    program_globals: &'a mut HashMap<Value, Value>,
+    namespaces: &'a mut Vec<NamespaceData>,
     known: &'a mut Known,
     runtimes: &'a mut Vec<MethodRuntime>,
 }
@@ -467,12 +409,11 @@ impl Roots for UniverseRoots<'_> {
         for v in self.symbols.values_mut() {
             visit(v);
         }
-        for table in [&mut *self.kernel_globals, &mut *self.program_globals] {
-            // Keys are symbols and bindings old objects: they never move, but
-            // a full collection must mark them.
-            for (k, b) in table.iter_mut() {
-                let mut k = *k;
-                visit(&mut k);
+        for ns in self.namespaces.iter_mut() {
+            // Descriptors and bindings are old (or image) objects: they never
+            // move, but a full collection must mark them.
+            visit(&mut ns.descriptor);
+            for b in ns.globals.values_mut() {
                 visit(b);
             }
         }

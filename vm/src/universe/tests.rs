@@ -144,7 +144,7 @@ fn method_changes_invalidate_lookups_and_caches() {
     let mut u = universe(false);
     let cp = ClassPath::new(vec![]);
     let compiled = compile_class_source("A.som", "A = ( m = ( ^1 ) )", None, &cp).expect("compiles");
-    let class = u.install_class(&compiled, Namespace::Program).expect("installs");
+    let class = u.install_class(&compiled, NamespaceId::PROGRAM).expect("installs");
     let m = u.intern("m").expect("interns");
     let first = u.lookup(class, m);
     assert_ne!(first, u.nil());
@@ -152,7 +152,7 @@ fn method_changes_invalidate_lookups_and_caches() {
     u.runtimes[rt].ics = vec![InlineCache::new_for_tests(u.nil())].into_boxed_slice();
     u.runtimes[rt].ics[0].record(class, first);
     let recompiled = compile_class_source("A.som", "A = ( m = ( ^2 ) n = ( ^3 ) )", None, &cp).expect("compiles");
-    u.install_class(&recompiled, Namespace::Program).expect("installs");
+    u.install_class(&recompiled, NamespaceId::PROGRAM).expect("installs");
     let second = u.lookup(class, m);
     assert_ne!(second, first, "the lookup cache was flushed");
     assert_eq!(u.runtimes[rt].ics[0].state(), IcState::Empty, "inline caches were cleared");
@@ -165,7 +165,7 @@ fn symbols_with_equal_bytes_are_identical() {
     let mut u = universe(false);
     let cp = ClassPath::new(vec![]);
     let compiled = compile_class_source("A.som", "A = ( foo: x = ( ^x ) )", None, &cp).expect("compiles");
-    let class = u.install_class(&compiled, Namespace::Program).expect("installs");
+    let class = u.install_class(&compiled, NamespaceId::PROGRAM).expect("installs");
     let interned = u.intern("foo:").expect("interns");
     // A second symbol object with the same bytes, as a mapped image holds.
     let other = u.alloc_old(u.known.symbol, Format::Symbol, 4).expect("allocates");
