@@ -502,10 +502,17 @@ impl Translator<'_, '_> {
         self.b.ins().select(cond, t, f)
     }
 
-    /// Calls the write barrier if `value` may be a young object.
+    /// Calls the write barrier if `value` may be a young object, or if
+    /// `target` is an image object not yet remembered (the collector does
+    /// not trace image objects the program has not written to).
     fn barrier(&mut self, target: Value, value: Value) {
+        use vm::object::{BITS_OFFSET, FLAG_IMAGE, FLAG_REMEMBERED};
         let rel = self.b.ins().iadd_imm_s(value, -(self.k.nursery_start as i64));
         let young = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, rel, self.k.nursery_len as i64);
+        let header = self.load(target, BITS_OFFSET as i32);
+        let flags = self.b.ins().band_imm_s(header, (FLAG_IMAGE | FLAG_REMEMBERED) as i64);
+        let unremembered_image = self.b.ins().icmp_imm_s(IntCC::Equal, flags, FLAG_IMAGE as i64);
+        let young = self.b.ins().bor(young, unremembered_image);
         let call = self.b.create_block();
         let done = self.b.create_block();
         self.b.ins().brif(young, call, &[], done, &[]);

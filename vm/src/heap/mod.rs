@@ -23,7 +23,7 @@ mod verify;
 
 use std::time::{Duration, Instant};
 
-use crate::object::{FLAG_FORWARDED, FLAG_MARK, FLAG_REMEMBERED, Format, HEADER_WORDS, header_bits};
+use crate::object::{FLAG_FORWARDED, FLAG_IMAGE, FLAG_MARK, FLAG_REMEMBERED, Format, HEADER_WORDS, header_bits};
 use crate::value::Value;
 use old::OldSpace;
 
@@ -77,6 +77,14 @@ pub struct Heap {
     top: usize,
     old: OldSpace,
     remembered: Vec<Value>,
+    /// Image objects the program wrote into: roots of every collection
+    /// (they stay remembered).
+    image_remembered: Vec<Value>,
+    /// Address ranges of mapped images, and their bounding box: pointers
+    /// into them are never traced, marked or moved.
+    images: Vec<(usize, usize)>,
+    images_lo: usize,
+    images_hi: usize,
     config: HeapConfig,
     stats: GcStats,
     next_hash: u32,
@@ -107,6 +115,10 @@ impl Heap {
             top: nursery_start,
             old: OldSpace::new(),
             remembered: Vec::new(),
+            image_remembered: Vec::new(),
+            images: Vec::new(),
+            images_lo: usize::MAX,
+            images_hi: 0,
             config,
             stats: GcStats::default(),
             next_hash: 0x9e37,
@@ -140,6 +152,28 @@ impl Heap {
     #[inline(always)]
     pub fn is_young(&self, v: Value) -> bool {
         v.is_pointer() && v.addr().wrapping_sub(self.nursery_start) < self.nursery_end - self.nursery_start
+    }
+
+    /// Registers the address range of a mapped image: the collector leaves
+    /// objects there alone (no marking, tracing or moving) unless the program
+    /// wrote into them.
+    pub fn add_image_range(&mut self, start: usize, end: usize) {
+        self.images.push((start, end));
+        self.images_lo = self.images_lo.min(start);
+        self.images_hi = self.images_hi.max(end);
+    }
+
+    /// Whether `v` points into a mapped image (by address: the object's
+    /// page is not touched).
+    #[inline(always)]
+    pub fn in_image(&self, v: Value) -> bool {
+        let a = v.addr();
+        v.is_pointer() && a >= self.images_lo && a < self.images_hi && self.images.iter().any(|&(s, e)| a >= s && a < e)
+    }
+
+    /// Image objects the program has written into so far.
+    pub fn written_image_objects(&self) -> usize {
+        self.image_remembered.len()
     }
 
     /// Old-space bytes in use.
@@ -200,19 +234,29 @@ impl Heap {
             || self.old.used_bytes() >= self.full_threshold
     }
 
-    /// Records that `target` (any object) now holds `value`: if an old
-    /// object gets a reference to a young one, it joins the remembered set.
+    /// Records that `target` (any object) now holds `value`: an old object
+    /// that gets a reference to a young one joins the remembered set; an
+    /// image object that gets any reference joins it for good (the collector
+    /// never traces image objects otherwise).
     #[inline(always)]
     pub fn write_barrier(&mut self, target: Value, value: Value) {
-        if self.is_young(value) && !self.is_young(target) && target.flags() & FLAG_REMEMBERED == 0 {
-            self.remember(target);
+        if !value.is_pointer() || self.is_young(target) {
+            return;
+        }
+        let flags = target.flags();
+        if flags & FLAG_REMEMBERED == 0 && (flags & FLAG_IMAGE != 0 || self.is_young(value)) {
+            self.remember(target, flags);
         }
     }
 
     #[cold]
-    fn remember(&mut self, target: Value) {
+    fn remember(&mut self, target: Value, flags: u64) {
         target.set_header_bits(target.header_bits() | FLAG_REMEMBERED);
-        self.remembered.push(target);
+        if flags & FLAG_IMAGE != 0 {
+            self.image_remembered.push(target);
+        } else {
+            self.remembered.push(target);
+        }
     }
 
     /// Stores `value` into slot `index` of `target`, with the write barrier.
@@ -234,6 +278,11 @@ impl Heap {
             obj.set_header_bits(obj.header_bits() & !FLAG_REMEMBERED);
             self.scan_object(*obj, &mut queue, &mut failed);
         }
+        let image_remembered = std::mem::take(&mut self.image_remembered);
+        for obj in &image_remembered {
+            self.scan_object(*obj, &mut queue, &mut failed);
+        }
+        self.image_remembered = image_remembered;
         while let Some(obj) = queue.pop() {
             self.scan_object(obj, &mut queue, &mut failed);
         }
@@ -302,12 +351,15 @@ impl Heap {
         self.collect_young(roots)?;
         let start = Instant::now();
         let mut stack: Vec<Value> = Vec::new();
-        roots.visit_roots(&mut |slot| mark(*slot, &mut stack));
+        roots.visit_roots(&mut |slot| self.mark(*slot, &mut stack));
+        // Image objects are never marked: those the program wrote into are
+        // roots, the others refer only to image objects.
+        stack.extend(self.image_remembered.iter().copied());
         while let Some(obj) = stack.pop() {
-            mark(obj.class_word(), &mut stack);
+            self.mark(obj.class_word(), &mut stack);
             if obj.format().has_pointers() {
                 for i in 0..obj.size() {
-                    mark(Value::from_bits(obj.body_word(i)), &mut stack);
+                    self.mark(Value::from_bits(obj.body_word(i)), &mut stack);
                 }
             }
         }
@@ -318,6 +370,16 @@ impl Heap {
         self.stats.full_collections += 1;
         self.stats.gc_time += start.elapsed();
         Ok(())
+    }
+
+    /// Marks `v` (if it is an unmarked heap object) and queues it for
+    /// scanning; image objects are left alone.
+    #[inline]
+    fn mark(&self, v: Value, stack: &mut Vec<Value>) {
+        if v.is_pointer() && !self.in_image(v) && v.flags() & FLAG_MARK == 0 {
+            v.set_header_bits(v.header_bits() | FLAG_MARK);
+            stack.push(v);
+        }
     }
 
     /// Checks every object of old space and every root: headers are valid,
@@ -331,14 +393,6 @@ impl Heap {
     /// the stress mode).
     pub fn verify_roots(&self, roots: &mut dyn Roots) -> Result<(), String> {
         verify::verify(self, roots, false)
-    }
-}
-
-/// Marks `v` (if it is an unmarked object) and queues it for scanning.
-fn mark(v: Value, stack: &mut Vec<Value>) {
-    if v.is_pointer() && v.flags() & FLAG_MARK == 0 {
-        v.set_header_bits(v.header_bits() | FLAG_MARK);
-        stack.push(v);
     }
 }
 

@@ -5,7 +5,7 @@ use crate::object::{FLAG_FORWARDED, Format};
 use crate::value::Value;
 
 fn check_pointer(heap: &Heap, v: Value, what: &dyn Fn() -> String) -> Result<(), String> {
-    if !v.is_pointer() {
+    if !v.is_pointer() || heap.in_image(v) {
         return Ok(());
     }
     if heap.is_young(v) {
@@ -39,6 +39,13 @@ pub(super) fn verify(heap: &Heap, roots: &mut dyn Roots, whole_heap: bool) -> Re
     });
     if let Some(p) = problem {
         return Err(p);
+    }
+    for (n, &obj) in heap.image_remembered.iter().enumerate() {
+        if obj.format().has_pointers() {
+            for i in 0..obj.size() {
+                check_pointer(heap, obj.slot(i), &|| format!("slot {i} of written image object {n}"))?;
+            }
+        }
     }
     if !whole_heap {
         return Ok(());

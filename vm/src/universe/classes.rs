@@ -58,8 +58,9 @@ impl Universe {
             }
             dict
         };
-        class.set_slot_raw(CLASS_METHOD_LIST, list);
-        class.set_slot_raw(CLASS_METHOD_DICT, dict);
+        // Through the barrier: the class may be an image object.
+        self.heap.store(class, CLASS_METHOD_LIST, list);
+        self.heap.store(class, CLASS_METHOD_DICT, dict);
         self.invalidate_caches();
         Ok(())
     }
