@@ -127,6 +127,55 @@ pub enum ImageError {
         /// Position of the section that starts inside it.
         second: usize,
     },
+    /// A section every image has is missing.
+    MissingSection {
+        /// The kind that is missing.
+        kind: SectionKind,
+    },
+    /// The header and section table do not fit in the first page.
+    TableTooLarge {
+        /// Where the table ends.
+        table_end: u64,
+    },
+    /// The objects section is not the first section, or the chunks section
+    /// not the last.
+    SectionOrder {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A section's bytes do not match the checksum in the section table.
+    SectionChecksum {
+        /// The section.
+        kind: SectionKind,
+        /// The checksum the table records.
+        stored: u64,
+        /// The checksum of the bytes as found.
+        computed: u64,
+    },
+    /// A chunk of the file does not match its checksum.
+    ChunkChecksum {
+        /// Where the chunk starts in the file.
+        offset: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// A table inside a section is malformed.
+    BadTable {
+        /// The section.
+        section: SectionKind,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The file is neither an image nor an executable with one appended.
+    NotAnImage {
+        /// What was found.
+        detail: String,
+    },
+    /// Reading or mapping the file failed.
+    Io {
+        /// The operating system's message.
+        detail: String,
+    },
 }
 
 /// The result of reading or checking a mini-image.
@@ -185,6 +234,21 @@ impl fmt::Display for ImageError {
             Self::SectionsOverlap { first, second } => {
                 write!(f, "sections {first} and {second} overlap")
             }
+            Self::MissingSection { kind } => write!(f, "image has no {kind} section"),
+            Self::TableTooLarge { table_end } => {
+                write!(f, "the header and section table end at {table_end}, past the first page")
+            }
+            Self::SectionOrder { detail } => write!(f, "sections are out of order: {detail}"),
+            Self::SectionChecksum { kind, stored, computed } => write!(
+                f,
+                "the {kind} section is corrupt: its checksum is {computed:#018x}, the section table records {stored:#018x}"
+            ),
+            Self::ChunkChecksum { offset, len } => {
+                write!(f, "the {len} bytes at offset {offset:#x} are corrupt: they do not match their checksum")
+            }
+            Self::BadTable { section, detail } => write!(f, "the {section} table is malformed: {detail}"),
+            Self::NotAnImage { detail } => write!(f, "not a Mica image: {detail}"),
+            Self::Io { detail } => f.write_str(detail),
         }
     }
 }

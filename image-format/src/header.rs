@@ -16,8 +16,18 @@
 //!      44     4  reserved        0
 //!      48     8  checksum        FNV-1a 64 of header + section table,
 //!                                taken with this field read as zero
-//!      56     8  reserved        0
-//!      64        (section table follows)
+//!      56     8  runtime_size    bytes of zeroed memory the image needs
+//!                                right after its mapped file (method
+//!                                cells), at file_size rounded up to
+//!                                CHUNK_SIZE
+//!      64     8  abi             hash of the object layout and bytecode set
+//!                                the objects are encoded for
+//!      72     8  build_id        hash identifying this exact build (its
+//!                                objects, base and tables); importers
+//!                                record it to know whether their
+//!                                pre-resolved addresses still hold
+//!      80    16  reserved        0
+//!      96        (section table follows)
 //! ```
 //!
 //! All fields are little-endian.
@@ -41,8 +51,14 @@ pub const ENDIAN_LITTLE: u8 = 1;
 /// The page size, in bytes, to which sections are aligned.
 pub const PAGE_SIZE: u32 = 4096;
 
+/// The unit of lazy verification: the file after its first page is checked
+/// in chunks of this many bytes, each when first touched. A multiple of
+/// every page size Linux uses (4, 16, 64 KiB), so a chunk can be protected
+/// on its own; images start at multiples of it in bundles.
+pub const CHUNK_SIZE: u64 = 64 << 10;
+
 /// The encoded size of a [`Header`] in bytes.
-pub const HEADER_SIZE: usize = 64;
+pub const HEADER_SIZE: usize = 96;
 
 const MAGIC_AT: usize = 0;
 const VERSION_AT: usize = 8;
@@ -57,11 +73,14 @@ const SECTION_COUNT_AT: usize = 40;
 const RESERVED_B_AT: usize = 44;
 /// File offset of the checksum field.
 pub(crate) const CHECKSUM_AT: usize = 48;
-const RESERVED_C_AT: usize = 56;
+const RUNTIME_SIZE_AT: usize = 56;
+const ABI_AT: usize = 64;
+const BUILD_ID_AT: usize = 72;
+const RESERVED_C_AT: usize = 80;
 
-const _: () = assert!(HEADER_SIZE == 64);
+const _: () = assert!(HEADER_SIZE == 96);
 const _: () = assert!(HEADER_SIZE.is_multiple_of(8));
-const _: () = assert!(RESERVED_C_AT + 8 == HEADER_SIZE);
+const _: () = assert!(RESERVED_C_AT + 16 == HEADER_SIZE);
 const _: () = assert!(CHECKSUM_AT.is_multiple_of(8) && CHECKSUM_AT + 8 <= HEADER_SIZE);
 const _: () = assert!(PAGE_SIZE.is_power_of_two());
 const _: () = assert!(WORD_SIZE as usize == size_of::<u64>());
@@ -72,8 +91,8 @@ const _: () = assert!(MAGIC.len() == VERSION_AT - MAGIC_AT);
 pub struct Flags(u32);
 
 impl Flags {
-    /// The image is complete: nothing will be appended to it or changed in
-    /// place.
+    /// The program is sealed: it refuses live connections (deployment is
+    /// link, bundle, seal).
     pub const SEALED: Self = Self(1);
 
     /// Every flag this format version defines.
@@ -165,6 +184,12 @@ pub struct Header {
     /// FNV-1a 64 of the header and section table, taken with this field
     /// read as zero.
     pub checksum: u64,
+    /// Bytes of zeroed memory the image needs after its mapped file.
+    pub runtime_size: u64,
+    /// Hash of the object layout and bytecode set the objects use.
+    pub abi: u64,
+    /// Hash identifying this exact build.
+    pub build_id: u64,
 }
 
 impl Header {
@@ -183,6 +208,9 @@ impl Header {
             file_size,
             section_count: 0,
             checksum: 0,
+            runtime_size: 0,
+            abi: 0,
+            build_id: 0,
         }
     }
 
@@ -199,6 +227,9 @@ impl Header {
         put(&mut out, FILE_SIZE_AT, &self.file_size.to_le_bytes());
         put(&mut out, SECTION_COUNT_AT, &self.section_count.to_le_bytes());
         put(&mut out, CHECKSUM_AT, &self.checksum.to_le_bytes());
+        put(&mut out, RUNTIME_SIZE_AT, &self.runtime_size.to_le_bytes());
+        put(&mut out, ABI_AT, &self.abi.to_le_bytes());
+        put(&mut out, BUILD_ID_AT, &self.build_id.to_le_bytes());
         out
     }
 
@@ -234,7 +265,7 @@ impl Header {
         }
         check_zero(b, RESERVED_A_AT, 2)?;
         check_zero(b, RESERVED_B_AT, 4)?;
-        check_zero(b, RESERVED_C_AT, 8)?;
+        check_zero(b, RESERVED_C_AT, 16)?;
         let bits = u32::from_le_bytes(get(b, FLAGS_AT));
         let flags = Flags::from_bits(bits).ok_or(ImageError::UnknownFlags { bits: bits & !Flags::ALL.bits() })?;
         let preferred_base = u64::from_le_bytes(get(b, BASE_AT));
@@ -252,6 +283,9 @@ impl Header {
             file_size: u64::from_le_bytes(get(b, FILE_SIZE_AT)),
             section_count: u32::from_le_bytes(get(b, SECTION_COUNT_AT)),
             checksum: u64::from_le_bytes(get(b, CHECKSUM_AT)),
+            runtime_size: u64::from_le_bytes(get(b, RUNTIME_SIZE_AT)),
+            abi: u64::from_le_bytes(get(b, ABI_AT)),
+            build_id: u64::from_le_bytes(get(b, BUILD_ID_AT)),
         })
     }
 }
@@ -286,6 +320,9 @@ mod tests {
         let mut header = Header::new(Flags::SEALED, 0x7f00_0000_0000, 3 * 4096);
         header.section_count = 2;
         header.checksum = 0x0123_4567_89ab_cdef;
+        header.runtime_size = 4000;
+        header.abi = 7;
+        header.build_id = 0xfeed;
         header
     }
 
@@ -301,7 +338,7 @@ mod tests {
     fn truncated_header_is_rejected_at_every_length() {
         let bytes = sample().to_bytes();
         for len in 0..HEADER_SIZE {
-            assert_eq!(Header::from_bytes(&bytes[..len]), Err(ImageError::Truncated { needed: 64, got: len as u64 }));
+            assert_eq!(Header::from_bytes(&bytes[..len]), Err(ImageError::Truncated { needed: 96, got: len as u64 }));
         }
     }
 
@@ -343,7 +380,7 @@ mod tests {
 
     #[test]
     fn reserved_bytes_and_unknown_flags_are_rejected() {
-        for at in (14..16).chain(44..48).chain(56..64) {
+        for at in (14..16).chain(44..48).chain(80..96) {
             let mut bytes = sample().to_bytes();
             bytes[at] = 1;
             assert!(matches!(Header::from_bytes(&bytes), Err(ImageError::ReservedNotZero { .. })));

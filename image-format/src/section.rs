@@ -6,12 +6,13 @@
 //! ```text
 //!  offset  size  field        value
 //!  ------  ----  -----------  --------------------------------------------
-//!       0     4  kind         SectionKind code (1 = Objects ... 5 = Relocations)
+//!       0     4  kind         SectionKind code (1 = Objects ... 7 = Chunks)
 //!       4     4  reserved     0
 //!       8     8  file_offset  start of the section; a multiple of PAGE_SIZE,
 //!                             at or after the end of the section table
 //!      16     8  size         length of the section in bytes
-//!      24        (next entry)
+//!      24     8  checksum     `checksum::fast64` of the section's bytes
+//!      32        (next entry)
 //! ```
 //!
 //! All fields are little-endian. Sections lie inside the file, do not
@@ -23,15 +24,16 @@ use crate::error::{ImageError, Result};
 use crate::header::{HEADER_SIZE, PAGE_SIZE};
 
 /// The encoded size of a [`SectionEntry`] in bytes.
-pub const SECTION_ENTRY_SIZE: usize = 24;
+pub const SECTION_ENTRY_SIZE: usize = 32;
 
 const KIND_AT: usize = 0;
 const RESERVED_AT: usize = 4;
 const OFFSET_AT: usize = 8;
 const SIZE_AT: usize = 16;
+const CHECKSUM_AT: usize = 24;
 
-const _: () = assert!(SECTION_ENTRY_SIZE == 24);
-const _: () = assert!(SIZE_AT + 8 == SECTION_ENTRY_SIZE);
+const _: () = assert!(SECTION_ENTRY_SIZE == 32);
+const _: () = assert!(CHECKSUM_AT + 8 == SECTION_ENTRY_SIZE);
 const _: () = assert!(OFFSET_AT.is_multiple_of(8) && SIZE_AT.is_multiple_of(8));
 const _: () = assert!(HEADER_SIZE.is_multiple_of(8) && SECTION_ENTRY_SIZE.is_multiple_of(8));
 
@@ -84,11 +86,16 @@ pub enum SectionKind {
     /// Where words must be patched if the image is not mapped at its
     /// preferred base.
     Relocations,
+    /// The namespaces the image defines, at their versions.
+    Namespaces,
+    /// The checksum of each chunk of the file, for lazy verification.
+    Chunks,
 }
 
 impl SectionKind {
     /// Every kind, in code order.
-    pub const ALL: [Self; 5] = [Self::Objects, Self::Symbols, Self::Imports, Self::Exports, Self::Relocations];
+    pub const ALL: [Self; 7] =
+        [Self::Objects, Self::Symbols, Self::Imports, Self::Exports, Self::Relocations, Self::Namespaces, Self::Chunks];
 
     /// The stable code stored in the section table. Code 0 is never used,
     /// so a zeroed entry is always rejected.
@@ -99,6 +106,8 @@ impl SectionKind {
             Self::Imports => 3,
             Self::Exports => 4,
             Self::Relocations => 5,
+            Self::Namespaces => 6,
+            Self::Chunks => 7,
         }
     }
 
@@ -110,6 +119,8 @@ impl SectionKind {
             3 => Some(Self::Imports),
             4 => Some(Self::Exports),
             5 => Some(Self::Relocations),
+            6 => Some(Self::Namespaces),
+            7 => Some(Self::Chunks),
             _ => None,
         }
     }
@@ -122,6 +133,8 @@ impl SectionKind {
             Self::Imports => "imports",
             Self::Exports => "exports",
             Self::Relocations => "relocations",
+            Self::Namespaces => "namespaces",
+            Self::Chunks => "chunks",
         }
     }
 
@@ -146,12 +159,15 @@ pub struct SectionEntry {
     pub file_offset: ImageOffset,
     /// Length of the section in bytes.
     pub size: u64,
+    /// `checksum::fast64` of the section's bytes.
+    pub checksum: u64,
 }
 
 impl SectionEntry {
-    /// A section of `kind` holding `size` bytes at `file_offset`.
+    /// A section of `kind` holding `size` bytes at `file_offset` (checksum
+    /// 0 until set).
     pub const fn new(kind: SectionKind, file_offset: ImageOffset, size: u64) -> Self {
-        Self { kind, file_offset, size }
+        Self { kind, file_offset, size, checksum: 0 }
     }
 
     /// The offset just past the section, or `None` if that overflows.
@@ -164,7 +180,8 @@ impl SectionEntry {
         let mut out = [0u8; SECTION_ENTRY_SIZE];
         out[KIND_AT..RESERVED_AT].copy_from_slice(&self.kind.code().to_le_bytes());
         out[OFFSET_AT..SIZE_AT].copy_from_slice(&self.file_offset.get().to_le_bytes());
-        out[SIZE_AT..].copy_from_slice(&self.size.to_le_bytes());
+        out[SIZE_AT..CHECKSUM_AT].copy_from_slice(&self.size.to_le_bytes());
+        out[CHECKSUM_AT..].copy_from_slice(&self.checksum.to_le_bytes());
         out
     }
 
@@ -188,6 +205,7 @@ impl SectionEntry {
             kind,
             file_offset: ImageOffset::new(u64::from_le_bytes(field(b, OFFSET_AT))),
             size: u64::from_le_bytes(field(b, SIZE_AT)),
+            checksum: u64::from_le_bytes(field(b, CHECKSUM_AT)),
         })
     }
 }
@@ -256,22 +274,23 @@ mod tests {
     #[test]
     fn kind_codes_are_stable_and_round_trip() {
         let codes: Vec<u32> = SectionKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7]);
         for kind in SectionKind::ALL {
             assert_eq!(SectionKind::from_code(kind.code()), Some(kind));
         }
         assert_eq!(SectionKind::from_code(0), None);
-        assert_eq!(SectionKind::from_code(6), None);
+        assert_eq!(SectionKind::from_code(8), None);
     }
 
     #[test]
     fn entry_round_trips() {
-        let section = entry(SectionKind::Exports, 3, 12345);
+        let mut section = entry(SectionKind::Exports, 3, 12345);
+        section.checksum = 0xabcd;
         let bytes = section.to_bytes();
         assert_eq!(SectionEntry::from_bytes(&bytes, 0), Ok(section));
         assert_eq!(
-            SectionEntry::from_bytes(&bytes[..23], 1),
-            Err(ImageError::Truncated { needed: 64 + 48, got: 64 + 24 + 23 })
+            SectionEntry::from_bytes(&bytes[..31], 1),
+            Err(ImageError::Truncated { needed: 96 + 64, got: 96 + 32 + 31 })
         );
     }
 
@@ -282,7 +301,7 @@ mod tests {
         assert_eq!(SectionEntry::from_bytes(&bytes, 2), Err(ImageError::UnknownSectionKind { index: 2, code: 9 }));
         let mut bytes = entry(SectionKind::Objects, 1, 8).to_bytes();
         bytes[7] = 1;
-        assert_eq!(SectionEntry::from_bytes(&bytes, 2), Err(ImageError::ReservedNotZero { offset: 64 + 48 + 4 }));
+        assert_eq!(SectionEntry::from_bytes(&bytes, 2), Err(ImageError::ReservedNotZero { offset: 96 + 64 + 4 }));
     }
 
     #[test]
@@ -304,7 +323,7 @@ mod tests {
         let over_table = [entry(Objects, 0, 0)];
         assert_eq!(
             validate_sections(&over_table, file),
-            Err(ImageError::SectionOverlapsTable { index: 0, offset: ImageOffset::new(0), table_end: 88 })
+            Err(ImageError::SectionOverlapsTable { index: 0, offset: ImageOffset::new(0), table_end: 128 })
         );
 
         let overlapping = [entry(Symbols, 2, PAGE), entry(Objects, 1, PAGE + 1)];
