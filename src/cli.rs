@@ -1,4 +1,6 @@
-//! Command-line parsing: SOM-style options (`-cp`), `--dump=...`, help.
+//! Command-line parsing: SOM-style options (`-cp`), `--dump=...`, help,
+//! and the image commands (`build`, `info`, `verify`, `run`, `link`,
+//! `bundle`).
 
 use std::fmt;
 
@@ -37,9 +39,55 @@ pub enum JitChoice {
     Eager,
 }
 
+/// What the command line asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Command {
+    /// Run a class from source, SOM-style (or the REPL, or a bytecode dump).
+    #[default]
+    Source,
+    /// `mica build DIR -o FILE`
+    Build,
+    /// `mica info FILE`
+    Info,
+    /// `mica verify FILE`
+    Verify,
+    /// `mica run FILE... [-- ARGS]`
+    Run,
+    /// `mica link FILE... -o FILE`
+    Link,
+    /// `mica bundle FILE -o EXE [--sealed]`
+    Bundle,
+}
+
+impl Command {
+    const NAMES: &'static [(&'static str, Command)] = &[
+        ("build", Command::Build),
+        ("info", Command::Info),
+        ("verify", Command::Verify),
+        ("run", Command::Run),
+        ("link", Command::Link),
+        ("bundle", Command::Bundle),
+    ];
+
+    /// The command's name.
+    pub fn name(&self) -> &'static str {
+        Command::NAMES.iter().find(|(_, c)| c == self).map_or("", |(n, _)| n)
+    }
+}
+
 /// A parsed command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
+    /// The command.
+    pub command: Command,
+    /// `-o FILE` (build, link, bundle).
+    pub output: Option<String>,
+    /// `-L PATH` library paths (build, run): image files or directories.
+    pub lib_paths: Vec<String>,
+    /// `--sealed` (bundle).
+    pub sealed: bool,
+    /// Image files, or the package directory (the image commands).
+    pub files: Vec<String>,
     /// `-cp` / `--classpath` directories, in order.
     pub class_path: Vec<String>,
     /// `--dump=` kinds.
@@ -80,6 +128,7 @@ Usage:
   mica [options] [-cp DIR:DIR...] MainClass|path/File.som [args...]
   mica [options] [-cp DIR:DIR...]              (no class: read-eval-print loop)
   mica --dump=bytecode [-cp DIR:DIR...] FILE.som|Class...
+  mica build|info|verify|run|link|bundle ...   mini-images (mica build --help)
 
 Runs MainClass (found on the class path, or given as a file): makes an
 instance and sends it run: with the arguments (element 1 is the class name),
@@ -110,8 +159,47 @@ fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
         .map_err(|_| CliError(format!("{prefix} needs a whole number, not '{}'", &arg[prefix.len()..])))
 }
 
+/// The help of the image commands.
+pub const IMAGE_USAGE: &str = "\
+Mini-images: compiled code and objects, mapped rather than loaded.
+
+  mica build DIR -o FILE [-L PATH]...
+      compile the package in DIR (its .som files and mica.toml) into a
+      mini-image; the images it imports are found on the library paths
+      (image files, or directories of *.mimg files)
+  mica info FILE
+      header, sections and sizes, namespaces and versions, imports,
+      exports; works on a bundled executable too, and says if it is sealed
+  mica verify FILE
+      a deep check of every checksum, object, reference and method
+  mica run [options] FILE... [-L PATH]... [-- ARGS...]
+      map the images, bind their imports, and send run: (with the
+      arguments, element 1 the class name) or run to the main class of the
+      last image that names one (to the class if its class side defines
+      it, else to a new instance); the run options (--jit, --stats, ...)
+      apply
+  mica link FILE... -o FILE
+      one image from several, references between them resolved
+  mica bundle FILE -o EXE [--sealed]
+      an executable: this VM with the image appended, which runs with no
+      other files; --sealed marks the program as refusing live connections
+
+A package's mica.toml:
+  [package]
+  name = \"Geometry\"
+  version = \"1.2.0\"
+  main = \"App\"          # optional
+  [imports]
+  Json = \"^1.0\"
+";
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Options, CliError> {
+    if let Some(first) = args.first()
+        && let Some(&(_, command)) = Command::NAMES.iter().find(|(n, _)| n == first)
+    {
+        return parse_image_command(command, &args[1..]);
+    }
     let mut o = Options::default();
     let mut i = 0;
     while i < args.len() {
@@ -166,6 +254,77 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
     Ok(o)
 }
 
+/// Parses the arguments of an image command.
+fn parse_image_command(command: Command, args: &[String]) -> Result<Options, CliError> {
+    let mut o = Options { command, ..Options::default() };
+    let name = command.name();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let mut value = |what: &str| -> Result<String, CliError> {
+            i += 1;
+            args.get(i).cloned().ok_or_else(|| CliError(format!("{arg} needs a value: {what}")))
+        };
+        match arg {
+            "--" if command == Command::Run => {
+                o.rest.extend(args[i + 1..].iter().cloned());
+                break;
+            }
+            "-h" | "--help" => o.help = true,
+            "-o" | "--output" if matches!(command, Command::Build | Command::Link | Command::Bundle) => {
+                if o.output.is_some() {
+                    return Err(CliError(format!("mica {name}: -o given twice")));
+                }
+                o.output = Some(value("the file to write")?);
+            }
+            "-L" | "--lib" if matches!(command, Command::Build | Command::Run) => {
+                o.lib_paths.push(value("an image or a directory of images")?)
+            }
+            "--sealed" if command == Command::Bundle => o.sealed = true,
+            "--stats" if command == Command::Run => o.stats = true,
+            "--gc-stress" if command == Command::Run => o.gc_stress = true,
+            s if command == Command::Run && s.starts_with("--jit=") => {
+                o.jit = match &s["--jit=".len()..] {
+                    "off" => JitChoice::Off,
+                    "on" => JitChoice::On,
+                    "eager" => JitChoice::Eager,
+                    other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
+                }
+            }
+            s if command == Command::Run && s.starts_with("--jit-threshold=") => {
+                o.jit_threshold = Some(number(s, "--jit-threshold=")?)
+            }
+            s if command == Command::Run && s.starts_with("--jit-loop-threshold=") => {
+                o.jit_loop_threshold = Some(number(s, "--jit-loop-threshold=")?)
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(CliError(format!("mica {name}: unknown option '{s}' (see mica {name} --help)")));
+            }
+            _ => o.files.push(arg.to_string()),
+        }
+        i += 1;
+    }
+    if o.help {
+        return Ok(o);
+    }
+    let (min, max, what) = match command {
+        Command::Build => (1, 1, "a package directory"),
+        Command::Info | Command::Verify | Command::Bundle => (1, 1, "an image file"),
+        Command::Run | Command::Link => (1, usize::MAX, "image files"),
+        Command::Source => unreachable!("not an image command"),
+    };
+    if o.files.len() < min {
+        return Err(CliError(format!("mica {name} needs {what} (see mica {name} --help)")));
+    }
+    if o.files.len() > max {
+        return Err(CliError(format!("mica {name} takes one file, not {} ({})", o.files.len(), o.files.join(", "))));
+    }
+    if matches!(command, Command::Build | Command::Link | Command::Bundle) && o.output.is_none() {
+        return Err(CliError(format!("mica {name} needs -o FILE: where to write")));
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +355,28 @@ mod tests {
         assert_eq!(o.jit_threshold, Some(5));
         assert_eq!(o.dump, [DumpKind::Ir, DumpKind::Asm]);
         assert_eq!(parse(&args(&["Main"])).expect("parses").jit, JitChoice::On);
+    }
+
+    #[test]
+    fn image_commands() {
+        let o = parse(&args(&["build", "pkg", "-o", "out.mimg", "-L", "libs"])).expect("parses");
+        assert_eq!(
+            (o.command, o.files, o.output, o.lib_paths),
+            (Command::Build, args(&["pkg"]), Some("out.mimg".into()), args(&["libs"]))
+        );
+        let o = parse(&args(&["run", "--jit=off", "a.mimg", "b.mimg", "--", "x", "--y"])).expect("parses");
+        assert_eq!((o.command, o.jit), (Command::Run, JitChoice::Off));
+        assert_eq!((o.files, o.rest), (args(&["a.mimg", "b.mimg"]), args(&["x", "--y"])));
+        let o = parse(&args(&["bundle", "a.mimg", "-o", "app", "--sealed"])).expect("parses");
+        assert!(o.sealed);
+        assert!(parse(&args(&["build", "pkg"])).unwrap_err().0.contains("needs -o FILE"));
+        assert!(parse(&args(&["info"])).unwrap_err().0.contains("needs an image file"));
+        assert!(parse(&args(&["info", "a", "b"])).unwrap_err().0.contains("takes one file"));
+        assert!(
+            parse(&args(&["link", "a", "--sealed", "-o", "x"])).unwrap_err().0.contains("unknown option '--sealed'")
+        );
+        assert!(parse(&args(&["bundle", "a", "-o"])).unwrap_err().0.contains("-o needs a value"));
+        assert!(parse(&args(&["info", "--help"])).expect("parses").help);
     }
 
     #[test]

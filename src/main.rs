@@ -1,6 +1,8 @@
 //! `mica`: the command-line program.
 
 mod cli;
+mod images;
+mod kernel;
 mod repl;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +14,9 @@ use vm::compiler::{ClassPath, compile_file};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(status) = images::run_bundled(&args) {
+        return status;
+    }
     let options = match cli::parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -20,8 +25,17 @@ fn main() -> ExitCode {
         }
     };
     if options.help {
-        print!("{}", cli::USAGE);
+        print!("{}", if options.command == cli::Command::Source { cli::USAGE } else { cli::IMAGE_USAGE });
         return ExitCode::SUCCESS;
+    }
+    match options.command {
+        cli::Command::Source => {}
+        cli::Command::Build => return images::build(&options),
+        cli::Command::Info => return images::info(&options),
+        cli::Command::Verify => return images::verify(&options),
+        cli::Command::Run => return images::run(&options),
+        cli::Command::Link => return images::link(&options),
+        cli::Command::Bundle => return images::bundle(&options),
     }
     if options.version {
         println!("mica {}", env!("CARGO_PKG_VERSION"));
@@ -45,14 +59,15 @@ fn main() -> ExitCode {
     run(&options)
 }
 
-fn make_interpreter(options: &cli::Options) -> Result<Interpreter, ExitCode> {
+pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, ExitCode> {
     let mut config =
         InterpConfig { class_path: options.class_path.iter().map(PathBuf::from).collect(), ..Default::default() };
     config.universe.heap.stress = options.gc_stress;
-    let mut interp = Interpreter::new(config).map_err(|e| {
-        eprintln!("mica: cannot start: {e}");
-        ExitCode::FAILURE
-    })?;
+    let mut interp =
+        kernel::universe(config.universe).and_then(|u| Interpreter::with_universe(u, config)).map_err(|e| {
+            eprintln!("mica: cannot start: {e}");
+            ExitCode::FAILURE
+        })?;
     let mut jit_config = JitConfig {
         mode: match options.jit {
             cli::JitChoice::Off => JitMode::Off,
@@ -97,13 +112,33 @@ fn run(options: &cli::Options) -> ExitCode {
     };
     let (main, args) = options.rest.split_first().expect("rest is not empty");
     let status = interp.run_main(main, args);
-    if options.stats {
-        eprint!("{}", interp.stats_report(20));
-        if let Some(report) = interp.jit_report() {
-            eprint!("{report}");
-        }
-    }
+    print_stats(options, &interp);
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// With `--stats`, prints the counters, the JIT's figures and the images'.
+pub(crate) fn print_stats(options: &cli::Options, interp: &Interpreter) {
+    if !options.stats {
+        return;
+    }
+    eprint!("{}", interp.stats_report(20));
+    if let Some(report) = interp.jit_report() {
+        eprint!("{report}");
+    }
+    let m = vm::image::memory(&interp.u);
+    eprintln!(
+        "images: {} mapped ({} KiB), {} KiB resident, {} KiB written, {} image objects written",
+        m.images,
+        m.mapped / 1024,
+        m.resident / 1024,
+        m.dirty / 1024,
+        m.written_objects
+    );
+    for img in &interp.u.images {
+        let names: Vec<String> = img.namespaces.iter().map(|&n| interp.u.namespace(n).display_name()).collect();
+        let how = if img.relocated { "relocated" } else { "at its preferred base" };
+        eprintln!("  {} ({}): {how}", img.name, names.join(", "));
+    }
 }
 
 /// Where the class a command-line word names is: a path to a `.som` file,

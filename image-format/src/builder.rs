@@ -94,14 +94,15 @@ impl ImageBuilder {
     }
 }
 
-/// Where an image's runtime area (zeroed memory for method cells) starts,
-/// relative to its base: after the file, on a chunk boundary.
-pub const fn runtime_offset(file_size: u64) -> u64 {
-    file_size.next_multiple_of(CHUNK_SIZE)
+/// How far below an image's base its runtime area (zeroed memory for
+/// method cells) starts: the area ends where the file begins, so cell
+/// addresses are known before the file's size is.
+pub const fn runtime_below(runtime_size: u64) -> u64 {
+    runtime_size.next_multiple_of(CHUNK_SIZE)
 }
 
-/// Bytes of address space an image occupies from its base: the file and
-/// the runtime area, each rounded up to whole chunks.
+/// Bytes of address space an image occupies, from its runtime area's start:
+/// the runtime area and the file, each rounded up to whole chunks.
 pub const fn span(file_size: u64, runtime_size: u64) -> u64 {
-    runtime_offset(file_size) + runtime_size.next_multiple_of(CHUNK_SIZE)
+    runtime_below(runtime_size) + file_size.next_multiple_of(CHUNK_SIZE)
 }

@@ -17,9 +17,9 @@
 //!      48     8  checksum        FNV-1a 64 of header + section table,
 //!                                taken with this field read as zero
 //!      56     8  runtime_size    bytes of zeroed memory the image needs
-//!                                right after its mapped file (method
-//!                                cells), at file_size rounded up to
-//!                                CHUNK_SIZE
+//!                                for method cells, ending where the file
+//!                                begins (starting runtime_size rounded
+//!                                up to CHUNK_SIZE below the base)
 //!      64     8  abi             hash of the object layout and bytecode set
 //!                                the objects are encoded for
 //!      72     8  build_id        hash identifying this exact build (its
@@ -184,7 +184,7 @@ pub struct Header {
     /// FNV-1a 64 of the header and section table, taken with this field
     /// read as zero.
     pub checksum: u64,
-    /// Bytes of zeroed memory the image needs after its mapped file.
+    /// Bytes of zeroed memory the image needs below its base.
     pub runtime_size: u64,
     /// Hash of the object layout and bytecode set the objects use.
     pub abi: u64,

@@ -41,7 +41,7 @@ pub mod tables;
 #[allow(unsafe_code)]
 mod tests;
 
-pub use builder::{ImageBuilder, runtime_offset, span};
+pub use builder::{ImageBuilder, runtime_below, span};
 pub use checksum::fast64;
 pub use error::{ImageError, Result};
 pub use file::{ImageMeta, Located, TRAILER_SIZE, encode_trailer, locate, read_trailer, write_atomically};
@@ -61,11 +61,14 @@ pub mod window {
     pub const SLOT: u64 = 1 << 32;
     /// Slots in the window (16 TiB in all).
     pub const SLOTS: u64 = 4096;
+    /// Where in its slot an image's file starts: its runtime area (method
+    /// cells) lies below, in the same slot.
+    pub const IN_SLOT: u64 = 1 << 30;
     /// The kernel image's base.
-    pub const KERNEL_BASE: u64 = START;
+    pub const KERNEL_BASE: u64 = START + IN_SLOT;
 
     /// The preferred base for an image keyed by `key` (slot 1 and up).
     pub fn base_for(key: &[u8]) -> u64 {
-        START + SLOT * (1 + crate::checksum::fast64(key) % (SLOTS - 1))
+        START + SLOT * (1 + crate::checksum::fast64(key) % (SLOTS - 1)) + IN_SLOT
     }
 }

@@ -3,7 +3,7 @@
 //! An image is mapped copy-on-write (`MAP_PRIVATE`) at its preferred base
 //! when that range is free (`MAP_FIXED_NOREPLACE`), so that the pointers
 //! inside it hold as they are; otherwise wherever the system puts it, and
-//! the caller relocates it. After the file comes its runtime area: zeroed
+//! the caller relocates it. Below the file lies its runtime area: zeroed
 //! anonymous memory for method cells. (memmap2, which the read-only tools
 //! use, cannot place a mapping at an address, which this needs; so this
 //! module calls `mmap` itself.)
@@ -45,9 +45,10 @@ pub struct Mapped {
     pub at_preferred: bool,
     /// Bytes of the image file.
     pub file_size: usize,
-    /// Where its runtime area starts.
+    /// Where its runtime area starts (below `base`; the reservation starts
+    /// here too).
     pub runtime_start: usize,
-    /// Bytes of address space reserved from `base`.
+    /// Bytes of address space reserved from `runtime_start`.
     pub span: usize,
     /// Whether chunks are verified on first touch (else all were verified).
     pub lazy: bool,
@@ -89,13 +90,14 @@ pub fn map_image(file: &File, at: Located, meta: &ImageMeta, name: &str, lazy: b
     install_handler();
     let header = &meta.layout.header;
     let file_size = usize::try_from(header.file_size).map_err(|_| too_big())?;
-    let runtime_offset = crate::builder::runtime_offset(header.file_size);
+    let below = usize::try_from(crate::builder::runtime_below(header.runtime_size)).map_err(|_| too_big())?;
     let span = usize::try_from(crate::builder::span(header.file_size, header.runtime_size)).map_err(|_| too_big())?;
     let preferred = usize::try_from(header.preferred_base).map_err(|_| too_big())?;
-    let (base, at_preferred) = match reserve(preferred, span, true) {
-        Some(b) => (b, true),
+    let (start, at_preferred) = match preferred.checked_sub(below).and_then(|s| reserve(s, span, true)) {
+        Some(s) => (s, true),
         None => (reserve(0, span, false).ok_or_else(|| os_error("cannot reserve address space for the image"))?, false),
     };
+    let base = start + below;
     let file_map = file_size.next_multiple_of(PAGE_SIZE as usize);
     let prot = if lazy { libc::PROT_NONE } else { libc::PROT_READ | libc::PROT_WRITE };
     // SAFETY: `[base, base + span)` is a reservation this function just
@@ -115,22 +117,19 @@ pub fn map_image(file: &File, at: Located, meta: &ImageMeta, name: &str, lazy: b
     if p == libc::MAP_FAILED || p as usize != base {
         let e = os_error("cannot map the image");
         // SAFETY: the reservation is ours and holds nothing yet.
-        unsafe { libc::munmap(base as *mut c_void, span) };
+        unsafe { libc::munmap(start as *mut c_void, span) };
         return Err(e);
     }
-    let runtime_start = base + runtime_offset as usize;
-    let runtime_len = span - runtime_offset as usize;
-    // SAFETY: the runtime area is the tail of our reservation (anonymous,
+    // SAFETY: the runtime area is the head of our reservation (anonymous,
     // zeroed); making it writable touches nothing else.
-    let opened =
-        unsafe { libc::mprotect(runtime_start as *mut c_void, runtime_len, libc::PROT_READ | libc::PROT_WRITE) };
-    if runtime_len > 0 && opened != 0 {
+    let opened = unsafe { libc::mprotect(start as *mut c_void, below, libc::PROT_READ | libc::PROT_WRITE) };
+    if below > 0 && opened != 0 {
         let e = os_error("cannot make the runtime area writable");
         // SAFETY: as above.
-        unsafe { libc::munmap(base as *mut c_void, span) };
+        unsafe { libc::munmap(start as *mut c_void, span) };
         return Err(e);
     }
-    let mut mapped = Mapped { base, at_preferred, file_size, runtime_start, span, lazy, region: None };
+    let mut mapped = Mapped { base, at_preferred, file_size, runtime_start: start, span, lazy, region: None };
     if lazy {
         let chunks: &'static [u64] = Box::leak(meta.chunks.clone().into_boxed_slice());
         let count = (file_map as u64).div_ceil(CHUNK_SIZE) as usize;
@@ -149,7 +148,44 @@ pub fn map_image(file: &File, at: Located, meta: &ImageMeta, name: &str, lazy: b
         mapped.region = Some(region);
     } else if let Err(e) = mapped.verify_now(meta) {
         // SAFETY: nothing refers to the mapping yet.
-        unsafe { libc::munmap(base as *mut c_void, span) };
+        unsafe { libc::munmap(start as *mut c_void, span) };
+        return Err(e);
+    }
+    Ok(mapped)
+}
+
+/// Maps an image held in memory (when its file cannot be mapped: an
+/// embedded image whose place in the executable is unknown): the bytes are
+/// copied into a fresh reservation, at the preferred base if free, and
+/// every chunk is verified now.
+pub fn map_image_from_bytes(image: &[u8], meta: &ImageMeta) -> Result<Mapped> {
+    let header = &meta.layout.header;
+    let file_size = usize::try_from(header.file_size).map_err(|_| too_big())?;
+    if image.len() != file_size {
+        return Err(ImageError::Truncated { needed: header.file_size, got: image.len() as u64 });
+    }
+    let below = usize::try_from(crate::builder::runtime_below(header.runtime_size)).map_err(|_| too_big())?;
+    let span = usize::try_from(crate::builder::span(header.file_size, header.runtime_size)).map_err(|_| too_big())?;
+    let preferred = usize::try_from(header.preferred_base).map_err(|_| too_big())?;
+    let (start, at_preferred) = match preferred.checked_sub(below).and_then(|s| reserve(s, span, true)) {
+        Some(s) => (s, true),
+        None => (reserve(0, span, false).ok_or_else(|| os_error("cannot reserve address space for the image"))?, false),
+    };
+    // SAFETY: the whole reservation is ours; making it accessible and
+    // copying the image into it touches nothing else.
+    unsafe {
+        if libc::mprotect(start as *mut c_void, span, libc::PROT_READ | libc::PROT_WRITE) != 0 {
+            let e = os_error("cannot open the image mapping");
+            libc::munmap(start as *mut c_void, span);
+            return Err(e);
+        }
+        std::ptr::copy_nonoverlapping(image.as_ptr(), (start + below) as *mut u8, file_size);
+    }
+    let mapped =
+        Mapped { base: start + below, at_preferred, file_size, runtime_start: start, span, lazy: false, region: None };
+    if let Err(e) = mapped.verify_now(meta) {
+        // SAFETY: nothing refers to the mapping yet.
+        unsafe { libc::munmap(start as *mut c_void, span) };
         return Err(e);
     }
     Ok(mapped)
@@ -223,7 +259,7 @@ impl Mapped {
             publish(None, Some(r));
         }
         // SAFETY: the caller guarantees nothing uses the mapping.
-        unsafe { libc::munmap(self.base as *mut c_void, self.span) };
+        unsafe { libc::munmap(self.runtime_start as *mut c_void, self.span) };
     }
 }
 

@@ -74,9 +74,15 @@ pub struct Interpreter {
 }
 
 impl Interpreter {
-    /// A new interpreter with the kernel loaded.
+    /// A new interpreter with the kernel compiled from its sources.
     pub fn new(config: InterpConfig) -> Result<Interpreter, String> {
-        let mut u = Universe::new(config.universe)?;
+        let u = Universe::new(config.universe)?;
+        Interpreter::with_universe(u, config)
+    }
+
+    /// A new interpreter on a universe made by the caller (with its kernel
+    /// mapped from an image, say).
+    pub fn with_universe(mut u: Universe, config: InterpConfig) -> Result<Interpreter, String> {
         let mut special = vec![u.nil(); Opcode::COUNT];
         for &(op, sel) in SPECIAL_SELECTORS {
             special[op as usize] = u.intern(sel).map_err(|e| e.to_string())?;
@@ -304,8 +310,24 @@ impl Interpreter {
             Stop::Fatal(format!("class {class_name} not found on the class path ({})", dirs.join(":")))
         })?;
         let class_name = std::path::Path::new(class_name).file_stem().and_then(|s| s.to_str()).unwrap_or(class_name);
-        let instance = self.send(class, "new", &[])?;
-        let h = self.u.handle(instance);
+        self.start(class, class_name, args, false)
+    }
+
+    /// Runs the main class of an image: sends `run:` with the arguments
+    /// (element 1 is the class name), or `run`, to the class itself if its
+    /// class side defines one, else to a new instance (as SOM programs
+    /// expect). Answers the exit status.
+    pub fn run_class(&mut self, class: Value, args: &[String]) -> i32 {
+        let name = self.u.class_name(class);
+        let status = match self.start(class, &name, args, true) {
+            Ok(_) => 0,
+            Err(stop) => self.report(stop),
+        };
+        self.u.output.flush();
+        status
+    }
+
+    fn start(&mut self, class: Value, class_name: &str, args: &[String], class_side: bool) -> Result<Value, Stop> {
         let array = self.u.new_array(args.len() + 1).map_err(|e| Stop::Fatal(e.to_string()))?;
         let ha = self.u.handle(array);
         for (i, text) in std::iter::once(class_name).chain(args.iter().map(String::as_str)).enumerate() {
@@ -313,13 +335,21 @@ impl Interpreter {
             let array = self.u.get(ha);
             self.u.heap.store(array, i, s);
         }
-        let (instance, array) = (self.u.get(h), self.u.get(ha));
         let run_colon = self.u.intern("run:").map_err(|e| Stop::Fatal(e.to_string()))?;
-        let class = self.u.class_of(instance);
-        if self.u.lookup(class, run_colon) != self.u.nil() {
-            self.send(instance, "run:", &[array])
+        let run = self.u.intern("run").map_err(|e| Stop::Fatal(e.to_string()))?;
+        let meta = self.u.class_of(class);
+        let nil = self.u.nil();
+        let receiver = if class_side && (self.u.lookup(meta, run_colon) != nil || self.u.lookup(meta, run) != nil) {
+            class
         } else {
-            self.send(instance, "run", &[])
+            self.send(class, "new", &[])?
+        };
+        let array = self.u.get(ha);
+        let receiver_class = self.u.class_of(receiver);
+        if self.u.lookup(receiver_class, run_colon) != nil {
+            self.send(receiver, "run:", &[array])
+        } else {
+            self.send(receiver, "run", &[])
         }
     }
 

@@ -12,6 +12,8 @@
 //!   method installation and the kernel library (`vm/kernel/*.som`).
 //! - [`primitives`]: the primitives, implemented once for every tier.
 //! - [`runtime`]: inline caches and counters per method.
+//! - [`image`]: mini-images: writing heap objects as an image, mapping and
+//!   binding images, checking, linking, packages, object graphs.
 //!
 //! The interpreter and the JIT build on this crate.
 
@@ -20,6 +22,7 @@
 pub mod bytecode;
 pub mod compiler;
 pub mod heap;
+pub mod image;
 pub mod layout;
 pub mod object;
 pub mod primitives;

@@ -138,6 +138,11 @@ impl CodeFlags {
         CodeFlags(0)
     }
 
+    /// The flags of raw bits (as a method object stores them).
+    pub const fn from_bits(bits: u8) -> CodeFlags {
+        CodeFlags(bits)
+    }
+
     /// Whether every flag of `other` is set.
     pub const fn contains(self, other: CodeFlags) -> bool {
         self.0 & other.0 == other.0

@@ -246,6 +246,9 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("System", "ticks", system::ticks),
     data("System", "fullGC", system::full_gc),
     data("System", "gcStats", system::gc_stats),
+    data("System", "saveGraph:to:", system::save_graph),
+    data("System", "loadGraph:", system::load_graph),
+    data("System", "imageStats", system::image_stats),
 ];
 
 /// The primitive number (index + 1) of `class>>selector`.

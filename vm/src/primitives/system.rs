@@ -165,3 +165,51 @@ impl Output {
         }
     }
 }
+
+fn path_arg(u: &Universe, v: Value) -> Result<std::path::PathBuf, Prim> {
+    match u.string_value(v) {
+        Some(s) if !s.is_empty() => Ok(std::path::PathBuf::from(s)),
+        _ => Err(Prim::Error("Expected a file name (a non-empty String).".into())),
+    }
+}
+
+/// `saveGraph: anObject to: aPath`
+pub fn save_graph(u: &mut Universe, argc: usize) -> Prim {
+    let path = match path_arg(u, arg(u, argc, 1)) {
+        Ok(p) => p,
+        Err(p) => return p,
+    };
+    let root = arg(u, argc, 0);
+    match crate::image::graph::save(u, root, &path) {
+        Ok(()) => Prim::Ok(super::receiver(u, argc)),
+        Err(e) => Prim::Error(format!("Cannot save the object graph: {e}")),
+    }
+}
+
+/// `loadGraph: aPath`
+pub fn load_graph(u: &mut Universe, argc: usize) -> Prim {
+    let path = match path_arg(u, arg(u, argc, 0)) {
+        Ok(p) => p,
+        Err(p) => return p,
+    };
+    match crate::image::graph::load(u, &path) {
+        Ok(root) => Prim::Ok(root),
+        Err(e) => Prim::Error(format!("Cannot load the object graph: {e}")),
+    }
+}
+
+/// `imageStats`: images, mapped bytes, resident bytes, written bytes,
+/// written image objects.
+pub fn image_stats(u: &mut Universe, _argc: usize) -> Prim {
+    let m = crate::image::memory(u);
+    let values = [m.images as i64, m.mapped as i64, m.resident as i64, m.dirty as i64, m.written_objects as i64];
+    match u.new_array(values.len()) {
+        Ok(a) => {
+            for (i, v) in values.into_iter().enumerate() {
+                a.set_slot_raw(i, Value::small(v));
+            }
+            Prim::Ok(a)
+        }
+        Err(e) => e.into(),
+    }
+}

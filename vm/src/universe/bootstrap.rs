@@ -73,6 +73,39 @@ pub struct Known {
     pub byte_array: Value,
 }
 
+/// The global names of the known objects, in the order of
+/// `Known::all_mut`.
+const KNOWN_NAMES: [&str; 28] = [
+    "nil",
+    "true",
+    "false",
+    "system",
+    "Object",
+    "Class",
+    "Metaclass",
+    "Nil",
+    "Boolean",
+    "True",
+    "False",
+    "Integer",
+    "Double",
+    "Character",
+    "String",
+    "Symbol",
+    "Array",
+    "Block",
+    "Block1",
+    "Block2",
+    "Block3",
+    "Block4",
+    "Method",
+    "Primitive",
+    "System",
+    "Context",
+    "GlobalBinding",
+    "ByteArray",
+];
+
 impl Known {
     fn all_mut(&mut self) -> [&mut Value; 28] {
         [
@@ -198,37 +231,46 @@ impl Universe {
         let nil =
             heap.alloc_old(none, Format::Fields, 0).map_err(|e| super::VmError::OutOfMemory { bytes: e.bytes })?;
         heap.set_nil(nil);
+        let mut u = Universe::empty(config, heap, nil);
+        u.make_vm_classes()?;
+        Ok(u)
+    }
+
+    /// A universe with a heap and nothing else; every known object is
+    /// `placeholder` until set.
+    fn empty(config: UniverseConfig, heap: Heap, placeholder: Value) -> Universe {
+        let p = placeholder;
         let known = Known {
-            nil,
-            true_: nil,
-            false_: nil,
-            system: nil,
-            object: nil,
-            class: nil,
-            metaclass: nil,
-            nil_class: nil,
-            boolean: nil,
-            true_class: nil,
-            false_class: nil,
-            integer: nil,
-            double: nil,
-            character: nil,
-            string: nil,
-            symbol: nil,
-            array: nil,
-            block: nil,
-            block1: nil,
-            block2: nil,
-            block3: nil,
-            block4: nil,
-            method: nil,
-            primitive: nil,
-            system_class: nil,
-            context_class: nil,
-            binding_class: nil,
-            byte_array: nil,
+            nil: p,
+            true_: p,
+            false_: p,
+            system: p,
+            object: p,
+            class: p,
+            metaclass: p,
+            nil_class: p,
+            boolean: p,
+            true_class: p,
+            false_class: p,
+            integer: p,
+            double: p,
+            character: p,
+            string: p,
+            symbol: p,
+            array: p,
+            block: p,
+            block1: p,
+            block2: p,
+            block3: p,
+            block4: p,
+            method: p,
+            primitive: p,
+            system_class: p,
+            context_class: p,
+            binding_class: p,
+            byte_array: p,
         };
-        let mut u = Universe {
+        Universe {
             heap,
             stack: zeroed_stack(config.stack_words.max(1024)),
             sp: 0,
@@ -239,14 +281,44 @@ impl Universe {
             known,
             runtimes: Vec::new(),
             cells: Default::default(),
-            lookup_cache: vec![(nil, nil, nil); super::LOOKUP_CACHE_SIZE],
+            images: Vec::new(),
+            lookup_cache: vec![(p, p, p); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
             deoptimizations: Vec::new(),
             jit_fp: 0,
             native_depth: 0,
             output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
-        };
-        u.make_vm_classes()?;
+        }
+    }
+
+    /// A universe whose kernel is the image `kernel`, mapped (not compiled
+    /// from source): the known objects are found among its globals.
+    pub fn from_kernel_image(
+        config: UniverseConfig,
+        kernel: crate::image::loader::Prepared,
+    ) -> std::result::Result<Universe, String> {
+        let placeholder = Value::from_bits(crate::heap::NIL_PLACEHOLDER);
+        let mut u = Universe::empty(config, Heap::new(config.heap), placeholder);
+        let name = kernel.name.clone();
+        crate::image::loader::load(&mut u, kernel, true).map_err(|e| e.to_string())?;
+        if u.namespaces.first().is_none_or(|n| n.name != "Kernel") {
+            return Err(format!("{name}: not a kernel image (its first namespace is not Kernel)"));
+        }
+        let mut found = Vec::with_capacity(KNOWN_NAMES.len());
+        for name in KNOWN_NAMES {
+            let binding = u.own_binding(NamespaceId::KERNEL, name);
+            match binding.map(|b| b.slot(BINDING_VALUE)).filter(|v| v.is_pointer()) {
+                Some(v) => found.push(v),
+                None => return Err(format!("the kernel image does not define {name}")),
+            }
+        }
+        for (slot, v) in u.known.all_mut().into_iter().zip(found) {
+            *slot = v;
+        }
+        u.heap.set_nil(u.known.nil);
+        u.flush_lookup_cache();
+        let program = u.add_namespace("Program", semver::Version::new(0, 0, 0)).map_err(|e| e.to_string())?;
+        debug_assert_eq!(program, NamespaceId::PROGRAM);
         Ok(u)
     }
 

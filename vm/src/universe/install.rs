@@ -84,7 +84,7 @@ impl Universe {
         spaces.extend(self.namespace(ns).imports.iter().copied());
         spaces.push(ns);
         for space in spaces {
-            for (name, binding) in self.known_bindings(space) {
+            for (name, binding) in self.all_bindings(space) {
                 if let Some(shape) = self.shape_of(binding.slot(BINDING_VALUE)) {
                     out.insert(name, shape);
                 }

@@ -20,7 +20,7 @@ use crate::value::Value;
 pub use bootstrap::Spec;
 pub use install::KERNEL_SOURCES;
 
-pub use bootstrap::{Known, is_vm_class_name};
+pub use bootstrap::{Known, is_vm_class_name, kernel_version};
 pub use install::InstallError;
 pub use namespaces::{ExportLookup, NamespaceData, NamespaceId};
 
@@ -88,6 +88,8 @@ pub struct Universe {
     pub runtimes: Vec<MethodRuntime>,
     /// Cells of methods made at run time.
     cells: crate::runtime::CellArena,
+    /// The mapped images, in the order they were loaded.
+    pub images: Vec<crate::image::LoadedImage>,
     lookup_cache: Vec<(Value, Value, Value)>,
     /// Bumped whenever a method dictionary changes.
     pub method_epoch: u64,

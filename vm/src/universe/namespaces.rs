@@ -39,6 +39,9 @@ impl NamespaceId {
 /// the name answering the binding, provided by the image loader.
 pub type ExportLookup = Box<dyn Fn(&str) -> Option<Value>>;
 
+/// Enumerates every binding an image defines for a namespace.
+pub type ExportList = Box<dyn Fn() -> Vec<(String, Value)>>;
+
 /// One namespace.
 pub struct NamespaceData {
     /// Its name (`Kernel`, `Program`, `Geometry`).
@@ -55,6 +58,11 @@ pub struct NamespaceData {
     pub globals: HashMap<Box<str>, Value>,
     /// The bindings of the image that defines it, if any.
     pub exports: Option<ExportLookup>,
+    /// The image that defines it (an index into `Universe::images`).
+    pub image: Option<usize>,
+    /// Enumerates every binding of its image (for compiling against it,
+    /// writing images that import it, and `info`).
+    pub all_exports: Option<ExportList>,
     /// The class `mica run` starts, if the package names one.
     pub main: Option<String>,
 }
@@ -69,6 +77,8 @@ impl NamespaceData {
             imports: Vec::new(),
             globals: HashMap::new(),
             exports: None,
+            image: None,
+            all_exports: None,
             main: None,
         }
     }
@@ -226,12 +236,15 @@ impl Universe {
         self.own_binding(ns, &text).map(|b| b.slot(BINDING_VALUE)).filter(|v| *v != Value::UNBOUND)
     }
 
-    /// The bindings `ns` defines that are known so far (all of them for a
-    /// namespace made from source; for an image, those looked up).
-    pub fn known_bindings(&self, ns: NamespaceId) -> Vec<(String, Value)> {
-        let mut out: Vec<(String, Value)> =
-            self.namespaces[ns.index()].globals.iter().map(|(k, &v)| (k.to_string(), v)).collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+    /// Every binding `ns` defines (an image's exports and the bindings made
+    /// since), by name.
+    pub fn all_bindings(&self, ns: NamespaceId) -> Vec<(String, Value)> {
+        let data = &self.namespaces[ns.index()];
+        let mut map: std::collections::BTreeMap<String, Value> =
+            data.all_exports.as_ref().map(|all| all().into_iter().collect()).unwrap_or_default();
+        for (k, &v) in &data.globals {
+            map.insert(k.to_string(), v);
+        }
+        map.into_iter().collect()
     }
 }

@@ -12,6 +12,10 @@ impl Universe {
         if let Some(&s) = self.symbols.get(name) {
             return Ok(s);
         }
+        if let Some(s) = self.image_symbol(name) {
+            self.symbols.insert(name.into(), s);
+            return Ok(s);
+        }
         let sym = self.alloc_old(self.known.symbol, Format::Symbol, name.len())?;
         sym.bytes_mut().copy_from_slice(name.as_bytes());
         sym.set_identity_hash(crate::object::symbol_hash(name.as_bytes()));
@@ -19,9 +23,28 @@ impl Universe {
         Ok(sym)
     }
 
+    /// A Symbol with these bytes in a mapped image, found through the
+    /// image's symbol table.
+    fn image_symbol(&self, name: &str) -> Option<Value> {
+        let hash = crate::object::symbol_hash(name.as_bytes());
+        for img in &self.images {
+            let table = image_format::tables::Symbols::new(img.section(image_format::SectionKind::Symbols)).ok()?;
+            for e in table.candidates(hash, name.len() as u32).ok()? {
+                if e.offset % 8 != 0 || e.offset + 16 + u64::from(e.len) > img.meta.file_size() {
+                    continue;
+                }
+                let v = Value::from_addr(img.address_of(e.offset));
+                if v.format() == Format::Symbol && v.bytes() == name.as_bytes() {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
     /// The Symbol for `name`, if it exists.
     pub fn existing_symbol(&self, name: &str) -> Option<Value> {
-        self.symbols.get(name).copied()
+        self.symbols.get(name).copied().or_else(|| self.image_symbol(name))
     }
 
     /// A new String (may collect).
