@@ -98,11 +98,69 @@ impl ImageBuilder {
 /// method cells) starts: the area ends where the file begins, so cell
 /// addresses are known before the file's size is.
 pub const fn runtime_below(runtime_size: u64) -> u64 {
-    runtime_size.next_multiple_of(CHUNK_SIZE)
+    match runtime_size.checked_next_multiple_of(CHUNK_SIZE) {
+        Some(n) => n,
+        None => u64::MAX,
+    }
 }
 
 /// Bytes of address space an image occupies, from its runtime area's start:
 /// the runtime area and the file, each rounded up to whole chunks.
 pub const fn span(file_size: u64, runtime_size: u64) -> u64 {
-    runtime_below(runtime_size) + file_size.next_multiple_of(CHUNK_SIZE)
+    match file_size.checked_next_multiple_of(CHUNK_SIZE) {
+        Some(f) => runtime_below(runtime_size).saturating_add(f),
+        None => u64::MAX,
+    }
+}
+
+/// Recomputes every checksum of an image edited in place (section
+/// checksums, chunk checksums, the header checksum), whatever else is
+/// wrong with it; `None` if it is too short to have a section table. For
+/// tools and fuzzing: it lets a test reach the checks behind the
+/// checksums.
+pub fn reseal(image: &[u8]) -> Option<Vec<u8>> {
+    use crate::header::HEADER_SIZE;
+    use crate::section::SECTION_ENTRY_SIZE;
+    let mut out = image.to_vec();
+    let count = u32::from_le_bytes(out.get(40..44)?.try_into().ok()?) as usize;
+    let table_end = HEADER_SIZE.checked_add(count.checked_mul(SECTION_ENTRY_SIZE)?)?;
+    if table_end > out.len() || table_end > PAGE_SIZE as usize {
+        return None;
+    }
+    let entry = |i: usize| HEADER_SIZE + i * SECTION_ENTRY_SIZE;
+    let field = |out: &[u8], at: usize| u64::from_le_bytes(out[at..at + 8].try_into().expect("8 bytes"));
+    let range = |out: &[u8], i: usize| -> Option<std::ops::Range<usize>> {
+        let start = usize::try_from(field(out, entry(i) + 8)).ok()?;
+        let end = start.checked_add(usize::try_from(field(out, entry(i) + 16)).ok()?)?;
+        (end <= out.len()).then_some(start..end)
+    };
+    // Chunk checksums first (they cover the other sections).
+    for i in 0..count {
+        let kind = u32::from_le_bytes(out[entry(i)..entry(i) + 4].try_into().expect("4 bytes"));
+        if SectionKind::from_code(kind) != Some(SectionKind::Chunks) {
+            continue;
+        }
+        let Some(r) = range(&out, i) else { continue };
+        let covered = r.start as u64;
+        let sums: Vec<u64> = (0..covered.div_ceil(CHUNK_SIZE))
+            .map(|c| {
+                let cr = tables::chunk_range(c, covered);
+                fast64(&out[cr.start as usize..cr.end as usize])
+            })
+            .collect();
+        let body = tables::encode_chunks(&sums);
+        if body.len() == r.len() {
+            out[r].copy_from_slice(&body);
+        }
+    }
+    for i in 0..count {
+        if let Some(r) = range(&out, i) {
+            let sum = fast64(&out[r]);
+            out[entry(i) + 24..entry(i) + 32].copy_from_slice(&sum.to_le_bytes());
+        }
+    }
+    out[48..56].fill(0);
+    let sum = crate::layout::layout_checksum(&out[..table_end]);
+    out[48..56].copy_from_slice(&sum.to_le_bytes());
+    Some(out)
 }

@@ -41,7 +41,7 @@ pub mod tables;
 #[allow(unsafe_code)]
 mod tests;
 
-pub use builder::{ImageBuilder, runtime_below, span};
+pub use builder::{ImageBuilder, reseal, runtime_below, span};
 pub use checksum::fast64;
 pub use error::{ImageError, Result};
 pub use file::{ImageMeta, Located, TRAILER_SIZE, encode_trailer, locate, read_trailer, write_atomically};

@@ -45,9 +45,12 @@ struct Parsed<'a> {
 }
 
 impl Parsed<'_> {
+    /// The word at `offset` (0 past the end).
     fn word(&self, offset: u64) -> u64 {
         let at = offset as usize;
-        u64::from_le_bytes(self.bytes[at..at + 8].try_into().expect("8 bytes"))
+        at.checked_add(8)
+            .and_then(|end| self.bytes.get(at..end))
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
 
     fn base(&self) -> u64 {
@@ -56,7 +59,8 @@ impl Parsed<'_> {
 
     /// Whether `p` points into this input's objects.
     fn holds(&self, p: u64) -> bool {
-        p >= self.base() + OBJECTS_OFFSET && p < self.base() + OBJECTS_OFFSET + self.objects_len
+        let start = self.base().saturating_add(OBJECTS_OFFSET);
+        p >= start && p < start.saturating_add(self.objects_len)
     }
 }
 
@@ -76,8 +80,35 @@ pub fn link(inputs: &[Input]) -> Result<Vec<u8>> {
             return Err(ImageError::new(&input.name, "it was built by a Mica with another object layout"));
         }
         let objects_len = meta.layout.section(SectionKind::Objects).size;
-        let cells = meta.layout.header.runtime_size / METHOD_CELL_BYTES as u64;
+        let runtime_size = meta.layout.header.runtime_size;
+        if !runtime_size.is_multiple_of(METHOD_CELL_BYTES as u64) || runtime_size > image_format::window::IN_SLOT {
+            return Err(ImageError::new(
+                &input.name,
+                format!("its runtime area of {runtime_size} bytes is not one of method cells"),
+            ));
+        }
+        let cells = runtime_size / METHOD_CELL_BYTES as u64;
         let count = meta.namespaces.len() as u32;
+        let in_objects =
+            |off: u64| off >= OBJECTS_OFFSET && off < OBJECTS_OFFSET + objects_len && off.is_multiple_of(8);
+        for ns in &meta.namespaces {
+            if !in_objects(ns.descriptor) {
+                return Err(ImageError::new(&input.name, format!("namespace {} has a bad descriptor offset", ns.name)));
+            }
+            let bad_import = ns.imports.iter().any(|i| match *i {
+                NamespaceImport::Internal(k) => k >= count,
+                NamespaceImport::External(k) => k as usize >= meta.imports.len(),
+            });
+            if bad_import {
+                return Err(ImageError::new(
+                    &input.name,
+                    format!("namespace {} imports one that does not exist", ns.name),
+                ));
+            }
+        }
+        if meta.layout.header.preferred_base < image_format::runtime_below(runtime_size) {
+            return Err(ImageError::new(&input.name, "its preferred base leaves no room for its runtime area"));
+        }
         parsed.push(Parsed {
             name: input.name.clone(),
             bytes: input.bytes,
@@ -104,6 +135,9 @@ pub fn link(inputs: &[Input]) -> Result<Vec<u8>> {
         parsed.iter().flat_map(|p| p.meta.namespaces.iter().map(|n| format!("{}@{}", n.name, n.version))).collect();
     let base = image_format::window::base_for(format!("link {}", key.join(" ")).as_bytes());
     let runtime_size = cells_at * METHOD_CELL_BYTES as u64;
+    if runtime_size > image_format::window::IN_SLOT {
+        return Err(ImageError::new("link", "the images have too many methods to link into one"));
+    }
     let runtime_start = base - image_format::runtime_below(runtime_size);
     // Which input namespace satisfies each import, if one does.
     let mut internal: Vec<Vec<Option<(usize, usize)>>> = Vec::new();
@@ -235,11 +269,15 @@ pub fn link(inputs: &[Input]) -> Result<Vec<u8>> {
             objects[at..at + 8].copy_from_slice(&new.to_le_bytes());
             relocations.cells.push(new_index);
         }
+        let in_objects = |off: u64| off >= OBJECTS_OFFSET && off < OBJECTS_OFFSET + p.objects_len;
         let moved = |off: u64| off + p.objects_at;
         let sym_bytes = p.meta.layout.section_bytes(p.bytes, SectionKind::Symbols).unwrap_or_default();
         let table = Symbols::new(sym_bytes).map_err(|e| ImageError::new(&p.name, e.to_string()))?;
         for i in 0..table.len() {
             let e = table.get(i).map_err(|e| ImageError::new(&p.name, e.to_string()))?;
+            if !in_objects(e.offset) {
+                return Err(ImageError::new(&p.name, format!("symbol table entry {i} lies outside its objects")));
+            }
             symbols.push(SymbolEntry { offset: moved(e.offset), ..e });
         }
         let exp_bytes = p.meta.layout.section_bytes(p.bytes, SectionKind::Exports).unwrap_or_default();
@@ -301,27 +339,33 @@ fn resolve_inside(
 ) -> std::result::Result<u64, String> {
     let ns = &q.meta.namespaces[ni];
     if o.kind == OutsideKind::Offset {
-        if !same_build || !q.holds(q.base() + o.offset) {
+        if !same_build || !q.holds(q.base().wrapping_add(o.offset)) {
             return Err(format!(
                 "it refers to an object inside {} {} by position, and {} is not the build it was made with",
                 ns.name, ns.version, q.name
             ));
         }
-        return Ok(linked_address(q, q.base() + o.offset));
+        return Ok(linked_address(q, q.base().wrapping_add(o.offset)));
     }
     let exp_bytes = q.meta.layout.section_bytes(q.bytes, SectionKind::Exports).unwrap_or_default();
     let table = Exports::new(exp_bytes).map_err(|e| e.to_string())?;
     let offset = table.find(ni as u32, &o.name).map_err(|e| e.to_string())?.ok_or_else(|| {
         format!("it needs the global {} of {} {}, which {} does not define", o.name, ns.name, ns.version, q.name)
     })?;
-    let binding = q.base() + offset;
+    let binding = q.base().wrapping_add(offset);
+    if !q.holds(binding) || !offset.is_multiple_of(8) {
+        return Err(format!("{} exports {} at a bad offset", q.name, o.name));
+    }
     let value_at = offset + 8 * (HEADER_WORDS + BINDING_VALUE) as u64;
+    if value_at + 8 > OBJECTS_OFFSET + q.objects_len {
+        return Err(format!("{} exports {} at a bad offset", q.name, o.name));
+    }
     let value = q.word(value_at);
     let resolved = match o.kind {
         OutsideKind::Binding => binding,
         OutsideKind::Value => value,
         OutsideKind::Metaclass => {
-            if !q.holds(value) {
+            if !q.holds(value) || !value.is_multiple_of(8) {
                 return Err(format!("{} of {} is not a class of it", o.name, ns.name));
             }
             q.word(value - q.base())

@@ -227,7 +227,8 @@ pub fn load(u: &mut Universe, p: Prepared, register: bool) -> Result<usize> {
     if register {
         for (j, entry) in meta.namespaces.iter().enumerate() {
             let version = semver::Version::parse(&entry.version).map_err(|e| err(e.to_string()))?;
-            let mut data = NamespaceData::new(&entry.name, version, Value::from_addr(base + entry.descriptor as usize));
+            let descriptor = object_at(base, file_size, entry.descriptor).expect("checked when prepared");
+            let mut data = NamespaceData::new(&entry.name, version, descriptor);
             data.imports = entry
                 .imports
                 .iter()
@@ -278,7 +279,7 @@ fn export_table(addr: usize, len: usize) -> Exports<'static> {
 /// The object at file offset `offset` of an image at `base`, if the offset
 /// can be one.
 fn object_at(base: usize, file_size: u64, offset: u64) -> Option<Value> {
-    (offset.is_multiple_of(8) && offset >= image_format::OBJECTS_OFFSET && offset + 16 <= file_size)
+    (offset.is_multiple_of(8) && offset >= image_format::OBJECTS_OFFSET && offset.saturating_add(16) <= file_size)
         .then(|| Value::from_addr(base + offset as usize))
 }
 
@@ -327,13 +328,17 @@ fn relocate_if_needed(
             .filter(|img| img.build_id() == imp.build_id && imp.build_id != 0)
             .map(|img| img.base);
         if let Some(img_base) = same_build {
-            shifts.push((imp.base, imp.base + imp.span, img_base as i64 - imp.base as i64));
+            shifts.push((imp.base, imp.base.saturating_add(imp.span), img_base as i64 - imp.base as i64));
         }
         let ns_name = u.namespace(ns).display_name();
         for o in meta.outside.iter().filter(|o| o.import == k as u32) {
             let value = match o.kind {
                 OutsideKind::Offset => match same_build {
-                    Some(img_base) => Value::from_addr(img_base + o.offset as usize),
+                    Some(img_base) => {
+                        let img = u.namespace(ns).image.map(|i| &u.images[i]).expect("same build means an image");
+                        object_at(img_base, img.meta.file_size(), o.offset)
+                            .ok_or_else(|| format!("it refers to a position outside {ns_name}"))?
+                    }
                     None => {
                         return Err(format!(
                             "it refers to an object inside {ns_name} by position, but that is not the build it was made with"
@@ -387,13 +392,18 @@ fn relocate_if_needed(
     };
     for &w in &relocations.pointers {
         let (at, old) = word(bytes, w)?;
-        let new = if (preferred..preferred + file_size).contains(&old) {
+        let new = if (preferred..preferred.saturating_add(file_size)).contains(&old) {
             old.wrapping_add_signed(delta)
         } else if let Some(&v) = by_address.get(&old) {
             v
         } else if let Some(&(_, _, d)) = shifts.iter().find(|(lo, hi, _)| (*lo..*hi).contains(&old)) {
             old.wrapping_add_signed(d)
-        } else if meta.imports.iter().zip(&holds).any(|(imp, &h)| h && (imp.base..imp.base + imp.span).contains(&old)) {
+        } else if meta
+            .imports
+            .iter()
+            .zip(&holds)
+            .any(|(imp, &h)| h && (imp.base..imp.base.saturating_add(imp.span)).contains(&old))
+        {
             old
         } else {
             return Err(format!("the pointer at offset {at:#x} ({old:#x}) points outside the image and its imports"));

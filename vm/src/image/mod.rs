@@ -163,6 +163,15 @@ pub struct ImageMemory {
     pub written_objects: usize,
 }
 
+/// The process's resident memory in bytes (`VmRSS` of
+/// `/proc/self/status`; 0 where that is not available).
+pub fn process_resident() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok());
+    kb.unwrap_or(0u64) * 1024
+}
+
 /// How much of the mapped images is resident and how much was written,
 /// from the kernel's account of the process's mappings
 /// (`/proc/self/smaps`; zero where that is not available).

@@ -190,7 +190,7 @@ pub fn verify_image(image: &[u8], name: &str) -> Result<Report> {
     // Pass 2: references.
     let header = &meta.layout.header;
     let cells_start = c.base.saturating_sub(image_format::runtime_below(header.runtime_size));
-    let cells_end = cells_start + header.runtime_size;
+    let cells_end = cells_start.saturating_add(header.runtime_size);
     let mut pointer_words = Vec::new();
     let mut cell_words = Vec::new();
     let mut cells_seen = HashSet::new();
@@ -300,7 +300,7 @@ fn check_tables(c: &mut Checker, image: &[u8], name: &str) -> Result<()> {
         }
     }
     for e in &all {
-        let Some(o) = c.inside(c.base + e.offset) else {
+        let Some(o) = c.inside(c.base.wrapping_add(e.offset)) else {
             c.problem(format!("export {} does not point to an object", e.name));
             continue;
         };
@@ -325,7 +325,7 @@ fn check_tables(c: &mut Checker, image: &[u8], name: &str) -> Result<()> {
         {
             c.problem(format!("namespace {}'s export range holds another namespace's exports", ns.name));
         }
-        match c.inside(c.base + ns.descriptor) {
+        match c.inside(c.base.wrapping_add(ns.descriptor)) {
             Some(o) if o.format == Format::Array && o.size == 2 => {}
             _ => c.problem(format!("namespace {} has a bad descriptor", ns.name)),
         }
@@ -346,7 +346,7 @@ fn check_tables(c: &mut Checker, image: &[u8], name: &str) -> Result<()> {
     let symbols = Symbols::new(symbols_bytes).map_err(err)?;
     for i in 0..symbols.len() {
         let e = symbols.get(i).map_err(err)?;
-        match c.inside(c.base + e.offset) {
+        match c.inside(c.base.wrapping_add(e.offset)) {
             Some(o) if o.format == Format::Symbol && o.size == e.len as usize => {
                 let hash = ((c.word(o.offset + 8) >> 8) & 0xff_ffff) as u32;
                 if hash != e.hash {
@@ -475,7 +475,7 @@ fn literal(c: &Checker, w: u64, depth: usize) -> std::result::Result<Literal, St
             Ok(match o.format {
                 Format::Symbol => Literal::Symbol(c.text(w).ok_or("a Symbol literal is not UTF-8")?),
                 Format::Bytes | Format::Ascii => Literal::String(c.text(w).unwrap_or_default()),
-                Format::Double => Literal::Double(f64::from_bits(c.slot(o, 0))),
+                Format::Double if o.size == 8 => Literal::Double(f64::from_bits(c.slot(o, 0))),
                 Format::LargeInt => Literal::LargeInteger("0".into()),
                 Format::Array => {
                     let mut items = Vec::with_capacity(o.size);

@@ -199,10 +199,17 @@ pub fn load_graph(u: &mut Universe, argc: usize) -> Prim {
 }
 
 /// `imageStats`: images, mapped bytes, resident bytes, written bytes,
-/// written image objects.
+/// written image objects, and the process's resident bytes.
 pub fn image_stats(u: &mut Universe, _argc: usize) -> Prim {
     let m = crate::image::memory(u);
-    let values = [m.images as i64, m.mapped as i64, m.resident as i64, m.dirty as i64, m.written_objects as i64];
+    let values = [
+        m.images as i64,
+        m.mapped as i64,
+        m.resident as i64,
+        m.dirty as i64,
+        m.written_objects as i64,
+        crate::image::process_resident() as i64,
+    ];
     match u.new_array(values.len()) {
         Ok(a) => {
             for (i, v) in values.into_iter().enumerate() {

@@ -181,3 +181,32 @@ fn symbols_with_equal_bytes_are_identical() {
     let string = u.new_old_string("foo:").expect("allocates");
     assert!(!crate::primitives::same(&u, string, interned), "a String is not its Symbol");
 }
+
+#[test]
+fn the_kernel_image_maps_back_into_a_working_universe() {
+    let bytes: &'static [u8] = Box::leak(crate::image::build_kernel_image().expect("builds").into_boxed_slice());
+    let report = crate::image::verify::verify_image(bytes, "kernel").expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.methods > 100, "{report:?}");
+    let source = crate::image::loader::Source::Bytes(bytes);
+    let kernel = crate::image::loader::Prepared::from_source("kernel".into(), source).expect("reads");
+    let mut u = Universe::from_kernel_image(UniverseConfig::default(), kernel).expect("maps");
+    let k = u.known.clone();
+    assert!(u.heap.in_image(k.nil) && u.heap.in_image(k.object) && u.heap.in_image(k.array));
+    assert_eq!(k.object.class_word().class_word(), k.metaclass, "Object class class == Metaclass");
+    assert_eq!(u.class_name(k.integer), "Integer");
+    // The kernel's symbols are found, not made again.
+    let before = u.heap.old_bytes();
+    let sym = u.intern("println").expect("interns");
+    assert!(u.heap.in_image(sym));
+    assert_eq!(u.heap.old_bytes(), before);
+    let m = u.lookup(k.string, sym);
+    assert_ne!(m, u.nil(), "String understands println");
+    // Classes compiled against the mapped kernel work as before.
+    let cp = ClassPath::new(vec![]);
+    let compiled = compile_class_source("A.som", "A = Array ( m = ( ^self size ) )", None, &cp).expect("compiles");
+    let class = u.install_class(&compiled, NamespaceId::PROGRAM).expect("installs");
+    assert_eq!(class.slot(crate::layout::CLASS_SUPERCLASS), k.array);
+    u.collect_full().expect("collects");
+    assert_eq!(crate::image::memory(&u).written_objects, 0, "installing wrote no image object");
+}
