@@ -206,7 +206,7 @@ fn the_kernel_image_maps_back_into_a_working_universe() {
     let cp = ClassPath::new(vec![]);
     let compiled = compile_class_source("A.som", "A = Array ( m = ( ^self size ) )", None, &cp).expect("compiles");
     let class = u.install_class(&compiled, NamespaceId::PROGRAM).expect("installs");
-    assert_eq!(class.slot(crate::layout::CLASS_SUPERCLASS), k.array);
+    assert_eq!(class.slot(CLASS_SUPERCLASS), k.array);
     u.collect_full().expect("collects");
     assert_eq!(crate::image::memory(&u).written_objects, 0, "installing wrote no image object");
 }
