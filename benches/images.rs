@@ -46,7 +46,8 @@ fn write_package(dir: &Path, name: &str, classes: usize) {
             system fullGC.
             after := system imageStats.
             ('rss ' + (before at: 6) asString + ' ' + (after at: 6) asString
-                + ' written ' + (after at: 4) asString + ' objects ' + (after at: 5) asString) println ]
+                + ' written ' + (after at: 4) asString + ' objects ' + (after at: 5) asString
+                + ' imageResident ' + (before at: 3) asString + ' ' + (after at: 3) asString) println ]
     )
     ----
     | probe |
@@ -151,17 +152,22 @@ fn main() {
     if !t_somrs.is_empty() {
         println!("  som-rs hello    {:>10}   peak RSS {rss_somrs} KiB", ms(median(t_somrs)));
     }
-    let (_, _, out) = measure(Command::new(mica()).arg("run").arg(&big).arg("--").arg("gc"));
-    let words: Vec<&str> = out.lines().nth(1).unwrap_or_default().split_whitespace().collect();
-    if let [_, before, after, _, written, _, objects] = words[..] {
-        let (before, after): (i64, i64) = (before.parse().unwrap_or(0), after.parse().unwrap_or(0));
-        println!(
-            "full GC with the 100 MB image loaded: RSS {} KiB before, {} KiB after ({:+} KiB); image bytes written {written}, image objects written {objects}",
-            before / 1024,
-            after / 1024,
-            (after - before) / 1024
-        );
-    } else {
-        println!("full GC probe printed: {out}");
+    for (label, image) in [("100 MB image", &big), ("tiny image", &tiny)] {
+        let (_, _, out) = measure(Command::new(mica()).arg("run").arg(image).arg("--").arg("gc"));
+        let words: Vec<&str> = out.lines().nth(1).unwrap_or_default().split_whitespace().collect();
+        if let [_, before, after, _, written, _, objects, _, image_before, image_after] = words[..] {
+            let kib = |s: &str| s.parse::<i64>().unwrap_or(0) / 1024;
+            println!(
+                "full GC with the {label} loaded: process RSS {} KiB before, {} KiB after ({:+} KiB); \
+                 image pages resident {} KiB before, {} KiB after; image bytes written {written}, image objects written {objects}",
+                kib(before),
+                kib(after),
+                kib(after) - kib(before),
+                kib(image_before),
+                kib(image_after)
+            );
+        } else {
+            println!("full GC probe printed: {out}");
+        }
     }
 }

@@ -205,8 +205,8 @@ fn own_vm() -> Result<Vec<u8>, String> {
 pub fn bundle(options: &Options) -> ExitCode {
     let path = Path::new(&options.files[0]);
     let name = path.display().to_string();
-    let (mut image, _) = match read_image(path) {
-        Ok(b) => b,
+    let mut image = match read_image(path) {
+        Ok((b, _)) => b.to_vec(),
         Err(e) => return fail(e),
     };
     match vm::image::verify::verify_image(&image, &name) {

@@ -195,6 +195,18 @@ impl ImageMeta {
     }
 }
 
+/// Maps the image `at` in `file` read-only, for the tools that read a whole
+/// image (`info`, `verify`, `link`, `bundle`): the pages are read as they
+/// are used, and nothing is copied. (Images that run are mapped by
+/// [`crate::map::map_image`], at their preferred base.)
+pub fn map_readonly(file: &File, at: Located) -> Result<memmap2::Mmap> {
+    let len = usize::try_from(at.len).map_err(|_| ImageError::Io { detail: "the image is too large to map".into() })?;
+    // SAFETY: the mapping is read-only and private to this process; if
+    // another process truncates the file meanwhile, reads fault (SIGBUS),
+    // which the tools accept as they accept any I/O failure.
+    unsafe { memmap2::MmapOptions::new().offset(at.offset).len(len).map(file) }.map_err(io)
+}
+
 /// Writes `parts` to `path` atomically: into a temporary file beside it,
 /// flushed to disk, then renamed over `path` (and the directory flushed), so
 /// that a crash leaves either the old file or the complete new one. With

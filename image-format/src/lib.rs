@@ -29,6 +29,7 @@
 mod builder;
 mod checksum;
 mod error;
+#[allow(unsafe_code)]
 mod file;
 mod header;
 mod layout;
@@ -44,7 +45,9 @@ mod tests;
 pub use builder::{ImageBuilder, reseal, runtime_below, span};
 pub use checksum::fast64;
 pub use error::{ImageError, Result};
-pub use file::{ImageMeta, Located, TRAILER_SIZE, encode_trailer, locate, read_trailer, write_atomically};
+pub use file::{
+    ImageMeta, Located, TRAILER_SIZE, encode_trailer, locate, map_readonly, read_trailer, write_atomically,
+};
 pub use header::{CHUNK_SIZE, ENDIAN_LITTLE, FORMAT_VERSION, Flags, HEADER_SIZE, Header, MAGIC, PAGE_SIZE, WORD_SIZE};
 pub use layout::{Layout, OBJECTS_OFFSET, parse_layout, parse_layout_prefix, rewrite_header, write_layout};
 pub use section::{ImageOffset, SECTION_ENTRY_SIZE, SectionEntry, SectionKind, table_end, validate_sections};
