@@ -124,6 +124,12 @@ pub(crate) fn print_stats(options: &cli::Options, interp: &Interpreter) {
     eprint!("{}", interp.stats_report(20));
     if let Some(report) = interp.jit_report() {
         eprint!("{report}");
+        let exits = interp.native_exits();
+        if !exits.is_empty() {
+            let total: u64 = exits.iter().map(|e| e.1).sum();
+            let top: Vec<String> = exits.iter().take(8).map(|(n, c)| format!("{n} {c}")).collect();
+            eprintln!("native code left {total} bytecodes to the interpreter: {}", top.join(", "));
+        }
     }
     let m = vm::image::memory(&interp.u);
     eprintln!(

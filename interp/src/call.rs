@@ -30,7 +30,8 @@ impl Interpreter {
             None => {
                 cache.misses += 1;
                 let m = self.u.lookup(class, selector);
-                self.u.runtime_mut(self.rt).ics[ic as usize].record(class, m);
+                let cell = if m == self.u.nil() { 0 } else { m.slot(METHOD_CELL).bits() & !1 };
+                self.u.runtime_mut(self.rt).ics[ic as usize].record(class, m, cell);
                 m
             }
         };

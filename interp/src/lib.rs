@@ -12,6 +12,7 @@ mod control;
 mod error;
 pub mod frame;
 mod loader;
+pub mod native;
 mod ops;
 mod stats;
 mod tiering;
@@ -71,6 +72,11 @@ pub struct Interpreter {
     /// The method epoch `native` was read in: when an edit discards native
     /// code, the running activation continues in the interpreter.
     native_epoch: u64,
+    /// Times native code left a bytecode to the interpreter, by opcode.
+    native_exits: Vec<u64>,
+    /// What a runtime function called from native code could not hand
+    /// back directly (an error, the bottom frame's return).
+    pending: Option<Flow>,
 }
 
 impl Interpreter {
@@ -108,6 +114,8 @@ impl Interpreter {
             jit: None,
             jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
             native_epoch: 0,
+            native_exits: vec![0; Opcode::COUNT],
+            pending: None,
         })
     }
 
@@ -152,13 +160,29 @@ impl Interpreter {
                 self.native = self.u.runtime(self.rt).info.native;
             }
             if let Some(native) = self.native {
+                let entered = self.fp;
+                let context = self as *mut Interpreter as *mut std::ffi::c_void;
                 // SAFETY: native code was compiled from this method's verified
                 // bytecode for this universe; it runs the frame at `fp` from
                 // `pc` (a bytecode boundary), keeps frames consistent, stores
                 // `sp` (and the frame to go on with) and answers the next
-                // bytecode for the interpreter, or that the frame returned.
-                let next = unsafe { native(&mut self.u, self.fp as u64, self.pc as u64) };
+                // bytecode for the interpreter, that the frame returned, or
+                // that the interpreter's registers were set for it.
+                let next = unsafe { native(context, self.fp as u64, self.pc as u64) };
+                if next == vm::runtime::NATIVE_LEFT {
+                    // A runtime function set the registers (or left a flow).
+                    if let Some(flow) = self.pending.take() {
+                        match flow {
+                            Flow::Return(v) => return Ok(v),
+                            Flow::Stop(s) => return Err(*s),
+                        }
+                    }
+                    continue;
+                }
                 if next == vm::runtime::NATIVE_RETURNED {
+                    // The frame native code was entered with returned (runtime
+                    // functions deeper down may have moved the registers).
+                    self.fp = entered;
                     if let Err(flow) = self.after_native_return() {
                         match flow {
                             Flow::Return(v) => return Ok(v),
@@ -167,13 +191,13 @@ impl Interpreter {
                     }
                     continue;
                 }
-                if self.u.jit_fp != self.fp {
-                    // A native call left native code inside its callee.
-                    self.fp = self.u.jit_fp;
-                    let method = self.frame(FRAME_METHOD);
-                    self.set_method(method);
-                }
+                // Native code left a bytecode to the interpreter, in the
+                // frame it stored (a native callee's, maybe).
+                self.fp = self.u.jit_fp;
+                let method = self.frame(FRAME_METHOD);
+                self.set_method(method);
                 self.pc = next as usize;
+                self.count_exit();
             }
             // SAFETY: `code` points to the bytecode of the running method,
             // verified before it was installed (and so before it first ran),
@@ -189,6 +213,36 @@ impl Interpreter {
                 }
             }
         }
+    }
+
+    /// Counts a bytecode native code left to the interpreter.
+    #[inline(always)]
+    pub(crate) fn count_exit(&mut self) {
+        // SAFETY: `code` and `code_len` describe the running method's
+        // bytecode, which the method keeps alive.
+        let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
+        // A wide prefix is followed by the opcode.
+        let byte = match code.get(self.pc) {
+            Some(&b) if b < vm::bytecode::FIRST_OPCODE => code.get(self.pc + 1).copied(),
+            b => b.copied(),
+        };
+        let row = byte.and_then(|b| b.checked_sub(vm::bytecode::FIRST_OPCODE));
+        if let Some(slot) = row.and_then(|r| self.native_exits.get_mut(usize::from(r))) {
+            *slot += 1;
+        }
+    }
+
+    /// The bytecodes native code left to the interpreter, most frequent
+    /// first: (opcode name, count).
+    pub fn native_exits(&self) -> Vec<(&'static str, u64)> {
+        let mut out: Vec<(&'static str, u64)> = Opcode::ALL
+            .iter()
+            .zip(&self.native_exits)
+            .filter(|(_, n)| **n > 0)
+            .map(|(op, n)| (op.name(), *n))
+            .collect();
+        out.sort_by_key(|e| std::cmp::Reverse(e.1));
+        out
     }
 
     /// Native code ran the frame at `fp` to its return: its value is where

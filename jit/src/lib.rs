@@ -2,15 +2,16 @@
 //! through Cranelift (x86-64 or AArch64, whichever the host is), one
 //! bytecode at a time on the interpreter's frame (see [`translate`]).
 //!
-//! The interpreter stays in charge of calls, returns, allocation and
-//! unwinding: native code runs the bytecodes between them and hands every
-//! other bytecode back. So every frame is always the interpreter's frame,
-//! on-stack replacement is entering native code at a loop head, and leaving
-//! native code (for a send, or when a fast path does not apply) is resuming
-//! the interpreter at that bytecode.
+//! Every frame is the interpreter's frame, written back at every
+//! safepoint: native code calls native code, allocates, and sends through
+//! inline caches it reads at run time, and hands a bytecode it does not
+//! finish to the interpreter for that one bytecode (`interp::native`). So
+//! on-stack replacement is entering native code at a loop head, and
+//! deoptimisation is the interpreter resuming a frame at a bytecode.
 
 mod translate;
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::Context;
@@ -33,29 +34,21 @@ pub struct DumpOptions {
     pub asm: bool,
 }
 
-/// The write barrier's slow path, called from native code.
-///
-/// # Safety
-/// `universe` must be the universe the native code runs in; `target` an
-/// object of it.
-unsafe extern "C" fn write_barrier(universe: *mut Universe, target: u64, value: u64) {
-    // SAFETY: native code passes the universe pointer the interpreter gave
-    // it; no other reference to the universe is in use while it runs.
-    let u = unsafe { &mut *universe };
-    u.heap.write_barrier(Value::from_bits(target), Value::from_bits(value));
-}
-
 /// The code generator.
 pub struct Jit {
     module: JITModule,
     ctx: Context,
     fctx: FunctionBuilderContext,
+    step: cranelift_module::FuncId,
     barrier: cranelift_module::FuncId,
+    primitive: cranelift_module::FuncId,
     dump: DumpOptions,
     compiled: u64,
     failed: Vec<(String, String)>,
     compile_time: Duration,
     code_bytes: usize,
+    /// With `MICA_PERF_MAP` set: the map `perf` reads to name JIT code.
+    perf_map: Option<std::fs::File>,
 }
 
 impl Jit {
@@ -72,25 +65,35 @@ impl Jit {
             .map_err(|e| e.to_string())?;
         let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
         let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())?;
+        let call_conv = isa.default_call_conv();
         let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-        builder.symbol("mica_write_barrier", write_barrier as *const u8);
+        builder.symbol("mica_step", interp::native::mica_step as *const u8);
+        builder.symbol("mica_barrier", interp::native::mica_barrier as *const u8);
+        builder.symbol("mica_primitive", interp::native::mica_primitive as *const u8);
         let mut module = JITModule::new(builder);
-        let mut sig = module.make_signature();
-        for _ in 0..3 {
-            sig.params.push(ir::AbiParam::new(ir::types::I64));
-        }
-        let barrier =
-            module.declare_function("mica_write_barrier", Linkage::Import, &sig).map_err(|e| e.to_string())?;
+        let step = module
+            .declare_function("mica_step", Linkage::Import, &translate::step_signature(call_conv))
+            .map_err(|e| e.to_string())?;
+        let barrier = module
+            .declare_function("mica_barrier", Linkage::Import, &translate::barrier_signature(call_conv))
+            .map_err(|e| e.to_string())?;
+        let primitive = module
+            .declare_function("mica_primitive", Linkage::Import, &translate::step_signature(call_conv))
+            .map_err(|e| e.to_string())?;
         Ok(Jit {
             module,
             ctx: Context::new(),
             fctx: FunctionBuilderContext::new(),
+            step,
             barrier,
+            primitive,
             dump,
             compiled: 0,
             failed: Vec::new(),
             compile_time: Duration::ZERO,
             code_bytes: 0,
+            perf_map: std::env::var_os("MICA_PERF_MAP")
+                .and_then(|_| std::fs::File::create(format!("/tmp/perf-{}.map", std::process::id())).ok()),
         })
     }
 
@@ -106,27 +109,29 @@ impl Jit {
         self.ctx.func.signature = translate::signature(call_conv);
         self.ctx.func.name = UserFuncName::user(0, rt as u32);
         let (nursery_start, nursery_end) = u.heap.nursery_bounds();
-        let barrier_id = self.barrier;
+        let (step_id, barrier_id, primitive_id) = (self.step, self.barrier, self.primitive);
         let module = &mut self.module;
         let frontend = module.isa().frontend_config();
-        let known = &u.known;
+        let known = u.known.clone();
+        let stack_base = u.stack.as_ptr() as u64;
+        let stack_words = u.stack.len() as u64;
+        let no_inline_allocation = u.heap.config().stress;
         let constants = |func: &mut ir::Function| translate::Constants {
-            stack_base: u.stack.as_ptr() as u64,
-            sp_offset: std::mem::offset_of!(Universe, sp) as i32,
+            stack_base,
+            stack_words,
+            layout: interp::Interpreter::native_layout(),
             nil: known.nil.bits(),
             true_: known.true_.bits(),
             false_: known.false_.bits(),
-            array_class: known.array.bits(),
+            classes: classes(&known),
             nursery_start: nursery_start as u64,
             nursery_len: (nursery_end - nursery_start) as u64,
+            no_inline_allocation,
+            step: module.declare_func_in_func(step_id, func),
             barrier: module.declare_func_in_func(barrier_id, func),
-            integer_class: known.integer.bits(),
-            symbolic: false,
-            jit_fp_offset: std::mem::offset_of!(Universe, jit_fp) as i32,
-            depth_offset: std::mem::offset_of!(Universe, native_depth) as i32,
-            stack_words: u.stack.len() as u64,
+            primitive: module.declare_func_in_func(primitive_id, func),
             native_sig: func.import_signature(translate::signature(call_conv)),
-            block_classes: [known.block1.bits(), known.block2.bits(), known.block3.bits()],
+            symbolic: false,
         };
         let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
         if self.dump.ir {
@@ -152,6 +157,11 @@ impl Jit {
         }
         self.module.finalize_definitions().map_err(|e| e.to_string())?;
         let ptr = self.module.get_finalized_function(id);
+        if let Some(map) = &mut self.perf_map {
+            // `perf` names JIT code from /tmp/perf-PID.map.
+            let size = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+            let _ = writeln!(map, "{:x} {size:x} {name}", ptr as usize);
+        }
         // SAFETY: the function was compiled with `translate::signature`,
         // which is the C ABI of `NativeFn` on this target.
         let code = unsafe { std::mem::transmute::<*const u8, NativeFn>(ptr) };
@@ -159,10 +169,21 @@ impl Jit {
     }
 }
 
+fn classes(known: &vm::universe::Known) -> translate::Classes {
+    translate::Classes {
+        integer: known.integer.bits(),
+        double: known.double.bits(),
+        character: known.character.bits(),
+        array: known.array.bits(),
+        context: known.context_class.bits(),
+        blocks: [known.block1.bits(), known.block2.bits(), known.block3.bits(), known.block4.bits()],
+    }
+}
+
 /// The Cranelift IR of the method of runtime record `rt`, with addresses
 /// replaced by fixed placeholders so that the text is the same from run to
 /// run (for golden tests and documentation).
-pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
+pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
     let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
     let isa = isa_builder.finish(settings::Flags::new(settings::builder())).map_err(|e| e.to_string())?;
     let mut func = ir::Function::with_name_signature(
@@ -170,35 +191,51 @@ pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
         translate::signature(cranelift_codegen::isa::CallConv::SystemV),
     );
     let mut fctx = FunctionBuilderContext::new();
-    let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::SystemV);
-    for _ in 0..3 {
-        sig.params.push(ir::AbiParam::new(ir::types::I64));
-    }
+    let cc = cranelift_codegen::isa::CallConv::SystemV;
     let constants = |func: &mut ir::Function| {
-        let sig_ref = func.import_signature(sig);
-        let barrier = func.import_function(ir::ExtFuncData {
-            name: ir::ExternalName::testcase("mica_write_barrier"),
-            signature: sig_ref,
-            colocated: false,
-            patchable: false,
-        });
+        let mut import = |name: &str, sig: ir::Signature| {
+            let sig_ref = func.import_signature(sig);
+            func.import_function(ir::ExtFuncData {
+                name: ir::ExternalName::testcase(name),
+                signature: sig_ref,
+                colocated: false,
+                patchable: false,
+            })
+        };
+        let step = import("mica_step", translate::step_signature(cc));
+        let barrier = import("mica_barrier", translate::barrier_signature(cc));
+        let primitive = import("mica_primitive", translate::step_signature(cc));
         translate::Constants {
             stack_base: 0x1000_0000,
-            sp_offset: 0x40,
+            stack_words: 0x100_0000,
+            layout: interp::native::NativeLayout {
+                sp: 0x40,
+                jit_fp: 0x48,
+                native_depth: 0x50,
+                method_epoch: 0x58,
+                heap_top: 0x60,
+                heap_end: 0x68,
+                next_hash: 0x70,
+            },
             nil: 0x2000_0000,
             true_: 0x2000_0010,
             false_: 0x2000_0020,
-            array_class: 0x3000_0000,
+            classes: translate::Classes {
+                integer: 0x3000_0010,
+                double: 0x3000_0018,
+                character: 0x3000_0020,
+                array: 0x3000_0000,
+                context: 0x3000_0030,
+                blocks: [0x3000_0040, 0x3000_0048, 0x3000_0050, 0x3000_0058],
+            },
             nursery_start: 0x4000_0000,
             nursery_len: 0x80_0000,
+            no_inline_allocation: false,
+            step,
             barrier,
-            integer_class: 0x3000_0010,
+            primitive,
+            native_sig: func.import_signature(translate::signature(cc)),
             symbolic: true,
-            jit_fp_offset: 0x48,
-            depth_offset: 0x50,
-            stack_words: 0x100_0000,
-            native_sig: func.import_signature(translate::signature(cranelift_codegen::isa::CallConv::SystemV)),
-            block_classes: [0x3000_0020, 0x3000_0028, 0x3000_0030],
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;
@@ -208,7 +245,19 @@ pub fn ir_text(u: &Universe, rt: usize) -> Result<String, String> {
 impl CodeGenerator for Jit {
     fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String> {
         let start = Instant::now();
-        let result = self.compile_method(u, rt);
+        // A failure inside Cranelift is a method left to the interpreter,
+        // never a crash.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile_method(u, rt)))
+            .unwrap_or_else(|p| {
+                let message = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the code generator failed".into());
+                // The module may hold a half-defined function: start afresh.
+                self.module.clear_context(&mut self.ctx);
+                Err(format!("code generation failed: {message}"))
+            });
         self.compile_time += start.elapsed();
         match &result {
             Ok(_) => self.compiled += 1,

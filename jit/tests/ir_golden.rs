@@ -34,7 +34,7 @@ fn ir_matches() {
             let rt = u.runtime_index(method);
             let name = u.text_or_describe(method.slot(METHOD_SELECTOR));
             text.push_str(&format!("; {}>>{name}\n", compiled.name));
-            text.push_str(&jit::ir_text(&u, rt).expect("translates"));
+            text.push_str(&jit::ir_text(&mut u, rt).expect("translates"));
             text.push('\n');
         }
         let expected_path = source.with_extension("clif");

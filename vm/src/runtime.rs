@@ -15,12 +15,16 @@ pub const IC_POLYMORPHIC_LIMIT: usize = 4;
 
 /// One receiver class and the method it found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct IcEntry {
     /// The receiver class.
     pub class: Value,
     /// The method the lookup found (nil when the class does not understand
     /// the selector).
     pub method: Value,
+    /// The address of the method's cell (0 for nil), so that native code
+    /// reaches the method's code with one load.
+    pub cell: u64,
 }
 
 /// The state of one send site.
@@ -36,8 +40,12 @@ pub enum IcState {
     Megamorphic,
 }
 
-/// An inline cache: the classes seen at one send site.
+/// An inline cache: the classes seen at one send site. Native code reads it
+/// at run time (its entries are data, never patched code), so its layout is
+/// fixed (`ic_layout`); entries past `len` hold a class word that is no
+/// class, so native code may compare all of them.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct InlineCache {
     /// Entries, most recent last; only the first `len` are valid.
     pub entries: [IcEntry; IC_POLYMORPHIC_LIMIT],
@@ -51,10 +59,30 @@ pub struct InlineCache {
     pub misses: u64,
 }
 
+/// Byte offsets in an [`InlineCache`] and its entries, for native code.
+pub mod ic_layout {
+    use super::{IcEntry, InlineCache};
+    /// Bytes per entry.
+    pub const ENTRY: i32 = size_of::<IcEntry>() as i32;
+    /// The first entry.
+    pub const ENTRIES: i32 = std::mem::offset_of!(InlineCache, entries) as i32;
+    /// An entry's class.
+    pub const CLASS: i32 = std::mem::offset_of!(IcEntry, class) as i32;
+    /// An entry's method.
+    pub const METHOD: i32 = std::mem::offset_of!(IcEntry, method) as i32;
+    /// An entry's cell address.
+    pub const CELL: i32 = std::mem::offset_of!(IcEntry, cell) as i32;
+    /// The hit count.
+    pub const HITS: i32 = std::mem::offset_of!(InlineCache, hits) as i32;
+}
+
+/// The class word of an unused cache entry: a special value, never a class.
+const NO_CLASS: Value = Value::UNBOUND;
+
 impl InlineCache {
     fn new(nil: Value) -> InlineCache {
         InlineCache {
-            entries: [IcEntry { class: nil, method: nil }; IC_POLYMORPHIC_LIMIT],
+            entries: [IcEntry { class: NO_CLASS, method: nil, cell: 0 }; IC_POLYMORPHIC_LIMIT],
             len: 0,
             megamorphic: false,
             hits: 0,
@@ -84,23 +112,32 @@ impl InlineCache {
     }
 
     /// Records a lookup result: monomorphic, then polymorphic, then
-    /// megamorphic (which keeps no entries).
-    pub fn record(&mut self, class: Value, method: Value) {
+    /// megamorphic (which keeps no entries). `cell` is the method's cell
+    /// address (0 for nil).
+    pub fn record(&mut self, class: Value, method: Value, cell: u64) {
         if self.megamorphic {
             return;
         }
         if (self.len as usize) < IC_POLYMORPHIC_LIMIT {
-            self.entries[self.len as usize] = IcEntry { class, method };
+            self.entries[self.len as usize] = IcEntry { class, method, cell };
             self.len += 1;
         } else {
             self.megamorphic = true;
-            self.len = 0;
+            self.reset_entries();
+        }
+    }
+
+    fn reset_entries(&mut self) {
+        self.len = 0;
+        for e in &mut self.entries {
+            e.class = NO_CLASS;
+            e.cell = 0;
         }
     }
 
     /// Forgets everything (after a method dictionary changed).
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.reset_entries();
         self.megamorphic = false;
     }
 }
@@ -146,13 +183,20 @@ impl Trivial {
 }
 
 /// Native code of a method: runs the method's activation at frame `fp` from
-/// bytecode offset `pc` until it reaches a bytecode it leaves to the
-/// interpreter; stores the stack pointer in the universe and answers that
-/// bytecode's offset.
-pub type NativeFn = unsafe extern "C" fn(universe: *mut crate::universe::Universe, fp: u64, pc: u64) -> u64;
+/// bytecode offset `pc`. `context` is the interpreter (opaque to this
+/// crate), which native code passes to the runtime functions it calls.
+/// Answers [`NATIVE_RETURNED`], [`NATIVE_LEFT`], or the offset of a
+/// bytecode it leaves to the interpreter (having stored the stack pointer
+/// and its frame in the universe).
+pub type NativeFn = unsafe extern "C" fn(context: *mut std::ffi::c_void, fp: u64, pc: u64) -> u64;
 
 /// What native code answers when the activation it ran has returned.
 pub const NATIVE_RETURNED: u64 = u64::MAX;
+
+/// What native code answers when the interpreter has taken over: a runtime
+/// function it called set the interpreter's registers (a frame was pushed
+/// or popped, an error is pending, or an edit invalidated the code).
+pub const NATIVE_LEFT: u64 = u64::MAX - 1;
 
 /// Where a method stands with the JIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +271,7 @@ pub struct MethodRuntime {
 /// +16  num_args   \
 /// +24  num_temps   > copied from the method when the record is made
 /// +32  max_stack  /
+/// +40  primitive  the primitive number (0: none), likewise
 /// ```
 #[derive(Debug, Default)]
 #[repr(C)]
@@ -241,10 +286,12 @@ pub struct MethodCell {
     pub num_temps: std::cell::Cell<u64>,
     /// Operand stack slots.
     pub max_stack: std::cell::Cell<u64>,
+    /// The primitive number (0: not a primitive).
+    pub primitive: std::cell::Cell<u64>,
 }
 
 /// Bytes per [`MethodCell`] (the image writer lays cells out at this pitch).
-pub const METHOD_CELL_BYTES: usize = 40;
+pub const METHOD_CELL_BYTES: usize = 48;
 const _: () = assert!(size_of::<MethodCell>() == METHOD_CELL_BYTES && align_of::<MethodCell>() == 8);
 
 /// Byte offsets in a [`MethodCell`], for native code.
@@ -259,6 +306,8 @@ pub mod code_cell {
     pub const NUM_TEMPS: i32 = std::mem::offset_of!(super::MethodCell, num_temps) as i32;
     /// The operand stack size.
     pub const MAX_STACK: i32 = std::mem::offset_of!(super::MethodCell, max_stack) as i32;
+    /// The primitive number.
+    pub const PRIMITIVE: i32 = std::mem::offset_of!(super::MethodCell, primitive) as i32;
 }
 
 /// Cells for methods made at run time: fixed addresses, never freed (like
@@ -328,6 +377,7 @@ impl MethodRuntime {
         c.num_args.set(u64::from(info.num_args));
         c.num_temps.set(u64::from(info.num_temps));
         c.max_stack.set(u64::from(info.max_stack));
+        c.primitive.set(u64::from(info.primitive));
         record
     }
 
@@ -340,7 +390,9 @@ impl MethodRuntime {
         }
         for ic in self.ics.iter_mut() {
             for e in ic.entries.iter_mut() {
-                visit(&mut e.class);
+                if e.class != NO_CLASS {
+                    visit(&mut e.class);
+                }
                 visit(&mut e.method);
             }
         }

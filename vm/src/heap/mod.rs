@@ -94,6 +94,19 @@ pub struct Heap {
     fill: u64,
 }
 
+/// See [`Heap::native_offsets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapOffsets {
+    /// `top` (usize): the next free nursery byte.
+    pub top: i32,
+    /// `nursery_end` (usize): where the nursery ends.
+    pub end: i32,
+    /// `next_hash` (u32): the identity-hash generator's state.
+    pub next_hash: i32,
+}
+
+const _: () = assert!(size_of::<usize>() == 8);
+
 /// Why an allocation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutOfMemory {
@@ -137,9 +150,13 @@ impl Heap {
         self.config
     }
 
-    /// Collection counters.
+    /// Collection counters. Bytes allocated count old-space allocations as
+    /// they happen and nursery ones by the nursery's use (native code bumps
+    /// the nursery pointer itself).
     pub fn stats(&self) -> GcStats {
-        self.stats
+        let mut s = self.stats;
+        s.bytes_allocated += (self.top - self.nursery_start) as u64;
+        s
     }
 
     /// Where the nursery starts and ends (native code checks "is young"
@@ -200,8 +217,18 @@ impl Heap {
         for i in 0..words - HEADER_WORDS {
             obj.set_body_word(i, fill);
         }
-        self.stats.bytes_allocated += (words * 8) as u64;
         obj
+    }
+
+    /// Byte offsets of the nursery's allocation pointer, its end and the
+    /// identity-hash state within a `Heap`, for native code that allocates
+    /// (bump `top` up to `end`; hashes are xorshift32 of the state).
+    pub fn native_offsets() -> HeapOffsets {
+        HeapOffsets {
+            top: std::mem::offset_of!(Heap, top) as i32,
+            end: std::mem::offset_of!(Heap, nursery_end) as i32,
+            next_hash: std::mem::offset_of!(Heap, next_hash) as i32,
+        }
     }
 
     /// Allocates in the nursery without collecting; `None` when it is full
@@ -224,6 +251,7 @@ impl Heap {
     pub fn alloc_old(&mut self, class: Value, format: Format, size: usize) -> Result<Value, OutOfMemory> {
         let words = HEADER_WORDS + format.body_words(size);
         let addr = self.old.alloc(words).ok_or(OutOfMemory { bytes: words * 8 })?;
+        self.stats.bytes_allocated += (words * 8) as u64;
         Ok(self.init_object(addr, class, format, size, words))
     }
 
@@ -270,6 +298,7 @@ impl Heap {
     /// remembered old object is copied to old space.
     pub fn collect_young(&mut self, roots: &mut dyn Roots) -> Result<(), OutOfMemory> {
         let start = Instant::now();
+        self.stats.bytes_allocated += (self.top - self.nursery_start) as u64;
         let mut queue: Vec<Value> = Vec::new();
         let mut failed = None;
         roots.visit_roots(&mut |slot| self.evacuate_slot(slot, &mut queue, &mut failed));

@@ -1,0 +1,659 @@
+//! Translation of one method's bytecode to Cranelift IR, one bytecode at a
+//! time, on the interpreter's frame.
+//!
+//! The native function `(interp, fp, pc) -> result` runs the activation at
+//! frame `fp`. Entered fresh (`pc` = [`FRESH`], a native call), it starts at
+//! offset 0 with its temporaries nil; entered at a bytecode offset (from
+//! the interpreter: a call, a return into it, or on-stack replacement at a
+//! loop head), it reads its temporaries and operand stack from the frame
+//! and switches to that bytecode.
+//!
+//! Operand-stack slots are SSA variables, so values stay in registers
+//! between bytecodes; they are written back to the frame before anything
+//! that may look at it (a runtime call, a native call) and read again after
+//! (a collection may have moved what they point to). Temporaries live in
+//! the frame (a load or a store each; writing them all back at every call
+//! would cost more than it saves). So at every safepoint the frame is the
+//! interpreter's.
+//!
+//! Each bytecode has a native fast path where it pays (see `ops/`); its
+//! slow path is a call of the runtime function `mica_step`, which runs that
+//! one bytecode in the interpreter and comes back. Sends go through the
+//! targets the inline cache held when the method was compiled (frameless
+//! methods inline, others called natively), then through the inline cache
+//! itself, read at run time, then through `mica_step`.
+
+mod calls;
+mod ops;
+mod values;
+
+use std::collections::{BTreeMap, HashMap};
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, JumpTableData, MemFlagsData, TrapCode, Value, types};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use interp::frame::*;
+use interp::native::NativeLayout;
+use vm::bytecode::{Insn, instructions};
+use vm::layout::*;
+use vm::object::BODY_OFFSET;
+use vm::runtime::Trivial;
+use vm::universe::Universe;
+use vm::value::Value as VmValue;
+
+/// The `pc` a native call passes: a new activation, temporaries nil.
+pub const FRESH: u64 = u64::MAX - 2;
+
+/// Native code answers this when the activation returned.
+pub const RETURNED: u64 = vm::runtime::NATIVE_RETURNED;
+
+/// Native code answers this when the interpreter took over.
+pub const LEFT: u64 = vm::runtime::NATIVE_LEFT;
+
+/// The classes native code tests for.
+#[derive(Clone, Copy, Debug)]
+pub struct Classes {
+    /// Integer (the class of SmallIntegers).
+    pub integer: u64,
+    /// Double (the class of SmallFloats).
+    pub double: u64,
+    /// Character.
+    pub character: u64,
+    /// Array.
+    pub array: u64,
+    /// Context (VM-internal).
+    pub context: u64,
+    /// Block1..Block4: closures of 0..3 arguments.
+    pub blocks: [u64; 4],
+}
+
+/// Addresses, offsets and constants the native code embeds.
+pub struct Constants {
+    /// The frame stack's first word.
+    pub stack_base: u64,
+    /// Words of frame stack.
+    pub stack_words: u64,
+    /// Offsets from the interpreter pointer.
+    pub layout: NativeLayout,
+    /// nil
+    pub nil: u64,
+    /// true
+    pub true_: u64,
+    /// false
+    pub false_: u64,
+    /// Classes native code tests for.
+    pub classes: Classes,
+    /// Nursery bounds, for the write barrier's "is young" test.
+    pub nursery_start: u64,
+    /// Nursery size in bytes.
+    pub nursery_len: u64,
+    /// Allocate through the runtime only (the collector's stress mode).
+    pub no_inline_allocation: bool,
+    /// `mica_step(interp, fp, pc) -> result`.
+    pub step: ir::FuncRef,
+    /// `mica_barrier(interp, target, value)`.
+    pub barrier: ir::FuncRef,
+    /// `mica_primitive(interp, n, argc) -> 1 | 0 | LEFT`.
+    pub primitive: ir::FuncRef,
+    /// The signature of native code, for native calls.
+    pub native_sig: ir::SigRef,
+    /// Print-stable placeholders instead of addresses (for golden IR).
+    pub symbolic: bool,
+}
+
+/// One bytecode: offset, decoded instruction, encoded length, stack depth
+/// before it.
+struct Op {
+    pc: usize,
+    insn: Insn,
+    len: usize,
+    depth: u32,
+}
+
+/// Decodes the method and computes the stack depth before each bytecode.
+fn analyse(code: &[u8]) -> Result<Vec<Op>, String> {
+    let mut ops = Vec::new();
+    let mut index = HashMap::new();
+    for item in instructions(code) {
+        let (pc, d) = item.map_err(|e| e.to_string())?;
+        index.insert(pc, ops.len());
+        ops.push(Op { pc, insn: d.insn, len: d.len, depth: u32::MAX });
+    }
+    if ops.is_empty() {
+        return Err("no bytecode".into());
+    }
+    let mut work = vec![(0usize, 0u32)];
+    while let Some((i, depth)) = work.pop() {
+        if ops[i].depth != u32::MAX {
+            continue;
+        }
+        ops[i].depth = depth;
+        let op = &ops[i];
+        let (pops, pushes) = op.insn.stack_effect();
+        let after = depth.checked_sub(pops).ok_or("stack underflow")? + pushes;
+        let flags = op.insn.opcode().flags();
+        if let Some(target) = op.insn.jump_target(op.pc, op.len) {
+            work.push((*index.get(&target).ok_or("bad jump")?, after));
+        }
+        let falls = !flags.contains(vm::bytecode::Flags::RETURN)
+            && !matches!(op.insn, Insn::Jump { .. } | Insn::JumpBack { .. });
+        if falls && i + 1 < ops.len() {
+            work.push((i + 1, after));
+        }
+    }
+    Ok(ops)
+}
+
+/// What a cached method is, for the code at its send site.
+#[derive(Clone, Copy)]
+enum TargetKind {
+    /// Frameless: runs inline.
+    Trivial(Trivial),
+    /// A data primitive: called through `mica_primitive`.
+    Primitive(u64),
+    /// A method with a frame: called natively once it has native code.
+    Call {
+        /// The method.
+        method: u64,
+        /// Address of its cell.
+        cell: u64,
+    },
+}
+
+/// A receiver class cached at a send site and what it found.
+#[derive(Clone, Copy)]
+struct InlineTarget {
+    class: u64,
+    kind: TargetKind,
+}
+
+/// What native code can do with `method` at a send site, if anything.
+fn target_kind(u: &Universe, method: VmValue, symbolic: bool, slot: usize) -> Option<TargetKind> {
+    if method == u.nil() {
+        return None;
+    }
+    // SAFETY: a method object's cell slot holds the address of its cell.
+    let index = unsafe { (*vm::runtime::cell_of_slot(method.slot(METHOD_CELL))).runtime.get() };
+    if index == 0 {
+        // Never run: its kind is not known yet.
+        return None;
+    }
+    let record = u.runtime(index as usize - 1);
+    let info = record.info;
+    if info.missing_primitive {
+        return None;
+    }
+    if info.primitive != 0 {
+        let data =
+            matches!(vm::primitives::get(info.primitive as usize).map(|p| p.kind), Some(vm::primitives::Kind::Data(_)));
+        return data.then_some(TargetKind::Primitive(u64::from(info.primitive)));
+    }
+    let home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
+    Some(match info.trivial {
+        Trivial::No => TargetKind::Call {
+            method: if symbolic { 0x6900_0000 + 0x100 * slot as u64 } else { method.bits() },
+            cell: if symbolic { 0x6a00_0000 + 0x100 * slot as u64 } else { record.cell.as_ptr() as u64 },
+        },
+        _ if home => return None,
+        Trivial::Constant(c) if symbolic && c.is_pointer() => {
+            TargetKind::Trivial(Trivial::Constant(VmValue::from_bits(0x6800_0000)))
+        }
+        t => TargetKind::Trivial(t),
+    })
+}
+
+/// The inline-cache targets of send site `ic` of record `rt` native code
+/// can use (all of them, or none).
+fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<InlineTarget> {
+    let Some(cache) = u.runtime(rt).ics.get(ic as usize) else { return Vec::new() };
+    if cache.megamorphic {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, entry) in cache.entries[..cache.len as usize].iter().enumerate() {
+        let Some(kind) = target_kind(u, entry.method, symbolic, i) else { return Vec::new() };
+        let class = if symbolic { 0x6000_0000 + 8 * out.len() as u64 } else { entry.class.bits() };
+        out.push(InlineTarget { class, kind });
+    }
+    out
+}
+
+/// The inline cache a send uses, if it is a send.
+fn ic_of(insn: &Insn) -> Option<u32> {
+    let kinds = insn.opcode().operand_kinds();
+    let at = kinds.iter().position(|k| *k == vm::bytecode::OperandKind::Ic)?;
+    insn.operands().as_slice().get(at).map(|&v| v as u32)
+}
+
+/// The method a super send at `selector` finds, looked up from the
+/// superclass of `holder` (what it is for native code).
+fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: bool) -> Option<TargetKind> {
+    let sup = holder.slot(CLASS_SUPERCLASS);
+    if sup == u.nil() {
+        return None;
+    }
+    let method = u.lookup(sup, selector);
+    target_kind(u, method, symbolic, 0)
+}
+
+/// Builds the function body for the method whose runtime record is `rt`;
+/// answers whether it depends on what method lookups found (inline-cache
+/// targets, super sends), and so must be thrown away when a method
+/// dictionary changes.
+pub fn translate(
+    u: &mut Universe,
+    rt: usize,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    frontend: TargetFrontendConfig,
+    make_constants: impl FnOnce(&mut ir::Function) -> Constants,
+) -> Result<bool, String> {
+    let info = u.runtime(rt).info;
+    let method = u.runtime(rt).method;
+    // SAFETY: `code` and `code_len` describe the method's bytecode (an
+    // old-space or image ByteArray the method keeps alive).
+    let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
+    let ops = analyse(code)?;
+    let k = make_constants(func);
+    let mut targets: HashMap<usize, Vec<InlineTarget>> = HashMap::new();
+    let mut megamorphic: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    let mut supers: HashMap<usize, TargetKind> = HashMap::new();
+    let holder = method.slot(METHOD_HOLDER);
+    for op in &ops {
+        match op.insn {
+            Insn::SuperSend { selector, .. } => {
+                let sel = info.literals.slot(selector as usize);
+                if let Some(t) = super_target(u, holder, sel, k.symbolic) {
+                    supers.insert(op.pc, t);
+                }
+            }
+            insn => {
+                if let Some(ic) = ic_of(&insn) {
+                    if u.runtime(rt).ics.get(ic as usize).is_some_and(|c| c.megamorphic) {
+                        megamorphic.insert(op.pc);
+                    }
+                    let t = inline_targets(u, rt, ic, k.symbolic);
+                    if !t.is_empty() {
+                        targets.insert(op.pc, t);
+                    }
+                }
+            }
+        }
+    }
+    let speculative = !targets.is_empty() || !supers.is_empty();
+    let literals: Vec<u64> = (0..info.literals.size())
+        .map(|i| {
+            let v = info.literals.slot(i);
+            if k.symbolic && v.is_pointer() { 0x7000_0000 + 8 * i as u64 } else { v.bits() }
+        })
+        .collect();
+    let ics: Vec<u64> = u
+        .runtime(rt)
+        .ics
+        .iter()
+        .enumerate()
+        .map(|(i, ic)| if k.symbolic { 0x7800_0000 + 0x100 * i as u64 } else { ic as *const _ as u64 })
+        .collect();
+    let block_arities: HashMap<u32, u32> = ops
+        .iter()
+        .filter_map(|op| match op.insn {
+            Insn::MakeBlock { block } => {
+                let code = info.literals.slot(block as usize);
+                let bits = code.slot(METHOD_INFO).int_value();
+                Some((block, ((bits >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32))
+            }
+            _ => None,
+        })
+        .collect();
+
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let blocks: BTreeMap<usize, ir::Block> = ops.iter().map(|op| (op.pc, b.create_block())).collect();
+    let trap = b.create_block();
+    let fresh = b.create_block();
+    let resume = b.create_block();
+
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (interp, fp, pc) = (params[0], params[1], params[2]);
+    let frame = {
+        let base = b.ins().iconst(types::I64, k.stack_base as i64);
+        let offset = b.ins().ishl_imm_u(fp, 3);
+        b.ins().iadd(base, offset)
+    };
+    let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), interp, k.layout.method_epoch);
+    let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
+    // Where `resume` switches to: the entry's offset, or where the shared
+    // slow path goes on.
+    let resume_pc = b.declare_var(types::I64);
+    b.def_var(resume_pc, pc);
+    let stub_pc = b.declare_var(types::I64);
+    let stub_depth = b.declare_var(types::I64);
+    let slow_stub = b.create_block();
+    let exit_stub = b.create_block();
+    let call_stub = b.create_block();
+    let call_vars = calls::CallVars::declare(&mut b);
+    let is_fresh = b.ins().icmp_imm_s(IntCC::Equal, pc, FRESH as i64);
+    b.ins().brif(is_fresh, fresh, &[], resume, &[]);
+
+    // A new activation (its caller wrote the header): temporaries nil, no
+    // operands.
+    b.switch_to_block(fresh);
+    let nil = b.ins().iconst(types::I64, k.nil as i64);
+    let zero = b.ins().iconst(types::I64, 0);
+    for i in 0..info.num_temps as usize {
+        b.ins().store(MemFlagsData::trusted(), nil, frame, ((FRAME_HEADER + i) * 8) as i32);
+    }
+    for &var in &slot_vars {
+        b.def_var(var, zero);
+    }
+    b.ins().jump(blocks[&0], &[]);
+
+    // Resuming at a bytecode: a landing block per bytecode reads the
+    // operands live there from the frame and goes to it (so the switch's
+    // edges carry no values).
+    b.switch_to_block(resume);
+    let mut landings: HashMap<usize, ir::Block> = HashMap::new();
+    for op in ops.iter().filter(|op| op.depth != u32::MAX) {
+        let landing = b.create_block();
+        landings.insert(op.pc, landing);
+    }
+    let trap_call = b.func.dfg.block_call(trap, &[]);
+    let table: Vec<ir::BlockCall> = (0..code.len())
+        .map(|p| {
+            let target = landings.get(&p).copied().unwrap_or(trap);
+            b.func.dfg.block_call(target, &[])
+        })
+        .collect();
+    let jt = b.create_jump_table(JumpTableData::new(trap_call, &table));
+    let target = b.use_var(resume_pc);
+    let pc32 = b.ins().ireduce(types::I32, target);
+    b.ins().br_table(pc32, jt);
+
+    for op in ops.iter().filter(|op| op.depth != u32::MAX) {
+        b.switch_to_block(landings[&op.pc]);
+        for (i, &var) in slot_vars.iter().enumerate().take(op.depth as usize) {
+            let off = ((FRAME_HEADER + info.num_temps as usize + i) * 8) as i32;
+            let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
+            b.def_var(var, v);
+        }
+        b.ins().jump(blocks[&op.pc], &[]);
+    }
+
+    b.switch_to_block(trap);
+    b.ins().trap(TrapCode::unwrap_user(1));
+
+    let mut t = Translator {
+        b,
+        k,
+        interp,
+        fp,
+        frame,
+        epoch,
+        temps: info.num_temps as i32,
+        num_args: info.num_args as i32,
+        blocks: &blocks,
+        literals,
+        ics,
+        slot_vars,
+        targets,
+        megamorphic,
+        supers,
+        block_arities,
+        home: info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0,
+        cur: Cur::default(),
+        stub_pc,
+        stub_depth,
+        slow_stub,
+        exit_stub,
+        call_stub,
+        call_vars,
+    };
+    for (i, op) in ops.iter().enumerate() {
+        let block = blocks[&op.pc];
+        t.b.switch_to_block(block);
+        if op.depth == u32::MAX {
+            // Unreachable from the method's start, so from anywhere.
+            t.b.ins().trap(TrapCode::unwrap_user(2));
+            continue;
+        }
+        let (pops, pushes) = op.insn.stack_effect();
+        t.cur = Cur {
+            pc: op.pc,
+            next_pc: op.pc + op.len,
+            depth: op.depth,
+            after: op.depth - pops + pushes,
+            next: ops.get(i + 1).map(|n| blocks[&n.pc]),
+        };
+        if op.insn.visit(&mut t) == Next::FallThrough {
+            let cur = t.cur;
+            match cur.next {
+                Some(next) => {
+                    t.b.ins().jump(next, &[]);
+                }
+                // Verified code does not fall off its end.
+                None => {
+                    t.b.ins().trap(TrapCode::unwrap_user(3));
+                }
+            }
+        }
+    }
+    t.emit_stubs(resume_pc, resume, code.len());
+    t.b.seal_all_blocks();
+    t.b.finalize(frontend);
+    Ok(speculative)
+}
+
+/// The bytecode being translated.
+#[derive(Clone, Copy, Default)]
+struct Cur {
+    pc: usize,
+    next_pc: usize,
+    /// Operand stack depth before it.
+    depth: u32,
+    /// Operand stack depth after it.
+    after: u32,
+    /// The block of the next bytecode.
+    next: Option<ir::Block>,
+}
+
+/// Whether a bytecode's code ended its block, or falls through to the next
+/// bytecode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    FallThrough,
+    Done,
+}
+
+struct Translator<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    k: Constants,
+    interp: Value,
+    fp: Value,
+    frame: Value,
+    /// The method epoch when this activation entered native code.
+    epoch: Value,
+    temps: i32,
+    num_args: i32,
+    blocks: &'a BTreeMap<usize, ir::Block>,
+    literals: Vec<u64>,
+    /// Addresses of the method's inline caches.
+    ics: Vec<u64>,
+    slot_vars: Vec<Variable>,
+    targets: HashMap<usize, Vec<InlineTarget>>,
+    /// Send sites whose cache was megamorphic when compiled.
+    megamorphic: std::collections::HashSet<usize>,
+    supers: HashMap<usize, TargetKind>,
+    /// Arguments of the blocks `MakeBlock` makes, by literal.
+    block_arities: HashMap<u32, u32>,
+    /// The method makes a home context.
+    home: bool,
+    cur: Cur,
+    /// The bytecode offset and operand depth the shared stubs act on.
+    stub_pc: Variable,
+    stub_depth: Variable,
+    /// The shared slow path: writes the operands back, runs the bytecode at
+    /// `stub_pc` in the interpreter, and goes on where it says.
+    slow_stub: ir::Block,
+    /// The shared exit: leaves the bytecode at `stub_pc` to the interpreter
+    /// (everything already written back).
+    exit_stub: ir::Block,
+    /// The shared call sequence, and the variables sites hand it.
+    call_stub: ir::Block,
+    call_vars: calls::CallVars,
+}
+
+const W: i32 = 8;
+
+impl Translator<'_, '_> {
+    fn flags() -> MemFlagsData {
+        MemFlagsData::trusted()
+    }
+
+    fn load(&mut self, addr: Value, offset: i32) -> Value {
+        self.b.ins().load(types::I64, Self::flags(), addr, offset)
+    }
+
+    fn store(&mut self, v: Value, addr: Value, offset: i32) {
+        self.b.ins().store(Self::flags(), v, addr, offset);
+    }
+
+    fn konst(&mut self, bits: u64) -> Value {
+        self.b.ins().iconst(types::I64, bits as i64)
+    }
+
+    /// Byte offset from the frame of operand-stack slot `depth`.
+    fn slot(&self, depth: u32) -> i32 {
+        (FRAME_HEADER as i32 + self.temps + depth as i32) * W
+    }
+
+    fn get(&mut self, depth: u32) -> Value {
+        self.b.use_var(self.slot_vars[depth as usize])
+    }
+
+    fn put(&mut self, depth: u32, v: Value) {
+        self.b.def_var(self.slot_vars[depth as usize], v);
+    }
+
+    fn get_temp(&mut self, index: u32) -> Value {
+        self.load(self.frame, (FRAME_HEADER as i32 + index as i32) * W)
+    }
+
+    fn put_temp(&mut self, index: u32, v: Value) {
+        self.store(v, self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+    }
+
+    fn field_offset(index: usize) -> i32 {
+        BODY_OFFSET as i32 + index as i32 * W
+    }
+
+    fn self_value(&mut self) -> Value {
+        self.load(self.frame, FRAME_SELF as i32 * W)
+    }
+
+    /// Branches to `then` if `cond`, else continues in a fresh block.
+    fn branch_or_continue(&mut self, cond: Value, then: ir::Block) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, then, &[], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Writes the operand slots below `depth` back to the frame (the
+    /// temporaries are there already).
+    fn flush(&mut self, depth: u32) {
+        for d in 0..depth {
+            let v = self.get(d);
+            let off = self.slot(d);
+            self.store(v, self.frame, off);
+        }
+    }
+
+    /// The slow path of the current bytecode: its operands go back to the
+    /// frame and the shared slow stub runs it in the interpreter (and goes
+    /// on at the next bytecode, returns, or leaves).
+    fn step(&mut self) -> Next {
+        let cur = self.cur;
+        self.flush(cur.depth);
+        let pc = self.konst(cur.pc as u64);
+        self.b.def_var(self.stub_pc, pc);
+        let depth = self.konst(u64::from(cur.depth));
+        self.b.def_var(self.stub_depth, depth);
+        self.b.ins().jump(self.slow_stub, &[]);
+        Next::Done
+    }
+
+    /// A block that runs the current bytecode's slow path (for fast paths
+    /// to branch to); the fast path continues where it is.
+    fn slow_block(&mut self) -> ir::Block {
+        let here = self.b.current_block().expect("translating inside a block");
+        let slow = self.b.create_block();
+        self.b.switch_to_block(slow);
+        self.step();
+        self.b.switch_to_block(here);
+        slow
+    }
+
+    /// The shared stubs (see the fields).
+    fn emit_stubs(&mut self, resume_pc: Variable, resume: ir::Block, code_len: usize) {
+        self.emit_call_stub(resume_pc, resume);
+        self.b.switch_to_block(self.slow_stub);
+        let depth = self.b.use_var(self.stub_depth);
+        let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let sp = self.b.ins().iadd(header, depth);
+        self.store(sp, self.interp, self.k.layout.sp);
+        let pc = self.b.use_var(self.stub_pc);
+        let call = self.b.ins().call(self.k.step, &[self.interp, self.fp, pc]);
+        let r = self.b.inst_results(call)[0];
+        let in_frame = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, r, code_len as i64);
+        let go_on = self.b.create_block();
+        let other = self.b.create_block();
+        self.b.ins().brif(in_frame, go_on, &[], other, &[]);
+        self.b.switch_to_block(other);
+        // RETURNED or LEFT: hand it on.
+        let returned = self.b.ins().icmp_imm_s(IntCC::Equal, r, RETURNED as i64);
+        let ret = self.konst(RETURNED);
+        let left = self.konst(LEFT);
+        let result = self.b.ins().select(returned, ret, left);
+        self.b.ins().return_(&[result]);
+        // Goes on in this frame: everything from the frame again, at the
+        // offset the interpreter answered.
+        self.b.switch_to_block(go_on);
+        self.b.def_var(resume_pc, r);
+        self.b.ins().jump(resume, &[]);
+
+        self.b.switch_to_block(self.exit_stub);
+        self.store(self.fp, self.interp, self.k.layout.jit_fp);
+        let depth = self.b.use_var(self.stub_depth);
+        let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let sp = self.b.ins().iadd(header, depth);
+        self.store(sp, self.interp, self.k.layout.sp);
+        let pc = self.b.use_var(self.stub_pc);
+        self.b.ins().return_(&[pc]);
+    }
+}
+
+/// The native signature: `(interp, fp, pc) -> result`.
+pub fn signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
+/// The signature of `mica_step`.
+pub fn step_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    signature(call_conv)
+}
+
+/// The signature of `mica_barrier`.
+pub fn barrier_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig
+}

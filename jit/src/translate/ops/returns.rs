@@ -1,0 +1,24 @@
+//! Return family: a method or block returns natively (its value goes where
+//! its receiver was); a method with non-local returns (whose home context
+//! must be marked dead) and non-local returns are the interpreter's.
+
+use cranelift_codegen::ir::InstBuilder;
+
+use crate::translate::{Next, RETURNED, Translator, W};
+
+impl Translator<'_, '_> {
+    /// `Return` (`self_value` false: the top of stack) or `ReturnSelf`.
+    /// Stack: v → (the frame ends).
+    pub(super) fn op_return(&mut self, return_self: bool) -> Next {
+        if self.home {
+            return self.step();
+        }
+        let value = if return_self { self.self_value() } else { self.get(self.cur.depth - 1) };
+        self.store(value, self.frame, -(self.num_args + 1) * W);
+        let sp = self.b.ins().iadd_imm_s(self.fp, -(self.num_args as i64));
+        self.store(sp, self.interp, self.k.layout.sp);
+        let marker = self.konst(RETURNED);
+        self.b.ins().return_(&[marker]);
+        Next::Done
+    }
+}

@@ -1,0 +1,310 @@
+//! Special selectors with native fast paths: SmallInteger arithmetic and
+//! comparisons (overflow-checked), SmallFloat arithmetic and comparisons
+//! (an Integer argument converted, as the interpreter does), `==`, `not`,
+//! and Array `at:`/`at:put:`. Where a fast path does not apply the send
+//! goes on as any other send (inline caches, then the interpreter).
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{self, InstBuilder, Value, types};
+use vm::bytecode::Opcode;
+use vm::object::{BITS_OFFSET, BODY_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, SIZE_SHIFT};
+
+use crate::translate::{Next, Translator};
+
+impl Translator<'_, '_> {
+    /// A block that makes the current special send as an ordinary send of
+    /// `argc` arguments through inline cache `ic`.
+    fn send_block(&mut self, argc: u32, ic: u32) -> ir::Block {
+        let here = self.b.current_block().expect("translating inside a block");
+        let block = self.b.create_block();
+        self.b.switch_to_block(block);
+        self.generic_send(argc, ic);
+        self.b.switch_to_block(here);
+        block
+    }
+
+    fn jump_next(&mut self) {
+        let next = self.cur.next.expect("a special send has a successor");
+        self.b.ins().jump(next, &[]);
+    }
+
+    /// `+ - * / // %`: SmallIntegers (overflow goes to the send), then a
+    /// SmallFloat receiver with a SmallFloat or SmallInteger argument.
+    /// Stack: a b → result.
+    pub(super) fn op_arith(&mut self, op: Opcode, _ic: u32) -> Next {
+        let d = self.cur.depth;
+        // Rare (large integers, other receivers): the interpreter's.
+        let send = self.slow_block();
+        let (a, bv) = (self.get(d - 2), self.get(d - 1));
+        let ints = self.both_int(a, bv);
+        let int_block = self.b.create_block();
+        let not_ints = self.b.create_block();
+        self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
+        self.b.switch_to_block(not_ints);
+        if op == Opcode::SendMod {
+            self.b.ins().jump(send, &[]);
+        } else {
+            self.float_arith(op, a, bv, send);
+        }
+        self.b.switch_to_block(int_block);
+        match op {
+            Opcode::SendAdd | Opcode::SendSub | Opcode::SendMul => {
+                let (r, overflow) = match op {
+                    Opcode::SendAdd => {
+                        let b1 = self.b.ins().iadd_imm_s(bv, -1);
+                        self.b.ins().sadd_overflow(a, b1)
+                    }
+                    Opcode::SendSub => {
+                        let (diff, of) = self.b.ins().ssub_overflow(a, bv);
+                        (self.b.ins().iadd_imm_s(diff, 1), of)
+                    }
+                    _ => {
+                        let x = self.untag(a);
+                        let y = self.b.ins().iadd_imm_s(bv, -1);
+                        let (p, of) = self.b.ins().smul_overflow(x, y);
+                        (self.b.ins().iadd_imm_s(p, 1), of)
+                    }
+                };
+                self.branch_or_continue(overflow, send);
+                self.put(d - 2, r);
+                self.jump_next();
+            }
+            Opcode::SendDiv | Opcode::SendMod => {
+                // Division by zero, and MIN / -1, go to the send.
+                let x = self.untag(a);
+                let y = self.untag(bv);
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.branch_or_continue(zero, send);
+                let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                self.branch_or_continue(minus_one, send);
+                let r = if op == Opcode::SendDiv {
+                    self.b.ins().sdiv(x, y)
+                } else {
+                    // The remainder takes the divisor's sign.
+                    let r = self.b.ins().srem(x, y);
+                    let signs = self.b.ins().bxor(r, y);
+                    let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
+                    let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+                    let adjust = self.b.ins().band(differ, nonzero);
+                    let sum = self.b.ins().iadd(r, y);
+                    self.b.ins().select(adjust, sum, r)
+                };
+                let r = self.tag(r);
+                self.put(d - 2, r);
+                self.jump_next();
+            }
+            // `//` of Integers answers a Double: the send's business.
+            _ => {
+                self.b.ins().jump(send, &[]);
+            }
+        }
+        Next::Done
+    }
+
+    /// The float as `x`, if `v` is a SmallFloat or a SmallInteger, branching
+    /// to `other` otherwise.
+    fn float_operand(&mut self, v: Value, other: ir::Block) -> Value {
+        let var = self.b.declare_var(types::F64);
+        let is_float = self.is_small_float(v);
+        let float_block = self.b.create_block();
+        let not_float = self.b.create_block();
+        let int_block = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(is_float, float_block, &[], not_float, &[]);
+        self.b.switch_to_block(float_block);
+        let f = self.unbox_float(v);
+        self.b.def_var(var, f);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(not_float);
+        let is_int = self.is_int(v);
+        self.b.ins().brif(is_int, int_block, &[], other, &[]);
+        self.b.switch_to_block(int_block);
+        let i = self.untag(v);
+        let f = self.b.ins().fcvt_from_sint(types::F64, i);
+        self.b.def_var(var, f);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+        self.b.use_var(var)
+    }
+
+    /// SmallFloat arithmetic (the current block ends).
+    fn float_arith(&mut self, op: Opcode, a: Value, bv: Value, send: ir::Block) {
+        let d = self.cur.depth;
+        let is_float = self.is_small_float(a);
+        self.branch_or_continue_unless(is_float, send);
+        let x = self.unbox_float(a);
+        let y = self.float_operand(bv, send);
+        let f = match op {
+            Opcode::SendAdd => self.b.ins().fadd(x, y),
+            Opcode::SendSub => self.b.ins().fsub(x, y),
+            Opcode::SendMul => self.b.ins().fmul(x, y),
+            _ => self.b.ins().fdiv(x, y),
+        };
+        let (v, ok) = self.box_float(f);
+        self.branch_or_continue_unless(ok, send);
+        self.put(d - 2, v);
+        self.jump_next();
+    }
+
+    /// `< > <= >= = ~=`: SmallIntegers, then a SmallFloat receiver with a
+    /// SmallFloat or SmallInteger argument. Stack: a b → Boolean.
+    pub(super) fn op_compare(&mut self, op: Opcode, ic: u32) -> Next {
+        let d = self.cur.depth;
+        // `=` and `~=` are sent to all kinds of objects: through the inline
+        // caches;
+        // other comparisons of other receivers are rare: the interpreter's.
+        let send =
+            if matches!(op, Opcode::SendEq | Opcode::SendNe) { self.send_block(1, ic) } else { self.slow_block() };
+        let (a, bv) = (self.get(d - 2), self.get(d - 1));
+        let ints = self.both_int(a, bv);
+        let int_block = self.b.create_block();
+        let not_ints = self.b.create_block();
+        self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
+        self.b.switch_to_block(not_ints);
+        let is_float = self.is_small_float(a);
+        self.branch_or_continue_unless(is_float, send);
+        let x = self.unbox_float(a);
+        let y = self.float_operand(bv, send);
+        let cc = match op {
+            Opcode::SendLt => FloatCC::LessThan,
+            Opcode::SendGt => FloatCC::GreaterThan,
+            Opcode::SendLe => FloatCC::LessThanOrEqual,
+            Opcode::SendGe => FloatCC::GreaterThanOrEqual,
+            Opcode::SendEq => FloatCC::Equal,
+            _ => FloatCC::NotEqual,
+        };
+        let c = self.b.ins().fcmp(cc, x, y);
+        let r = self.boolean(c);
+        self.put(d - 2, r);
+        self.jump_next();
+        self.b.switch_to_block(int_block);
+        let cc = match op {
+            Opcode::SendLt => IntCC::SignedLessThan,
+            Opcode::SendGt => IntCC::SignedGreaterThan,
+            Opcode::SendLe => IntCC::SignedLessThanOrEqual,
+            Opcode::SendGe => IntCC::SignedGreaterThanOrEqual,
+            Opcode::SendEq => IntCC::Equal,
+            _ => IntCC::NotEqual,
+        };
+        let c = self.b.ins().icmp(cc, a, bv);
+        let r = self.boolean(c);
+        self.put(d - 2, r);
+        Next::FallThrough
+    }
+
+    /// Whether the object `v` (a pointer) compares by value under `==`: a
+    /// Symbol, a boxed Double or a LargeInteger.
+    fn compares_by_value(&mut self, v: Value) -> Value {
+        let bits = self.load(v, BITS_OFFSET as i32);
+        let format = self.b.ins().ushr_imm_u(bits, i64::from(FORMAT_SHIFT));
+        let format = self.b.ins().band_imm_s(format, 0xf);
+        // Symbol 3, Double 4, LargeInt 5.
+        let low = self.b.ins().iadd_imm_s(format, -(Format::Symbol as i64));
+        self.b.ins().icmp_imm_s(
+            IntCC::UnsignedLessThanOrEqual,
+            low,
+            (Format::LargeInt as i64) - (Format::Symbol as i64),
+        )
+    }
+
+    /// `==`: equal bits are identical; otherwise two values are not, unless
+    /// both may compare by value (numbers, symbols), which the interpreter
+    /// decides. Stack: a b → Boolean.
+    pub(super) fn op_identical(&mut self) -> Next {
+        let d = self.cur.depth;
+        let slow = self.slow_block();
+        let (a, bv) = (self.get(d - 2), self.get(d - 1));
+        let same = self.b.ins().icmp(IntCC::Equal, a, bv);
+        let t = self.konst(self.k.true_);
+        let f = self.konst(self.k.false_);
+        let yes = self.b.create_block();
+        let differ = self.b.create_block();
+        self.b.ins().brif(same, yes, &[], differ, &[]);
+        self.b.switch_to_block(yes);
+        self.put(d - 2, t);
+        self.jump_next();
+        self.b.switch_to_block(differ);
+        // Different bits: decided false when either side is a value that
+        // never compares by value (nil, true, false, ordinary objects,
+        // Characters, or two SmallIntegers).
+        let no = self.b.create_block();
+        for v in [a, bv] {
+            let is_ptr = self.is_pointer(v);
+            let ptr_block = self.b.create_block();
+            let imm_block = self.b.create_block();
+            self.b.ins().brif(is_ptr, ptr_block, &[], imm_block, &[]);
+            self.b.switch_to_block(ptr_block);
+            let by_value = self.compares_by_value(v);
+            self.b.ins().brif(by_value, slow, &[], no, &[]);
+            self.b.switch_to_block(imm_block);
+            // A SmallFloat or SmallInteger may equal a number on the other
+            // side: look at that side first.
+            let is_char = {
+                let tag = self.b.ins().band_imm_s(v, 7);
+                self.b.ins().icmp_imm_s(IntCC::Equal, tag, vm::value::TAG_CHARACTER as i64)
+            };
+            let next = self.b.create_block();
+            self.b.ins().brif(is_char, no, &[], next, &[]);
+            self.b.switch_to_block(next);
+        }
+        // Both are numbers (SmallIntegers or SmallFloats) with different
+        // bits: two SmallIntegers differ; anything with a float is the
+        // interpreter's.
+        let ints = self.both_int(a, bv);
+        self.b.ins().brif(ints, no, &[], slow, &[]);
+        self.b.switch_to_block(no);
+        self.put(d - 2, f);
+        Next::FallThrough
+    }
+
+    /// `not`: on a Boolean. Stack: b → Boolean.
+    pub(super) fn op_not(&mut self, ic: u32) -> Next {
+        let d = self.cur.depth;
+        let send = self.send_block(0, ic);
+        let v = self.get(d - 1);
+        let t = self.konst(self.k.true_);
+        let f = self.konst(self.k.false_);
+        let is_t = self.b.ins().icmp(IntCC::Equal, v, t);
+        let is_f = self.b.ins().icmp(IntCC::Equal, v, f);
+        let is_bool = self.b.ins().bor(is_t, is_f);
+        self.branch_or_continue_unless(is_bool, send);
+        let r = self.b.ins().select(is_t, f, t);
+        self.put(d - 1, r);
+        Next::FallThrough
+    }
+
+    /// `at:`/`at:put:` on an Array with an index in range (the Array is
+    /// answered by `at:put:`, as the primitive does). Stack: a i → v, or
+    /// a i v → a.
+    pub(super) fn op_at(&mut self, put: bool, ic: u32) -> Next {
+        let d = self.cur.depth;
+        let base = if put { d - 3 } else { d - 2 };
+        let send = self.send_block(if put { 2 } else { 1 }, ic);
+        let (array, index) = (self.get(base), self.get(base + 1));
+        let is_ptr = self.is_pointer(array);
+        self.branch_or_continue_unless(is_ptr, send);
+        let class = self.load(array, CLASS_OFFSET as i32);
+        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, class, self.k.classes.array as i64);
+        let is_int = self.is_int(index);
+        let ok = self.b.ins().band(is_array, is_int);
+        self.branch_or_continue_unless(ok, send);
+        let bits = self.load(array, BITS_OFFSET as i32);
+        let size = self.b.ins().ushr_imm_u(bits, i64::from(SIZE_SHIFT));
+        let i = self.untag(index);
+        let i0 = self.b.ins().iadd_imm_s(i, -1);
+        let in_range = self.b.ins().icmp(IntCC::UnsignedLessThan, i0, size);
+        self.branch_or_continue_unless(in_range, send);
+        let byte = self.b.ins().ishl_imm_u(i0, 3);
+        let addr = self.b.ins().iadd(array, byte);
+        if put {
+            let v = self.get(d - 1);
+            self.store(v, addr, BODY_OFFSET as i32);
+            self.barrier(array, v);
+            self.put(base, array);
+        } else {
+            let v = self.load(addr, BODY_OFFSET as i32);
+            self.put(base, v);
+        }
+        Next::FallThrough
+    }
+}

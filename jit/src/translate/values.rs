@@ -1,0 +1,144 @@
+//! Value tests and conversions in IR: tags, SmallIntegers, SmallFloats,
+//! Booleans, the class of a value, the write barrier.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use vm::object::{BITS_OFFSET, CLASS_OFFSET, FLAG_IMAGE, FLAG_REMEMBERED};
+
+use super::Translator;
+
+impl Translator<'_, '_> {
+    pub(super) fn is_int(&mut self, v: Value) -> Value {
+        let tag = self.b.ins().band_imm_s(v, 1);
+        self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, 0)
+    }
+
+    pub(super) fn both_int(&mut self, a: Value, b: Value) -> Value {
+        let both = self.b.ins().band(a, b);
+        self.is_int(both)
+    }
+
+    pub(super) fn is_pointer(&mut self, v: Value) -> Value {
+        let tag = self.b.ins().band_imm_s(v, 7);
+        self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0)
+    }
+
+    pub(super) fn is_small_float(&mut self, v: Value) -> Value {
+        let tag = self.b.ins().band_imm_s(v, 7);
+        self.b.ins().icmp_imm_s(IntCC::Equal, tag, 4)
+    }
+
+    /// The SmallInteger's value (arithmetic shift of the tag away).
+    pub(super) fn untag(&mut self, v: Value) -> Value {
+        self.b.ins().sshr_imm_s(v, 1)
+    }
+
+    /// The SmallInteger for `i` (which must fit).
+    pub(super) fn tag(&mut self, i: Value) -> Value {
+        let shifted = self.b.ins().ishl_imm_u(i, 1);
+        self.b.ins().bor_imm_s(shifted, 1)
+    }
+
+    /// The f64 a SmallFloat holds (see `vm::value`).
+    pub(super) fn unbox_float(&mut self, v: Value) -> Value {
+        let p = self.b.ins().ushr_imm_u(v, 3);
+        let sign = self.b.ins().ushr_imm_u(p, 60);
+        let sign = self.b.ins().ishl_imm_u(sign, 63);
+        let e8 = self.b.ins().ushr_imm_u(p, 52);
+        let e8 = self.b.ins().band_imm_s(e8, 0xff);
+        let m = self.b.ins().band_imm_u(p, (1 << 52) - 1);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, e8, 0);
+        let biased = self.b.ins().iadd_imm_s(e8, 896);
+        let zero_c = self.konst(0);
+        let e = self.b.ins().select(zero, zero_c, biased);
+        let e = self.b.ins().ishl_imm_u(e, 52);
+        let bits = self.b.ins().bor(sign, e);
+        let bits = self.b.ins().bor(bits, m);
+        self.b.ins().bitcast(types::F64, MemFlagsData::new(), bits)
+    }
+
+    /// The SmallFloat for `f`, and whether it has one.
+    pub(super) fn box_float(&mut self, f: Value) -> (Value, Value) {
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), f);
+        let sign = self.b.ins().ushr_imm_u(bits, 63);
+        let e = self.b.ins().ushr_imm_u(bits, 52);
+        let e = self.b.ins().band_imm_s(e, 0x7ff);
+        let m = self.b.ins().band_imm_u(bits, (1 << 52) - 1);
+        let e_zero = self.b.ins().icmp_imm_s(IntCC::Equal, e, 0);
+        let m_zero = self.b.ins().icmp_imm_s(IntCC::Equal, m, 0);
+        let zero = self.b.ins().band(e_zero, m_zero);
+        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 896);
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, e, 896 + 255);
+        let in_range = self.b.ins().band(above, below);
+        let ok = self.b.ins().bor(zero, in_range);
+        let e8 = self.b.ins().iadd_imm_s(e, -896);
+        let zero_c = self.konst(0);
+        let e8 = self.b.ins().select(zero, zero_c, e8);
+        let sign = self.b.ins().ishl_imm_u(sign, 60);
+        let e8 = self.b.ins().ishl_imm_u(e8, 52);
+        let p = self.b.ins().bor(sign, e8);
+        let p = self.b.ins().bor(p, m);
+        let v = self.b.ins().ishl_imm_u(p, 3);
+        let v = self.b.ins().bor_imm_s(v, 4);
+        (v, ok)
+    }
+
+    pub(super) fn boolean(&mut self, cond: Value) -> Value {
+        let t = self.konst(self.k.true_);
+        let f = self.konst(self.k.false_);
+        self.b.ins().select(cond, t, f)
+    }
+
+    /// The class of any value: Integer, Double and Character for the
+    /// immediates, the class word for objects.
+    pub(super) fn class_of(&mut self, v: Value) -> Value {
+        let var = self.b.declare_var(types::I64);
+        let ptr_block = self.b.create_block();
+        let imm_block = self.b.create_block();
+        let done = self.b.create_block();
+        let is_ptr = self.is_pointer(v);
+        self.b.ins().brif(is_ptr, ptr_block, &[], imm_block, &[]);
+        self.b.switch_to_block(ptr_block);
+        let c = self.load(v, CLASS_OFFSET as i32);
+        self.b.def_var(var, c);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(imm_block);
+        let is_int = self.is_int(v);
+        let is_float = self.is_small_float(v);
+        let integer = self.konst(self.k.classes.integer);
+        let double = self.konst(self.k.classes.double);
+        let character = self.konst(self.k.classes.character);
+        let other = self.b.ins().select(is_float, double, character);
+        let c = self.b.ins().select(is_int, integer, other);
+        self.b.def_var(var, c);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+        self.b.use_var(var)
+    }
+
+    /// Calls the write barrier if `value` may be a young object, or if
+    /// `target` is an image object not yet remembered (the collector does
+    /// not trace image objects the program has not written to).
+    pub(super) fn barrier(&mut self, target: Value, value: Value) {
+        let rel = self.b.ins().iadd_imm_s(value, -(self.k.nursery_start as i64));
+        let young = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, rel, self.k.nursery_len as i64);
+        let target_rel = self.b.ins().iadd_imm_s(target, -(self.k.nursery_start as i64));
+        let old_target =
+            self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, target_rel, self.k.nursery_len as i64);
+        let old_to_young = self.b.ins().band(young, old_target);
+        let header = self.load(target, BITS_OFFSET as i32);
+        let remembered = self.b.ins().band_imm_s(header, FLAG_REMEMBERED as i64);
+        let not_remembered = self.b.ins().icmp_imm_s(IntCC::Equal, remembered, 0);
+        let old_to_young = self.b.ins().band(old_to_young, not_remembered);
+        let flags = self.b.ins().band_imm_s(header, (FLAG_IMAGE | FLAG_REMEMBERED) as i64);
+        let unremembered_image = self.b.ins().icmp_imm_s(IntCC::Equal, flags, FLAG_IMAGE as i64);
+        let needed = self.b.ins().bor(old_to_young, unremembered_image);
+        let call = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(needed, call, &[], done, &[]);
+        self.b.switch_to_block(call);
+        self.b.ins().call(self.k.barrier, &[self.interp, target, value]);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+}
