@@ -30,37 +30,33 @@ pub(super) struct CalleeFrame {
 #[derive(Clone, Copy)]
 pub(super) struct CallVars {
     code: Variable,
-    temps: Variable,
-    max_stack: Variable,
+    cell: Variable,
     method: Variable,
     receiver: Variable,
     context: Variable,
     closure: Variable,
-    /// The site's bytecode offset and operand depth (before the send).
-    pc: Variable,
-    depth: Variable,
-    /// Where the caller resumes, and its operand depth then.
-    next_pc: Variable,
-    after: Variable,
+    /// The site packed in one word (see [`site_word`]).
+    site: Variable,
 }
 
 impl CallVars {
     pub(super) fn declare(b: &mut cranelift_frontend::FunctionBuilder) -> CallVars {
         let mut v = || b.declare_var(types::I64);
-        CallVars {
-            code: v(),
-            temps: v(),
-            max_stack: v(),
-            method: v(),
-            receiver: v(),
-            context: v(),
-            closure: v(),
-            pc: v(),
-            depth: v(),
-            next_pc: v(),
-            after: v(),
-        }
+        CallVars { code: v(), cell: v(), method: v(), receiver: v(), context: v(), closure: v(), site: v() }
     }
+}
+
+/// A call site in one word: its bytecode offset (bits 0..24), the next
+/// bytecode's (24..48), its operand depth before (48..56) and after
+/// (56..64) the send. (Methods are at most 64 KiB of bytecode; depths are
+/// checked when compiling.)
+fn site_word(pc: usize, next_pc: usize, depth: u32, after: u32) -> u64 {
+    pc as u64 | (next_pc as u64) << 24 | u64::from(depth) << 48 | u64::from(after) << 56
+}
+
+/// Whether a site fits [`site_word`].
+pub(super) fn site_fits(pc: usize, depth: u32) -> bool {
+    pc < (1 << 24) && depth < 255
 }
 
 impl Translator<'_, '_> {
@@ -131,31 +127,21 @@ impl Translator<'_, '_> {
     }
 
     fn call_with_code(&mut self, cell: Value, code: Value, frame: CalleeFrame) {
-        let temps = self.load(cell, code_cell::NUM_TEMPS);
-        let max_stack = self.load(cell, code_cell::MAX_STACK);
         let cur = self.cur;
         self.flush(cur.depth);
         let v = self.call_vars;
+        let site = self.konst(site_word(cur.pc, cur.next_pc, cur.depth, cur.after));
         let defs = [
             (v.code, code),
-            (v.temps, temps),
-            (v.max_stack, max_stack),
+            (v.cell, cell),
             (v.method, frame.method),
             (v.receiver, frame.receiver),
             (v.context, frame.context),
             (v.closure, frame.closure),
+            (v.site, site),
         ];
         for (var, value) in defs {
             self.b.def_var(var, value);
-        }
-        for (var, n) in [
-            (v.pc, cur.pc as u64),
-            (v.depth, u64::from(cur.depth)),
-            (v.next_pc, cur.next_pc as u64),
-            (v.after, u64::from(cur.after)),
-        ] {
-            let c = self.konst(n);
-            self.b.def_var(var, c);
         }
         self.b.ins().jump(self.call_stub, &[]);
     }
@@ -166,15 +152,24 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(self.call_stub);
         let use_ = |t: &mut Self, var: Variable| t.b.use_var(var);
         let depth = self.load(self.interp, self.k.layout.native_depth);
-        let operands = use_(self, v.depth);
+        let site = use_(self, v.site);
+        let field = |t: &mut Self, shift: i64, bits: i64| {
+            let shifted = t.b.ins().ushr_imm_u(site, shift);
+            t.b.ins().band_imm_u(shifted, (1 << bits) - 1)
+        };
+        let pc = field(self, 0, 24);
+        let next_pc = field(self, 24, 24);
+        let operands = field(self, 48, 8);
+        let after = self.b.ins().ushr_imm_u(site, 56);
         // Too deep, or short of frame stack: the interpreter's send.
         let to_slow = self.b.create_block();
         let too_deep = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, depth, MAX_NATIVE_DEPTH as i64);
         self.branch_or_continue(too_deep, to_slow);
         let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
         let callee_fp = self.b.ins().iadd(header, operands);
-        let temps = use_(self, v.temps);
-        let max_stack = use_(self, v.max_stack);
+        let cell = use_(self, v.cell);
+        let temps = self.load(cell, code_cell::NUM_TEMPS);
+        let max_stack = self.load(cell, code_cell::MAX_STACK);
         let sizes = self.b.ins().iadd(temps, max_stack);
         let need = self.b.ins().iadd(callee_fp, sizes);
         let need = self.b.ins().iadd_imm_s(need, (FRAME_HEADER + STACK_RESERVE) as i64);
@@ -189,7 +184,6 @@ impl Translator<'_, '_> {
         self.store(method, callee, FRAME_METHOD as i32 * W);
         let caller = self.tag(self.fp);
         self.store(caller, callee, FRAME_CALLER_FP as i32 * W);
-        let next_pc = use_(self, v.next_pc);
         let resume_at = self.tag(next_pc);
         self.store(resume_at, callee, FRAME_CALLER_PC as i32 * W);
         for (var, slot) in [(v.receiver, FRAME_SELF), (v.context, FRAME_CONTEXT), (v.closure, FRAME_CLOSURE)] {
@@ -219,7 +213,6 @@ impl Translator<'_, '_> {
         let fine = self.b.create_block();
         self.b.ins().brif(changed, stale, &[], fine, &[]);
         self.b.switch_to_block(stale);
-        let after = use_(self, v.after);
         self.b.def_var(self.stub_pc, next_pc);
         self.b.def_var(self.stub_depth, after);
         self.b.ins().jump(self.exit_stub, &[]);
@@ -228,7 +221,6 @@ impl Translator<'_, '_> {
         self.b.ins().jump(resume, &[]);
         // The slow path of the site.
         self.b.switch_to_block(to_slow);
-        let pc = use_(self, v.pc);
         self.b.def_var(self.stub_pc, pc);
         self.b.def_var(self.stub_depth, operands);
         self.b.ins().jump(self.slow_stub, &[]);

@@ -254,6 +254,9 @@ pub fn translate(
     // SAFETY: `code` and `code_len` describe the method's bytecode (an
     // old-space or image ByteArray the method keeps alive).
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
+    if !calls::site_fits(code.len(), info.max_stack) {
+        return Err(format!("{} bytes of bytecode or {} operands is too large to compile", code.len(), info.max_stack));
+    }
     let ops = analyse(code)?;
     let k = make_constants(func);
     let mut targets: HashMap<usize, Vec<InlineTarget>> = HashMap::new();
