@@ -106,6 +106,8 @@ pub struct Options {
     pub jit_threshold: Option<u64>,
     /// `--jit-loop-threshold=N`: loop iterations before a method is compiled.
     pub jit_loop_threshold: Option<u64>,
+    /// `--jit-background=on|off`: compile hot methods on another thread.
+    pub jit_background: Option<bool>,
     /// The class or file to run (or files to dump), then its arguments.
     pub rest: Vec<String>,
 }
@@ -145,6 +147,9 @@ Options:
   --jit-threshold=N      activations before a method is compiled (1000)
   --jit-loop-threshold=N loop iterations before a method is compiled and its
                          running activation moves to native code (5000)
+  --jit-background=B     on (default): hot methods compile on another thread
+                         while they run on in the interpreter; off: the
+                         program waits for the code
   --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
   --gc-stress            collect at every allocation and verify the heap
@@ -157,6 +162,37 @@ fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
     arg[prefix.len()..]
         .parse()
         .map_err(|_| CliError(format!("{prefix} needs a whole number, not '{}'", &arg[prefix.len()..])))
+}
+
+/// Reads `arg` if it is an option of running a program (`--stats`,
+/// `--jit=...`, ...): whether it was one.
+fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
+    let value = |prefix: &str| arg.strip_prefix(prefix);
+    if arg == "--stats" {
+        o.stats = true;
+    } else if arg == "--gc-stress" {
+        o.gc_stress = true;
+    } else if let Some(mode) = value("--jit=") {
+        o.jit = match mode {
+            "off" => JitChoice::Off,
+            "on" => JitChoice::On,
+            "eager" => JitChoice::Eager,
+            other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
+        }
+    } else if arg.starts_with("--jit-threshold=") {
+        o.jit_threshold = Some(number(arg, "--jit-threshold=")?);
+    } else if arg.starts_with("--jit-loop-threshold=") {
+        o.jit_loop_threshold = Some(number(arg, "--jit-loop-threshold=")?);
+    } else if let Some(choice) = value("--jit-background=") {
+        o.jit_background = Some(match choice {
+            "on" => true,
+            "off" => false,
+            other => return Err(CliError(format!("--jit-background is on or off, not '{other}'"))),
+        });
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The help of the image commands.
@@ -213,20 +249,7 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
         match arg.as_str() {
             "-h" | "--help" => o.help = true,
             "-V" | "--version" => o.version = true,
-            "--stats" => o.stats = true,
-            "--gc-stress" => o.gc_stress = true,
-            s if s.starts_with("--jit=") => {
-                o.jit = match &s["--jit=".len()..] {
-                    "off" => JitChoice::Off,
-                    "on" => JitChoice::On,
-                    "eager" => JitChoice::Eager,
-                    other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
-                }
-            }
-            s if s.starts_with("--jit-threshold=") => o.jit_threshold = Some(number(s, "--jit-threshold=")?),
-            s if s.starts_with("--jit-loop-threshold=") => {
-                o.jit_loop_threshold = Some(number(s, "--jit-loop-threshold=")?)
-            }
+            s if run_option(&mut o, s)? => {}
             "-cp" | "--classpath" | "-classpath" => {
                 i += 1;
                 let value =
@@ -281,22 +304,7 @@ fn parse_image_command(command: Command, args: &[String]) -> Result<Options, Cli
                 o.lib_paths.push(value("an image or a directory of images")?)
             }
             "--sealed" if command == Command::Bundle => o.sealed = true,
-            "--stats" if command == Command::Run => o.stats = true,
-            "--gc-stress" if command == Command::Run => o.gc_stress = true,
-            s if command == Command::Run && s.starts_with("--jit=") => {
-                o.jit = match &s["--jit=".len()..] {
-                    "off" => JitChoice::Off,
-                    "on" => JitChoice::On,
-                    "eager" => JitChoice::Eager,
-                    other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
-                }
-            }
-            s if command == Command::Run && s.starts_with("--jit-threshold=") => {
-                o.jit_threshold = Some(number(s, "--jit-threshold=")?)
-            }
-            s if command == Command::Run && s.starts_with("--jit-loop-threshold=") => {
-                o.jit_loop_threshold = Some(number(s, "--jit-loop-threshold=")?)
-            }
+            s if command == Command::Run && run_option(&mut o, s)? => {}
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(CliError(format!("mica {name}: unknown option '{s}' (see mica {name} --help)")));
             }
@@ -355,6 +363,12 @@ mod tests {
         assert_eq!(o.jit_threshold, Some(5));
         assert_eq!(o.dump, [DumpKind::Ir, DumpKind::Asm]);
         assert_eq!(parse(&args(&["Main"])).expect("parses").jit, JitChoice::On);
+        let o = parse(&args(&["--jit-background=off", "Main"])).expect("parses");
+        assert_eq!(o.jit_background, Some(false));
+        let o = parse(&args(&["run", "--jit-background=on", "a.mimg"])).expect("parses");
+        assert_eq!(o.jit_background, Some(true));
+        let e = parse(&args(&["--jit-background=maybe", "Main"])).expect_err("a bad choice");
+        assert!(e.0.contains("on or off"), "{e}");
     }
 
     #[test]

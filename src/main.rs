@@ -82,6 +82,9 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
     if let Some(n) = options.jit_loop_threshold {
         jit_config.backedge_threshold = n;
     }
+    if let Some(on) = options.jit_background {
+        jit_config.background = on;
+    }
     if jit_config.mode != JitMode::Off {
         let dump = jit::DumpOptions {
             ir: options.dump.contains(&cli::DumpKind::Ir),

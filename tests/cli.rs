@@ -112,8 +112,15 @@ fn repl_evaluates_lines_and_survives_errors() {
 
 #[test]
 fn edits_under_the_jit_deoptimise() {
-    let out =
-        mica(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--stats", "tests/lang/EditUnderJit.som"]);
+    // Waiting for the code, so that it is in place before the edits.
+    let out = mica(&[
+        "--jit=on",
+        "--jit-threshold=2",
+        "--jit-loop-threshold=3",
+        "--jit-background=off",
+        "--stats",
+        "tests/lang/EditUnderJit.som",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "4501\ndone\n");
     let stderr = text(&out.stderr);

@@ -260,10 +260,18 @@ fn interpreter() {
 }
 
 /// The default: methods are compiled when they get hot (low thresholds here,
-/// so that the tests do reach native code, loop entry included).
+/// so that the tests do reach native code, loop entry included), on another
+/// thread, and their code comes in whenever it is ready.
 #[test]
 fn jit_tiered() {
     run_all(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3"]);
+}
+
+/// Tiered, with the program waiting for each method's code: the code comes
+/// in at the very activation or loop iteration that made the method hot.
+#[test]
+fn jit_tiered_waiting() {
+    run_all(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--jit-background=off"]);
 }
 
 /// Every method compiled before it first runs.

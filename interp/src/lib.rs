@@ -17,7 +17,7 @@ mod ops;
 mod stats;
 mod tiering;
 
-pub use tiering::{CodeGenerator, Compiled, JitConfig, JitMode};
+pub use tiering::{CodeGenerator, Compiled, Finished, JitConfig, JitMode};
 
 use std::path::PathBuf;
 

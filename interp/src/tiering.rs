@@ -32,6 +32,9 @@ pub struct JitConfig {
     pub backedge_threshold: u64,
     /// Methods longer than this many bytes of bytecode stay interpreted.
     pub max_method_bytes: usize,
+    /// Whether hot methods are compiled on another thread while they go on
+    /// in the interpreter (tiered mode; eager compilation always waits).
+    pub background: bool,
 }
 
 impl Default for JitConfig {
@@ -41,6 +44,7 @@ impl Default for JitConfig {
             invocation_threshold: 1000,
             backedge_threshold: 5000,
             max_method_bytes: 64 * 1024,
+            background: true,
         }
     }
 }
@@ -55,10 +59,29 @@ pub struct Compiled {
     pub speculative: bool,
 }
 
+/// Native code finished in the background.
+#[derive(Debug)]
+pub struct Finished {
+    /// The method's runtime record.
+    pub rt: usize,
+    /// `Universe::method_epoch` when the method was translated: speculative
+    /// code from an older epoch may have inlined what has changed since.
+    pub epoch: u64,
+    /// The code, or why there is none.
+    pub result: Result<Compiled, String>,
+}
+
 /// Makes native code for methods. Implemented by the `jit` crate.
 pub trait CodeGenerator {
-    /// Compiles the method of runtime record `rt`.
+    /// Compiles the method of runtime record `rt`, waiting for the code.
     fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String>;
+
+    /// Starts compiling the method of runtime record `rt` in the
+    /// background; its code comes later from [`CodeGenerator::finished`].
+    fn start(&mut self, u: &mut Universe, rt: usize) -> Result<(), String>;
+
+    /// Code finished in the background since the last call, if any.
+    fn finished(&mut self) -> Option<Finished>;
 
     /// Figures for `--stats`.
     fn report(&self) -> String;
@@ -83,8 +106,10 @@ impl Interpreter {
             return;
         }
         let record = self.u.runtime(rt);
-        if record.info.jit != JitState::Interpreted {
-            return;
+        match record.info.jit {
+            JitState::Interpreted => {}
+            JitState::Queued => return self.install_finished(),
+            JitState::Compiled | JitState::Failed => return,
         }
         let hot = match self.jit_config.mode {
             JitMode::Eager => true,
@@ -101,8 +126,42 @@ impl Interpreter {
     #[cold]
     fn compile(&mut self, rt: usize) {
         let Some(generator) = self.jit.as_mut() else { return };
-        let too_long = self.u.runtime(rt).info.code_len > self.jit_config.max_method_bytes;
-        let result = if too_long { Err("method too long".to_string()) } else { generator.compile(&mut self.u, rt) };
+        if self.u.runtime(rt).info.code_len > self.jit_config.max_method_bytes {
+            self.u.runtime_mut(rt).info.jit = JitState::Failed;
+            return;
+        }
+        if self.jit_config.background && self.jit_config.mode == JitMode::Tiered {
+            match generator.start(&mut self.u, rt) {
+                Ok(()) => self.u.runtime_mut(rt).info.jit = JitState::Queued,
+                Err(_) => self.u.runtime_mut(rt).info.jit = JitState::Failed,
+            }
+            return;
+        }
+        let result = generator.compile(&mut self.u, rt);
+        self.install(rt, result);
+    }
+
+    /// Publishes the code finished in the background.
+    #[cold]
+    fn install_finished(&mut self) {
+        while let Some(finished) = self.jit.as_mut().and_then(|g| g.finished()) {
+            let stale = self.u.method_epoch != finished.epoch
+                && finished.result.as_ref().is_ok_and(|compiled| compiled.speculative);
+            if stale {
+                // It may have inlined what an edit since replaced: drop it
+                // and let the method get hot again.
+                let record = self.u.runtime_mut(finished.rt);
+                record.info.jit = JitState::Interpreted;
+                record.invocations = 0;
+                record.backedges = 0;
+                self.u.record_deoptimization("a method dictionary changed while it compiled", 1);
+                continue;
+            }
+            self.install(finished.rt, finished.result);
+        }
+    }
+
+    fn install(&mut self, rt: usize, result: Result<Compiled, String>) {
         let record = self.u.runtime_mut(rt);
         match result {
             Ok(compiled) => {

@@ -10,20 +10,20 @@
 //! deoptimisation is the interpreter resuming a frame at a bytecode.
 
 mod translate;
+mod worker;
 
-use std::io::Write as _;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use cranelift_codegen::Context;
 use cranelift_codegen::ir::{self, UserFuncName};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module, default_libcall_names};
-use interp::{CodeGenerator, Compiled};
+use interp::{CodeGenerator, Compiled, Finished};
 use vm::runtime::NativeFn;
 use vm::universe::Universe;
 use vm::value::Value;
+use worker::{Done, Import, Job, Worker};
 
 /// What to print while compiling.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,21 +34,20 @@ pub struct DumpOptions {
     pub asm: bool,
 }
 
-/// The code generator.
+/// The code generator: translates on the program's thread, compiles on
+/// its own (see [`worker`]).
 pub struct Jit {
-    module: JITModule,
-    ctx: Context,
+    isa: OwnedTargetIsa,
+    worker: Worker,
     fctx: FunctionBuilderContext,
-    step: cranelift_module::FuncId,
-    barrier: cranelift_module::FuncId,
-    primitive: cranelift_module::FuncId,
     dump: DumpOptions,
+    /// Finished jobs received while waiting for another.
+    early: VecDeque<Done>,
     compiled: u64,
     failed: Vec<(String, String)>,
-    compile_time: Duration,
+    translate_time: Duration,
+    generate_time: Duration,
     code_bytes: usize,
-    /// With `MICA_PERF_MAP` set: the map `perf` reads to name JIT code.
-    perf_map: Option<std::fs::File>,
 }
 
 impl Jit {
@@ -65,53 +64,45 @@ impl Jit {
             .map_err(|e| e.to_string())?;
         let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
         let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())?;
-        let call_conv = isa.default_call_conv();
-        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-        builder.symbol("mica_step", interp::native::mica_step as *const u8);
-        builder.symbol("mica_barrier", interp::native::mica_barrier as *const u8);
-        builder.symbol("mica_primitive", interp::native::mica_primitive as *const u8);
-        let mut module = JITModule::new(builder);
-        let step = module
-            .declare_function("mica_step", Linkage::Import, &translate::step_signature(call_conv))
-            .map_err(|e| e.to_string())?;
-        let barrier = module
-            .declare_function("mica_barrier", Linkage::Import, &translate::barrier_signature(call_conv))
-            .map_err(|e| e.to_string())?;
-        let primitive = module
-            .declare_function("mica_primitive", Linkage::Import, &translate::step_signature(call_conv))
-            .map_err(|e| e.to_string())?;
+        let worker = Worker::start(isa.clone(), std::env::var_os("MICA_PERF_MAP").is_some())?;
         Ok(Jit {
-            module,
-            ctx: Context::new(),
+            isa,
+            worker,
             fctx: FunctionBuilderContext::new(),
-            step,
-            barrier,
-            primitive,
             dump,
+            early: VecDeque::new(),
             compiled: 0,
             failed: Vec::new(),
-            compile_time: Duration::ZERO,
+            translate_time: Duration::ZERO,
+            generate_time: Duration::ZERO,
             code_bytes: 0,
-            perf_map: std::env::var_os("MICA_PERF_MAP")
-                .and_then(|_| std::fs::File::create(format!("/tmp/perf-{}.map", std::process::id())).ok()),
         })
     }
 
     /// The target the code is generated for.
     pub fn target(&self) -> String {
-        self.module.isa().triple().to_string()
+        self.isa.triple().to_string()
     }
 
-    fn compile_method(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String> {
+    /// Translates the method of runtime record `rt` and queues it for the
+    /// code-generation thread.
+    fn translate(&mut self, u: &mut Universe, rt: usize) -> Result<(), String> {
+        let start = Instant::now();
+        let result = self.translate_method(u, rt);
+        self.translate_time += start.elapsed();
+        result.map_err(|reason| {
+            self.failed.push((method_name(u, u.runtime(rt).method), reason.clone()));
+            reason
+        })
+    }
+
+    fn translate_method(&mut self, u: &mut Universe, rt: usize) -> Result<(), String> {
         let name = method_name(u, u.runtime(rt).method);
-        self.module.clear_context(&mut self.ctx);
-        let call_conv = self.module.isa().default_call_conv();
-        self.ctx.func.signature = translate::signature(call_conv);
-        self.ctx.func.name = UserFuncName::user(0, rt as u32);
+        let call_conv = self.isa.default_call_conv();
+        let mut func =
+            ir::Function::with_name_signature(UserFuncName::user(0, rt as u32), translate::signature(call_conv));
         let (nursery_start, nursery_end) = u.heap.nursery_bounds();
-        let (step_id, barrier_id, primitive_id) = (self.step, self.barrier, self.primitive);
-        let module = &mut self.module;
-        let frontend = module.isa().frontend_config();
+        let frontend = self.isa.frontend_config();
         let known = u.known.clone();
         let stack_base = u.stack.as_ptr() as u64;
         let stack_words = u.stack.len() as u64;
@@ -127,46 +118,64 @@ impl Jit {
             nursery_start: nursery_start as u64,
             nursery_len: (nursery_end - nursery_start) as u64,
             no_inline_allocation,
-            step: module.declare_func_in_func(step_id, func),
-            barrier: module.declare_func_in_func(barrier_id, func),
-            primitive: module.declare_func_in_func(primitive_id, func),
+            step: import(func, Import::Step, call_conv),
+            barrier: import(func, Import::Barrier, call_conv),
+            primitive: import(func, Import::Primitive, call_conv),
             native_sig: func.import_signature(translate::signature(call_conv)),
             symbolic: false,
         };
-        let speculative = translate::translate(u, rt, &mut self.ctx.func, &mut self.fctx, frontend, constants)?;
+        // Cranelift's frontend may panic on a translation bug: the method
+        // stays interpreted.
+        let speculative = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            translate::translate(u, rt, &mut func, &mut self.fctx, frontend, constants)
+        }))
+        .map_err(|_| {
+            self.fctx = FunctionBuilderContext::new();
+            "translation failed".to_string()
+        })??;
         if self.dump.ir {
-            println!("; {name}\n{}", self.ctx.func.display());
+            println!("; {name}\n{}", func.display());
         }
-        self.ctx.set_disasm(self.dump.asm);
-        let id = self
-            .module
-            .declare_function(
-                &format!("m{rt}_{}", self.compiled + self.failed.len() as u64),
-                Linkage::Local,
-                &self.ctx.func.signature,
-            )
-            .map_err(|e| e.to_string())?;
-        self.module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
-        if let Some(code) = self.ctx.compiled_code() {
-            self.code_bytes += code.code_buffer().len();
-            if self.dump.asm
-                && let Some(text) = &code.vcode
-            {
-                println!("; {name}\n{text}");
-            }
-        }
-        self.module.finalize_definitions().map_err(|e| e.to_string())?;
-        let ptr = self.module.get_finalized_function(id);
-        if let Some(map) = &mut self.perf_map {
-            // `perf` names JIT code from /tmp/perf-PID.map.
-            let size = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
-            let _ = writeln!(map, "{:x} {size:x} {name}", ptr as usize);
-        }
-        // SAFETY: the function was compiled with `translate::signature`,
-        // which is the C ABI of `NativeFn` on this target.
-        let code = unsafe { std::mem::transmute::<*const u8, NativeFn>(ptr) };
-        Ok(Compiled { code, speculative })
+        self.worker.send(Job { rt, epoch: u.method_epoch, speculative, name, func, asm: self.dump.asm })
     }
+
+    /// Accounts for a finished job and makes its result.
+    fn receive(&mut self, done: Done) -> Finished {
+        self.generate_time += done.time;
+        let result = match done.result {
+            Ok(code) => {
+                self.compiled += 1;
+                self.code_bytes += code.size;
+                if let Some(text) = code.asm {
+                    println!("; {}\n{text}", done.name);
+                }
+                // SAFETY: the function was compiled with
+                // `translate::signature`, which is the C ABI of `NativeFn`
+                // on this target, and the module holding it lives as long
+                // as the code-generation thread, which is never stopped.
+                let code = unsafe { std::mem::transmute::<usize, NativeFn>(code.address) };
+                Ok(Compiled { code, speculative: done.speculative })
+            }
+            Err(reason) => {
+                self.failed.push((done.name, reason.clone()));
+                Err(reason)
+            }
+        };
+        Finished { rt: done.rt, epoch: done.epoch, result }
+    }
+}
+
+/// Imports runtime function `which` into `func`, under the name the
+/// code-generation thread's module declared it with.
+fn import(func: &mut ir::Function, which: Import, call_conv: CallConv) -> ir::FuncRef {
+    let signature = func.import_signature(which.signature(call_conv));
+    let name = func.declare_imported_user_function(ir::UserExternalName { namespace: 0, index: which.index() });
+    func.import_function(ir::ExtFuncData {
+        name: ir::ExternalName::user(name),
+        signature,
+        colocated: false,
+        patchable: false,
+    })
 }
 
 fn classes(known: &vm::universe::Known) -> translate::Classes {
@@ -186,12 +195,9 @@ fn classes(known: &vm::universe::Known) -> translate::Classes {
 pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
     let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
     let isa = isa_builder.finish(settings::Flags::new(settings::builder())).map_err(|e| e.to_string())?;
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(0, 0),
-        translate::signature(cranelift_codegen::isa::CallConv::SystemV),
-    );
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, 0), translate::signature(CallConv::SystemV));
     let mut fctx = FunctionBuilderContext::new();
-    let cc = cranelift_codegen::isa::CallConv::SystemV;
+    let cc = CallConv::SystemV;
     let constants = |func: &mut ir::Function| {
         let mut import = |name: &str, sig: ir::Signature| {
             let sig_ref = func.import_signature(sig);
@@ -244,38 +250,35 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
 
 impl CodeGenerator for Jit {
     fn compile(&mut self, u: &mut Universe, rt: usize) -> Result<Compiled, String> {
-        let start = Instant::now();
-        // A failure inside Cranelift is a method left to the interpreter,
-        // never a crash.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile_method(u, rt)))
-            .unwrap_or_else(|p| {
-                let message = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "the code generator failed".into());
-                // The module may hold a half-defined function: start afresh.
-                self.module.clear_context(&mut self.ctx);
-                Err(format!("code generation failed: {message}"))
-            });
-        self.compile_time += start.elapsed();
-        match &result {
-            Ok(_) => self.compiled += 1,
-            Err(reason) => {
-                let name = method_name(u, u.runtime(rt).method);
-                self.failed.push((name, reason.clone()));
+        self.translate(u, rt)?;
+        loop {
+            let done = self.worker.wait_done()?;
+            if done.rt == rt {
+                return self.receive(done).result;
             }
+            self.early.push_back(done);
         }
-        result
+    }
+
+    fn start(&mut self, u: &mut Universe, rt: usize) -> Result<(), String> {
+        self.translate(u, rt)
+    }
+
+    fn finished(&mut self) -> Option<Finished> {
+        let done = self.early.pop_front().or_else(|| self.worker.try_done())?;
+        Some(self.receive(done))
     }
 
     fn report(&self) -> String {
+        let total = self.translate_time + self.generate_time;
         let mut out = format!(
-            "jit ({}): {} methods compiled, {} left to the interpreter, {:.1} ms compiling, {} bytes of code\n",
+            "jit ({}): {} methods compiled, {} left to the interpreter, {:.1} ms compiling ({:.1} ms translating, {:.1} ms generating code), {} bytes of code\n",
             self.target(),
             self.compiled,
             self.failed.len(),
-            self.compile_time.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+            self.translate_time.as_secs_f64() * 1e3,
+            self.generate_time.as_secs_f64() * 1e3,
             self.code_bytes
         );
         for (name, reason) in &self.failed {

@@ -203,6 +203,8 @@ pub const NATIVE_LEFT: u64 = u64::MAX - 1;
 pub enum JitState {
     /// Not compiled (yet).
     Interpreted,
+    /// Being compiled in the background; interpreted until the code comes.
+    Queued,
     /// Has native code.
     Compiled,
     /// Compilation was tried and failed; stays interpreted.
