@@ -90,10 +90,7 @@ impl Jit {
         let start = Instant::now();
         let result = self.translate_method(u, rt);
         self.translate_time += start.elapsed();
-        result.map_err(|reason| {
-            self.failed.push((method_name(u, u.runtime(rt).method), reason.clone()));
-            reason
-        })
+        result.inspect_err(|reason| self.failed.push((method_name(u, u.runtime(rt).method), reason.clone())))
     }
 
     fn translate_method(&mut self, u: &mut Universe, rt: usize) -> Result<(), String> {
