@@ -162,13 +162,16 @@ impl Interpreter {
             if let Some(native) = self.native {
                 let entered = self.fp;
                 let context = self as *mut Interpreter as *mut std::ffi::c_void;
+                // The frame's address, with the provenance of the whole stack
+                // (native code reaches the arguments below it, and callers').
+                let frame = self.u.stack.as_mut_ptr().wrapping_add(self.fp);
                 // SAFETY: native code was compiled from this method's verified
-                // bytecode for this universe; it runs the frame at `fp` from
-                // `pc` (a bytecode boundary), keeps frames consistent, stores
-                // `sp` (and the frame to go on with) and answers the next
-                // bytecode for the interpreter, that the frame returned, or
-                // that the interpreter's registers were set for it.
-                let next = unsafe { native(context, self.fp as u64, self.pc as u64) };
+                // bytecode for this universe; it runs the frame at `fp` (at
+                // `frame`) from `pc` (a bytecode boundary), keeps frames
+                // consistent, stores `sp` (and the frame to go on with) and
+                // answers the next bytecode for the interpreter, that the frame
+                // returned, or that the interpreter's registers were set for it.
+                let next = unsafe { native(context, self.fp as u64, self.pc as u64, frame) };
                 if next == vm::runtime::NATIVE_LEFT {
                     // A runtime function set the registers (or left a flow).
                     if let Some(flow) = self.pending.take() {

@@ -136,9 +136,11 @@ impl Interpreter {
         let callee = self.fp;
         let pc = self.pc;
         self.u.native_depth += 1;
-        // SAFETY: the callee's frame is complete (pushed by the interpreter)
-        // and `native` was compiled from its method's verified bytecode.
-        let r = unsafe { native(self as *mut Interpreter as *mut c_void, callee as u64, pc as u64) };
+        let frame = self.u.stack.as_mut_ptr().wrapping_add(callee);
+        // SAFETY: the callee's frame is complete (pushed by the interpreter),
+        // `frame` is its address, and `native` was compiled from its method's
+        // verified bytecode.
+        let r = unsafe { native(self as *mut Interpreter as *mut c_void, callee as u64, pc as u64, frame) };
         self.u.native_depth -= 1;
         match r {
             NATIVE_RETURNED => {

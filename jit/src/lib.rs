@@ -101,11 +101,9 @@ impl Jit {
         let (nursery_start, nursery_end) = u.heap.nursery_bounds();
         let frontend = self.isa.frontend_config();
         let known = u.known.clone();
-        let stack_base = u.stack.as_ptr() as u64;
         let stack_words = u.stack.len() as u64;
         let no_inline_allocation = u.heap.config().stress;
         let constants = |func: &mut ir::Function| translate::Constants {
-            stack_base,
             stack_words,
             layout: interp::Interpreter::native_layout(),
             nil: known.nil.bits(),
@@ -209,7 +207,6 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
         let barrier = import("mica_barrier", translate::barrier_signature(cc));
         let primitive = import("mica_primitive", translate::step_signature(cc));
         translate::Constants {
-            stack_base: 0x1000_0000,
             stack_words: 0x100_0000,
             layout: interp::native::NativeLayout {
                 sp: 0x40,

@@ -182,13 +182,14 @@ impl Trivial {
     }
 }
 
-/// Native code of a method: runs the method's activation at frame `fp` from
-/// bytecode offset `pc`. `context` is the interpreter (opaque to this
-/// crate), which native code passes to the runtime functions it calls.
+/// Native code of a method: runs the method's activation at frame `fp`
+/// (whose first word is at `frame`) from bytecode offset `pc`. `context` is
+/// the interpreter (opaque to this crate), which native code passes to the
+/// runtime functions it calls.
 /// Answers [`NATIVE_RETURNED`], [`NATIVE_LEFT`], or the offset of a
 /// bytecode it leaves to the interpreter (having stored the stack pointer
 /// and its frame in the universe).
-pub type NativeFn = unsafe extern "C" fn(context: *mut std::ffi::c_void, fp: u64, pc: u64) -> u64;
+pub type NativeFn = unsafe extern "C" fn(context: *mut std::ffi::c_void, fp: u64, pc: u64, frame: *mut Value) -> u64;
 
 /// What native code answers when the activation it ran has returned.
 pub const NATIVE_RETURNED: u64 = u64::MAX;

@@ -1,13 +1,13 @@
 //! Native calls: pushing a callee's frame (the interpreter's layout) over
-//! the receiver and arguments and calling its native code. Every call site
-//! of a method shares one call sequence (the call stub): a site writes its
-//! operands back, puts the callee's code and frame sizes and the frame's
-//! contents into variables and jumps to it; after a native return the stub
-//! goes on at the site's next bytecode through the method's entry switch.
+//! the receiver and arguments and calling its native code. Each call site
+//! has its own call sequence: it writes the operands back, checks the
+//! native depth and the room left on the frame stack, writes the callee's
+//! frame header and calls; after a native return it reads the operands
+//! back (a collection may have moved what they point to) and the result
+//! from the receiver's slot, and goes on at the next bytecode.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, InstBuilder, Value, types};
-use cranelift_frontend::Variable;
+use cranelift_codegen::ir::{self, InstBuilder, Value};
 use interp::frame::*;
 use interp::native::MAX_NATIVE_DEPTH;
 use vm::runtime::code_cell;
@@ -26,68 +26,55 @@ pub(super) struct CalleeFrame {
     pub closure: Value,
 }
 
-/// The variables a call site hands the call stub.
+/// The callee's cell: known when compiling (with the callee's frame size),
+/// or read at run time.
 #[derive(Clone, Copy)]
-pub(super) struct CallVars {
-    code: Variable,
-    cell: Variable,
-    method: Variable,
-    receiver: Variable,
-    context: Variable,
-    closure: Variable,
-    /// The site packed in one word (see [`site_word`]).
-    site: Variable,
-}
-
-impl CallVars {
-    pub(super) fn declare(b: &mut cranelift_frontend::FunctionBuilder) -> CallVars {
-        let mut v = || b.declare_var(types::I64);
-        CallVars { code: v(), cell: v(), method: v(), receiver: v(), context: v(), closure: v(), site: v() }
-    }
-}
-
-/// A call site in one word: its bytecode offset (bits 0..24), the next
-/// bytecode's (24..48), its operand depth before (48..56) and after
-/// (56..64) the send. (Methods are at most 64 KiB of bytecode; depths are
-/// checked when compiling.)
-fn site_word(pc: usize, next_pc: usize, depth: u32, after: u32) -> u64 {
-    pc as u64 | (next_pc as u64) << 24 | u64::from(depth) << 48 | u64::from(after) << 56
-}
-
-/// Whether a site fits [`site_word`].
-pub(super) fn site_fits(pc: usize, depth: u32) -> bool {
-    pc < (1 << 24) && depth < 255
+pub(super) enum Cell {
+    Known {
+        address: u64,
+        /// Temporaries plus operand slots.
+        frame_words: u64,
+    },
+    Loaded(Value),
 }
 
 impl Translator<'_, '_> {
-    /// Calls the method whose cell is at `cell` on the receiver and
-    /// arguments on top of the operand stack, natively if it has native
-    /// code; else branches to `slow`. (Too deep, or short of frame stack:
-    /// the interpreter makes the send.) On a native return the result is in
-    /// the receiver's slot and execution goes on at the next bytecode. The
-    /// current block ends.
-    pub(super) fn call_cell(&mut self, cell: Value, frame: CalleeFrame, slow: ir::Block) {
-        let code = self.load(cell, code_cell::CODE);
+    fn cell_address(&mut self, cell: Cell) -> Value {
+        match cell {
+            Cell::Known { address, .. } => self.konst(address),
+            Cell::Loaded(v) => v,
+        }
+    }
+
+    /// Calls the method whose cell is `cell` on the receiver and arguments
+    /// on top of the operand stack, natively if it has native code; else
+    /// branches to `slow`. (Too deep, or short of frame stack: `slow`
+    /// too.) On a native return the result is in the receiver's slot and
+    /// execution goes on at the next bytecode. The current block ends.
+    pub(super) fn call_cell(&mut self, cell: Cell, frame: CalleeFrame, slow: ir::Block) {
+        let address = self.cell_address(cell);
+        let code = self.load(address, code_cell::CODE);
         let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, code, 0);
         self.branch_or_continue(no_code, slow);
-        self.call_with_code(cell, code, frame);
+        self.call_with_code(cell, code, frame, slow);
     }
 
     /// As [`call_cell`](Self::call_cell), and a data primitive without
     /// native code runs through `mica_primitive` (the send of `argc`
     /// arguments goes to `slow` if it fails).
-    pub(super) fn call_cell_or_primitive(&mut self, cell: Value, frame: CalleeFrame, argc: u32, slow: ir::Block) {
-        let code = self.load(cell, code_cell::CODE);
+    pub(super) fn call_cell_or_primitive(&mut self, cell: Cell, frame: CalleeFrame, argc: u32, slow: ir::Block) {
+        let address = self.cell_address(cell);
+        let code = self.load(address, code_cell::CODE);
         let native = self.b.create_block();
         let other = self.b.create_block();
         self.b.ins().brif(code, native, &[], other, &[]);
         self.b.switch_to_block(other);
-        let primitive = self.load(cell, code_cell::PRIMITIVE);
+        let primitive = self.load(address, code_cell::PRIMITIVE);
         let none = self.b.ins().icmp_imm_s(IntCC::Equal, primitive, 0);
         self.branch_or_continue(none, slow);
         self.call_primitive(primitive, argc, slow);
         self.b.switch_to_block(native);
-        self.call_with_code(cell, code, frame);
+        self.call_with_code(cell, code, frame, slow);
     }
 
     /// Runs data primitive `n` (known at compile time) on the receiver and
@@ -118,83 +105,54 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(leave);
         self.b.ins().return_(&[r]);
         self.b.switch_to_block(done);
-        let base = cur.depth - argc - 1;
-        let off = self.slot(base);
-        let value = self.load(self.frame, off);
-        self.put(base, value);
+        self.after_call(cur.depth - argc - 1);
+    }
+
+    /// After a call that may have collected: the operands below `base` and
+    /// the result in slot `base` from the frame, then the next bytecode.
+    fn after_call(&mut self, base: u32) {
+        self.reload(base + 1);
         let next = self.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
     }
 
-    fn call_with_code(&mut self, cell: Value, code: Value, frame: CalleeFrame) {
+    /// The call sequence of the current site.
+    fn call_with_code(&mut self, cell: Cell, code: Value, frame: CalleeFrame, slow: ir::Block) {
         let cur = self.cur;
         self.flush(cur.depth);
-        let v = self.call_vars;
-        let site = self.konst(site_word(cur.pc, cur.next_pc, cur.depth, cur.after));
-        let defs = [
-            (v.code, code),
-            (v.cell, cell),
-            (v.method, frame.method),
-            (v.receiver, frame.receiver),
-            (v.context, frame.context),
-            (v.closure, frame.closure),
-            (v.site, site),
-        ];
-        for (var, value) in defs {
-            self.b.def_var(var, value);
-        }
-        self.b.ins().jump(self.call_stub, &[]);
-    }
-
-    /// The shared call sequence (see the module documentation).
-    pub(super) fn emit_call_stub(&mut self, resume_pc: Variable, resume: ir::Block) {
-        let v = self.call_vars;
-        self.b.switch_to_block(self.call_stub);
-        let use_ = |t: &mut Self, var: Variable| t.b.use_var(var);
         let depth = self.load(self.interp, self.k.layout.native_depth);
-        let site = use_(self, v.site);
-        let field = |t: &mut Self, shift: i64, bits: i64| {
-            let shifted = t.b.ins().ushr_imm_u(site, shift);
-            t.b.ins().band_imm_u(shifted, (1 << bits) - 1)
-        };
-        let pc = field(self, 0, 24);
-        let next_pc = field(self, 24, 24);
-        let operands = field(self, 48, 8);
-        let after = self.b.ins().ushr_imm_u(site, 56);
-        // Too deep, or short of frame stack: the interpreter's send.
-        let to_slow = self.b.create_block();
         let too_deep = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, depth, MAX_NATIVE_DEPTH as i64);
-        self.branch_or_continue(too_deep, to_slow);
-        let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
-        let callee_fp = self.b.ins().iadd(header, operands);
-        let cell = use_(self, v.cell);
-        let temps = self.load(cell, code_cell::NUM_TEMPS);
-        let max_stack = self.load(cell, code_cell::MAX_STACK);
-        let sizes = self.b.ins().iadd(temps, max_stack);
-        let need = self.b.ins().iadd(callee_fp, sizes);
-        let need = self.b.ins().iadd_imm_s(need, (FRAME_HEADER + STACK_RESERVE) as i64);
-        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
-        self.branch_or_continue(short, to_slow);
-        let callee = {
-            let base = self.konst(self.k.stack_base);
-            let off = self.b.ins().ishl_imm_u(callee_fp, 3);
-            self.b.ins().iadd(base, off)
+        self.branch_or_continue(too_deep, slow);
+        // The callee's frame starts where the operands end.
+        let callee_words = FRAME_HEADER as i64 + i64::from(self.temps) + i64::from(cur.depth);
+        let callee_fp = self.b.ins().iadd_imm_s(self.fp, callee_words);
+        let reserve = (FRAME_HEADER + STACK_RESERVE) as i64;
+        let need = match cell {
+            Cell::Known { frame_words, .. } => self.b.ins().iadd_imm_s(callee_fp, frame_words as i64 + reserve),
+            Cell::Loaded(address) => {
+                let temps = self.load(address, code_cell::NUM_TEMPS);
+                let max_stack = self.load(address, code_cell::MAX_STACK);
+                let sizes = self.b.ins().iadd(temps, max_stack);
+                let need = self.b.ins().iadd(callee_fp, sizes);
+                self.b.ins().iadd_imm_s(need, reserve)
+            }
         };
-        let method = use_(self, v.method);
-        self.store(method, callee, FRAME_METHOD as i32 * W);
+        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
+        self.branch_or_continue(short, slow);
+        let at = callee_words as i32 * W;
+        self.store(frame.method, self.frame, at + FRAME_METHOD as i32 * W);
         let caller = self.tag(self.fp);
-        self.store(caller, callee, FRAME_CALLER_FP as i32 * W);
-        let resume_at = self.tag(next_pc);
-        self.store(resume_at, callee, FRAME_CALLER_PC as i32 * W);
-        for (var, slot) in [(v.receiver, FRAME_SELF), (v.context, FRAME_CONTEXT), (v.closure, FRAME_CLOSURE)] {
-            let value = use_(self, var);
-            self.store(value, callee, slot as i32 * W);
-        }
+        self.store(caller, self.frame, at + FRAME_CALLER_FP as i32 * W);
+        let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
+        self.store(resume_at, self.frame, at + FRAME_CALLER_PC as i32 * W);
+        self.store(frame.receiver, self.frame, at + FRAME_SELF as i32 * W);
+        self.store(frame.context, self.frame, at + FRAME_CONTEXT as i32 * W);
+        self.store(frame.closure, self.frame, at + FRAME_CLOSURE as i32 * W);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.store(deeper, self.interp, self.k.layout.native_depth);
-        let code = use_(self, v.code);
         let fresh = self.konst(FRESH);
-        let call = self.b.ins().call_indirect(self.k.native_sig, code, &[self.interp, callee_fp, fresh]);
+        let callee_frame = self.b.ins().iadd_imm_s(self.frame, i64::from(at));
+        let call = self.b.ins().call_indirect(self.k.native_sig, code, &[self.interp, callee_fp, fresh, callee_frame]);
         let result = self.b.inst_results(call)[0];
         self.store(depth, self.interp, self.k.layout.native_depth);
         let returned = self.b.ins().icmp_imm_s(IntCC::Equal, result, RETURNED as i64);
@@ -213,16 +171,12 @@ impl Translator<'_, '_> {
         let fine = self.b.create_block();
         self.b.ins().brif(changed, stale, &[], fine, &[]);
         self.b.switch_to_block(stale);
+        let next_pc = self.konst(cur.next_pc as u64);
         self.b.def_var(self.stub_pc, next_pc);
+        let after = self.konst(u64::from(cur.after));
         self.b.def_var(self.stub_depth, after);
         self.b.ins().jump(self.exit_stub, &[]);
         self.b.switch_to_block(fine);
-        self.b.def_var(resume_pc, next_pc);
-        self.b.ins().jump(resume, &[]);
-        // The slow path of the site.
-        self.b.switch_to_block(to_slow);
-        self.b.def_var(self.stub_pc, pc);
-        self.b.def_var(self.stub_depth, operands);
-        self.b.ins().jump(self.slow_stub, &[]);
+        self.after_call(cur.after - 1);
     }
 }

@@ -70,8 +70,6 @@ pub struct Classes {
 
 /// Addresses, offsets and constants the native code embeds.
 pub struct Constants {
-    /// The frame stack's first word.
-    pub stack_base: u64,
     /// Words of frame stack.
     pub stack_words: u64,
     /// Offsets from the interpreter pointer.
@@ -158,6 +156,8 @@ enum TargetKind {
         method: u64,
         /// Address of its cell.
         cell: u64,
+        /// Its temporaries plus operand slots.
+        frame_words: u64,
     },
 }
 
@@ -194,6 +194,7 @@ fn target_kind(u: &Universe, method: VmValue, symbolic: bool, slot: usize) -> Op
         Trivial::No => TargetKind::Call {
             method: if symbolic { 0x6900_0000 + 0x100 * slot as u64 } else { method.bits() },
             cell: if symbolic { 0x6a00_0000 + 0x100 * slot as u64 } else { record.cell.as_ptr() as u64 },
+            frame_words: u64::from(info.num_temps) + u64::from(info.max_stack),
         },
         _ if home => return None,
         Trivial::Constant(c) if symbolic && c.is_pointer() => {
@@ -254,9 +255,6 @@ pub fn translate(
     // SAFETY: `code` and `code_len` describe the method's bytecode (an
     // old-space or image ByteArray the method keeps alive).
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
-    if !calls::site_fits(code.len(), info.max_stack) {
-        return Err(format!("{} bytes of bytecode or {} operands is too large to compile", code.len(), info.max_stack));
-    }
     let ops = analyse(code)?;
     let k = make_constants(func);
     let mut targets: HashMap<usize, Vec<InlineTarget>> = HashMap::new();
@@ -320,12 +318,7 @@ pub fn translate(
 
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (interp, fp, pc) = (params[0], params[1], params[2]);
-    let frame = {
-        let base = b.ins().iconst(types::I64, k.stack_base as i64);
-        let offset = b.ins().ishl_imm_u(fp, 3);
-        b.ins().iadd(base, offset)
-    };
+    let (interp, fp, pc, frame) = (params[0], params[1], params[2], params[3]);
     let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), interp, k.layout.method_epoch);
     let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
     // Where `resume` switches to: the entry's offset, or where the shared
@@ -336,8 +329,6 @@ pub fn translate(
     let stub_depth = b.declare_var(types::I64);
     let slow_stub = b.create_block();
     let exit_stub = b.create_block();
-    let call_stub = b.create_block();
-    let call_vars = calls::CallVars::declare(&mut b);
     let is_fresh = b.ins().icmp_imm_s(IntCC::Equal, pc, FRESH as i64);
     b.ins().brif(is_fresh, fresh, &[], resume, &[]);
 
@@ -411,8 +402,6 @@ pub fn translate(
         stub_depth,
         slow_stub,
         exit_stub,
-        call_stub,
-        call_vars,
     };
     for (i, op) in ops.iter().enumerate() {
         let block = blocks[&op.pc];
@@ -503,9 +492,6 @@ struct Translator<'a, 'f> {
     /// The shared exit: leaves the bytecode at `stub_pc` to the interpreter
     /// (everything already written back).
     exit_stub: ir::Block,
-    /// The shared call sequence, and the variables sites hand it.
-    call_stub: ir::Block,
-    call_vars: calls::CallVars,
 }
 
 const W: i32 = 8;
@@ -573,6 +559,16 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// Reads the operand slots below `depth` from the frame (after a call,
+    /// which may have moved what they point to).
+    fn reload(&mut self, depth: u32) {
+        for d in 0..depth {
+            let off = self.slot(d);
+            let v = self.load(self.frame, off);
+            self.put(d, v);
+        }
+    }
+
     /// The slow path of the current bytecode: its operands go back to the
     /// frame and the shared slow stub runs it in the interpreter (and goes
     /// on at the next bytecode, returns, or leaves).
@@ -600,7 +596,6 @@ impl Translator<'_, '_> {
 
     /// The shared stubs (see the fields).
     fn emit_stubs(&mut self, resume_pc: Variable, resume: ir::Block, code_len: usize) {
-        self.emit_call_stub(resume_pc, resume);
         self.b.switch_to_block(self.slow_stub);
         let depth = self.b.use_var(self.stub_depth);
         let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
@@ -637,19 +632,24 @@ impl Translator<'_, '_> {
     }
 }
 
-/// The native signature: `(interp, fp, pc) -> result`.
+/// The native signature: `(interp, fp, pc, frame) -> result`.
 pub fn signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
     let mut sig = ir::Signature::new(call_conv);
-    for _ in 0..3 {
+    for _ in 0..4 {
         sig.params.push(AbiParam::new(types::I64));
     }
     sig.returns.push(AbiParam::new(types::I64));
     sig
 }
 
-/// The signature of `mica_step`.
+/// The signature of `mica_step` and `mica_primitive`.
 pub fn step_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
-    signature(call_conv)
+    let mut sig = ir::Signature::new(call_conv);
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
 }
 
 /// The signature of `mica_barrier`.

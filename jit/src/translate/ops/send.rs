@@ -12,7 +12,7 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use vm::layout::*;
 use vm::runtime::{Trivial, ic_layout};
 
-use crate::translate::calls::CalleeFrame;
+use crate::translate::calls::{CalleeFrame, Cell};
 use crate::translate::{InlineTarget, Next, TargetKind, Translator};
 
 /// Inline-cache entries native code compares (monomorphic and two-way
@@ -50,13 +50,13 @@ impl Translator<'_, '_> {
             match target.kind {
                 TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
                 TargetKind::Primitive(n) => self.run_primitive(n, argc, slow),
-                TargetKind::Call { method, cell } => {
-                    let cell = self.konst(cell);
-                    self.b.def_var(cell_var, cell);
+                TargetKind::Call { method, cell, frame_words } => {
+                    // Called straight: the cell is known, so is the frame.
+                    self.count_hit(ic);
                     let method = self.konst(method);
-                    self.b.def_var(method_var, method);
-                    self.b.ins().jump(call, &[]);
-                    calls = true;
+                    let nil = self.konst(self.k.nil);
+                    let frame = CalleeFrame { method, receiver, context: nil, closure: nil };
+                    self.call_cell(Cell::Known { address: cell, frame_words }, frame, slow);
                 }
             }
             self.b.switch_to_block(next);
@@ -88,17 +88,23 @@ impl Translator<'_, '_> {
             return Next::Done;
         }
         self.b.switch_to_block(call);
-        let hits = self.load(cache, ic_layout::HITS);
-        let more = self.b.ins().iadd_imm_s(hits, 1);
-        self.store(more, cache, ic_layout::HITS);
+        self.count_hit(ic);
         let cell = self.b.use_var(cell_var);
         let no_cell = self.b.ins().icmp_imm_s(IntCC::Equal, cell, 0);
         self.branch_or_continue(no_cell, slow);
         let method = self.b.use_var(method_var);
         let nil = self.konst(self.k.nil);
         let frame = CalleeFrame { method, receiver, context: nil, closure: nil };
-        self.call_cell_or_primitive(cell, frame, argc, slow);
+        self.call_cell_or_primitive(Cell::Loaded(cell), frame, argc, slow);
         Next::Done
+    }
+
+    /// Counts a hit of inline cache `ic`.
+    fn count_hit(&mut self, ic: u32) {
+        let cache = self.konst(self.ics[ic as usize]);
+        let hits = self.load(cache, ic_layout::HITS);
+        let more = self.b.ins().iadd_imm_s(hits, 1);
+        self.store(more, cache, ic_layout::HITS);
     }
 
     /// A frameless method, inline, for the receiver in slot `base` (the
@@ -133,12 +139,11 @@ impl Translator<'_, '_> {
         match kind {
             TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
             TargetKind::Primitive(n) => self.run_primitive(n, argc, slow),
-            TargetKind::Call { method, cell } => {
-                let cell = self.konst(cell);
+            TargetKind::Call { method, cell, frame_words } => {
                 let method = self.konst(method);
                 let nil = self.konst(self.k.nil);
                 let frame = CalleeFrame { method, receiver, context: nil, closure: nil };
-                self.call_cell(cell, frame, slow);
+                self.call_cell(Cell::Known { address: cell, frame_words }, frame, slow);
             }
         }
         Next::Done
@@ -163,7 +168,7 @@ impl Translator<'_, '_> {
         let receiver = self.load(closure, Self::field_offset(CLOSURE_RECEIVER));
         let context = self.load(closure, Self::field_offset(CLOSURE_CONTEXT));
         let frame = CalleeFrame { method, receiver, context, closure };
-        self.call_cell(cell, frame, send);
+        self.call_cell(Cell::Loaded(cell), frame, send);
         self.b.switch_to_block(send);
         self.generic_send(argc, ic)
     }
