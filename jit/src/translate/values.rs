@@ -39,47 +39,29 @@ impl Translator<'_, '_> {
         self.b.ins().bor_imm_s(shifted, 1)
     }
 
-    /// The f64 a SmallFloat holds (see `vm::value`).
+    /// The f64 a SmallFloat holds (see `vm::value`): the payload, its
+    /// exponent rebased unless it is ±0.0, rotated back.
     pub(super) fn unbox_float(&mut self, v: Value) -> Value {
         let p = self.b.ins().ushr_imm_u(v, 3);
-        let sign = self.b.ins().ushr_imm_u(p, 60);
-        let sign = self.b.ins().ishl_imm_u(sign, 63);
-        let e8 = self.b.ins().ushr_imm_u(p, 52);
-        let e8 = self.b.ins().band_imm_s(e8, 0xff);
-        let m = self.b.ins().band_imm_u(p, (1 << 52) - 1);
-        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, e8, 0);
-        let biased = self.b.ins().iadd_imm_s(e8, 896);
-        let zero_c = self.konst(0);
-        let e = self.b.ins().select(zero, zero_c, biased);
-        let e = self.b.ins().ishl_imm_u(e, 52);
-        let bits = self.b.ins().bor(sign, e);
-        let bits = self.b.ins().bor(bits, m);
+        let nonzero = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, p, 1);
+        let biased = self.b.ins().iadd_imm_s(p, vm::value::FLOAT_BIAS as i64);
+        let rotated = self.b.ins().select(nonzero, biased, p);
+        let bits = self.b.ins().rotr_imm_s(rotated, 1);
         self.b.ins().bitcast(types::F64, MemFlagsData::new(), bits)
     }
 
     /// The SmallFloat for `f`, and whether it has one.
     pub(super) fn box_float(&mut self, f: Value) -> (Value, Value) {
         let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), f);
-        let sign = self.b.ins().ushr_imm_u(bits, 63);
-        let e = self.b.ins().ushr_imm_u(bits, 52);
-        let e = self.b.ins().band_imm_s(e, 0x7ff);
-        let m = self.b.ins().band_imm_u(bits, (1 << 52) - 1);
-        let e_zero = self.b.ins().icmp_imm_s(IntCC::Equal, e, 0);
-        let m_zero = self.b.ins().icmp_imm_s(IntCC::Equal, m, 0);
-        let zero = self.b.ins().band(e_zero, m_zero);
-        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 896);
-        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, e, 896 + 255);
-        let in_range = self.b.ins().band(above, below);
-        let ok = self.b.ins().bor(zero, in_range);
-        let e8 = self.b.ins().iadd_imm_s(e, -896);
-        let zero_c = self.konst(0);
-        let e8 = self.b.ins().select(zero, zero_c, e8);
-        let sign = self.b.ins().ishl_imm_u(sign, 60);
-        let e8 = self.b.ins().ishl_imm_u(e8, 52);
-        let p = self.b.ins().bor(sign, e8);
-        let p = self.b.ins().bor(p, m);
-        let v = self.b.ins().ishl_imm_u(p, 3);
-        let v = self.b.ins().bor_imm_s(v, 4);
+        let rotated = self.b.ins().rotl_imm_s(bits, 1);
+        let rel = self.b.ins().iadd_imm_s(rotated, vm::value::FLOAT_LOWEST.wrapping_neg() as i64);
+        let in_range = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, rel, vm::value::FLOAT_SPAN as i64);
+        let zero = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, rotated, 1);
+        let ok = self.b.ins().bor(in_range, zero);
+        let rebased = self.b.ins().iadd_imm_s(rotated, vm::value::FLOAT_BIAS.wrapping_neg() as i64);
+        let payload = self.b.ins().select(zero, rotated, rebased);
+        let v = self.b.ins().ishl_imm_u(payload, 3);
+        let v = self.b.ins().bor_imm_s(v, vm::value::TAG_FLOAT as i64);
         (v, ok)
     }
 

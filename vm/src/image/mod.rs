@@ -34,7 +34,7 @@ pub fn abi() -> u64 {
          method {METHOD_SELECTOR} {METHOD_HOLDER} {METHOD_LITERALS} {METHOD_BYTECODE} {METHOD_INFO} \
          {METHOD_NUM_ICS} {METHOD_LINES} {METHOD_CELL} {METHOD_OUTER} {METHOD_LINE} {METHOD_FILE} {METHOD_SIZE} \
          closure {CLOSURE_CODE} {CLOSURE_RECEIVER} {CLOSURE_CONTEXT} context {CONTEXT_PARENT} {CONTEXT_HOME_FRAME} \
-         binding {BINDING_KEY} {BINDING_VALUE} cell {} tags {} {} {} {} formats",
+         binding {BINDING_KEY} {BINDING_VALUE} cell {} tags {} {} {} {} floats rotated formats",
         crate::runtime::METHOD_CELL_BYTES,
         crate::value::TAG_INT,
         crate::value::TAG_CHARACTER,
