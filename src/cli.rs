@@ -108,6 +108,11 @@ pub struct Options {
     pub jit_loop_threshold: Option<u64>,
     /// `--jit-background=on|off`: compile hot methods on another thread.
     pub jit_background: Option<bool>,
+    /// `--jit-recompile-after=N`: sends left to the interpreter at sites
+    /// whose cache outgrew the code before the method is compiled again.
+    pub jit_recompile_after: Option<u64>,
+    /// `--jit-max-recompiles=N`: how often one method is compiled again.
+    pub jit_max_recompiles: Option<u64>,
     /// The class or file to run (or files to dump), then its arguments.
     pub rest: Vec<String>,
 }
@@ -150,6 +155,11 @@ Options:
   --jit-background=B     on (default): hot methods compile on another thread
                          while they run on in the interpreter; off: the
                          program waits for the code
+  --jit-recompile-after=N
+                         sends native code leaves to the interpreter because
+                         an inline cache learnt classes after the method was
+                         compiled, before it is compiled again (500)
+  --jit-max-recompiles=N times one method is compiled again that way (4)
   --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
   --gc-stress            collect at every allocation and verify the heap
@@ -183,6 +193,10 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
         o.jit_threshold = Some(number(arg, "--jit-threshold=")?);
     } else if arg.starts_with("--jit-loop-threshold=") {
         o.jit_loop_threshold = Some(number(arg, "--jit-loop-threshold=")?);
+    } else if arg.starts_with("--jit-recompile-after=") {
+        o.jit_recompile_after = Some(number(arg, "--jit-recompile-after=")?);
+    } else if arg.starts_with("--jit-max-recompiles=") {
+        o.jit_max_recompiles = Some(number(arg, "--jit-max-recompiles=")?);
     } else if let Some(choice) = value("--jit-background=") {
         o.jit_background = Some(match choice {
             "on" => true,
@@ -367,6 +381,8 @@ mod tests {
         assert_eq!(o.jit_background, Some(false));
         let o = parse(&args(&["run", "--jit-background=on", "a.mimg"])).expect("parses");
         assert_eq!(o.jit_background, Some(true));
+        let o = parse(&args(&["--jit-recompile-after=7", "--jit-max-recompiles=0", "Main"])).expect("parses");
+        assert_eq!((o.jit_recompile_after, o.jit_max_recompiles), (Some(7), Some(0)));
         let e = parse(&args(&["--jit-background=maybe", "Main"])).expect_err("a bad choice");
         assert!(e.0.contains("on or off"), "{e}");
     }

@@ -85,6 +85,12 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
     if let Some(on) = options.jit_background {
         jit_config.background = on;
     }
+    if let Some(n) = options.jit_recompile_after {
+        jit_config.recompile_exits = n;
+    }
+    if let Some(n) = options.jit_max_recompiles {
+        jit_config.max_recompilations = u32::try_from(n).unwrap_or(u32::MAX);
+    }
     if jit_config.mode != JitMode::Off {
         let dump = jit::DumpOptions {
             ir: options.dump.contains(&cli::DumpKind::Ir),

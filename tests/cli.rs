@@ -131,6 +131,16 @@ fn edits_under_the_jit_deoptimise() {
 }
 
 #[test]
+fn outgrown_inline_caches_recompile() {
+    let out =
+        mica(&["--jit=on", "--jit-threshold=2", "--jit-background=off", "--stats", "tests/lang/GrowingCache.som"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "6100\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("1 because inline caches learnt classes after it was compiled"), "{stderr}");
+}
+
+#[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);
     assert!(out.status.success());

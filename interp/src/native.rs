@@ -85,6 +85,7 @@ impl Interpreter {
         self.set_method(method);
         self.pc = pc;
         self.count_exit();
+        self.note_native_send_exit(pc);
         let byte = self.method_byte(method, pc);
         let plain_return =
             byte == Some(vm::bytecode::opcode_bytes::Return) || byte == Some(vm::bytecode::opcode_bytes::ReturnSelf);
@@ -213,6 +214,17 @@ pub unsafe extern "C" fn mica_primitive(interp: *mut c_void, n: u64, argc: u64) 
             NATIVE_LEFT
         }
     }
+}
+
+/// Whether two byte objects (strings or symbols) of the same size hold the
+/// same bytes, for native code: 1 or 0. A leaf: it neither allocates nor
+/// reads the frame stack.
+///
+/// # Safety
+/// `a` and `b` must be byte objects of the same size.
+pub unsafe extern "C" fn mica_bytes_equal(a: u64, b: u64) -> u64 {
+    let (a, b) = (Value::from_bits(a), Value::from_bits(b));
+    u64::from(a.bytes() == b.bytes())
 }
 
 /// The write barrier's slow path, for native code.

@@ -35,6 +35,12 @@ pub struct JitConfig {
     /// Whether hot methods are compiled on another thread while they go on
     /// in the interpreter (tiered mode; eager compilation always waits).
     pub background: bool,
+    /// Sends native code leaves to the interpreter, at sites whose inline
+    /// cache learnt classes since the code was made, before the method is
+    /// compiled again with what the caches know then.
+    pub recompile_exits: u64,
+    /// How many times one method is compiled again that way.
+    pub max_recompilations: u32,
 }
 
 impl Default for JitConfig {
@@ -45,6 +51,8 @@ impl Default for JitConfig {
             backedge_threshold: 5000,
             max_method_bytes: 64 * 1024,
             background: true,
+            recompile_exits: 500,
+            max_recompilations: 4,
         }
     }
 }
@@ -174,6 +182,37 @@ impl Interpreter {
             }
             Err(_) => record.info.jit = JitState::Failed,
         }
+    }
+
+    /// Native code left a send at `pc` of the running method to the
+    /// interpreter: if that site's inline cache has learnt classes since the
+    /// code was made, and that keeps happening, the code is thrown away so
+    /// that the method is compiled again, with what the caches know now.
+    pub(crate) fn note_native_send_exit(&mut self, pc: usize) {
+        // SAFETY: `code` and `code_len` describe the running method's
+        // bytecode, which the method keeps alive.
+        let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
+        let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        let config = self.jit_config;
+        let rt = self.rt;
+        let record = self.u.runtime_mut(rt);
+        if !record.ics.get(ic as usize).is_some_and(|c| c.outgrown()) || record.info.jit != JitState::Compiled {
+            return;
+        }
+        record.outgrown_exits += 1;
+        if record.outgrown_exits < config.recompile_exits || record.recompilations >= config.max_recompilations {
+            return;
+        }
+        record.outgrown_exits = 0;
+        record.recompilations += 1;
+        record.set_native(None);
+        record.info.jit = JitState::Interpreted;
+        record.info.speculative = false;
+        // Hot already: compiled again at its next activation or loop turn.
+        record.invocations = config.invocation_threshold;
+        record.backedges = config.backedge_threshold;
+        self.native = None;
+        self.u.record_deoptimization("inline caches learnt classes after it was compiled", 1);
     }
 
     /// What the JIT reports for `--stats`.

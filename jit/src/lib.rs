@@ -41,6 +41,7 @@ pub struct Jit {
     worker: Worker,
     fctx: FunctionBuilderContext,
     dump: DumpOptions,
+    primitives: translate::NativePrimitives,
     /// Finished jobs received while waiting for another.
     early: VecDeque<Done>,
     compiled: u64,
@@ -70,6 +71,7 @@ impl Jit {
             worker,
             fctx: FunctionBuilderContext::new(),
             dump,
+            primitives: translate::NativePrimitives::new(),
             early: VecDeque::new(),
             compiled: 0,
             failed: Vec::new(),
@@ -101,9 +103,11 @@ impl Jit {
         let (nursery_start, nursery_end) = u.heap.nursery_bounds();
         let frontend = self.isa.frontend_config();
         let known = u.known.clone();
+        let stack_base = u.stack.as_ptr() as u64;
         let stack_words = u.stack.len() as u64;
         let no_inline_allocation = u.heap.config().stress;
         let constants = |func: &mut ir::Function| translate::Constants {
+            stack_base,
             stack_words,
             layout: interp::Interpreter::native_layout(),
             nil: known.nil.bits(),
@@ -116,6 +120,8 @@ impl Jit {
             step: import(func, Import::Step, call_conv),
             barrier: import(func, Import::Barrier, call_conv),
             primitive: import(func, Import::Primitive, call_conv),
+            bytes_equal: import(func, Import::BytesEqual, call_conv),
+            primitives: self.primitives,
             native_sig: func.import_signature(translate::signature(call_conv)),
             symbolic: false,
         };
@@ -206,7 +212,9 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
         let step = import("mica_step", translate::step_signature(cc));
         let barrier = import("mica_barrier", translate::barrier_signature(cc));
         let primitive = import("mica_primitive", translate::step_signature(cc));
+        let bytes_equal = import("mica_bytes_equal", translate::bytes_equal_signature(cc));
         translate::Constants {
+            stack_base: 0x1000_0000,
             stack_words: 0x100_0000,
             layout: interp::native::NativeLayout {
                 sp: 0x40,
@@ -234,6 +242,8 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
             step,
             barrier,
             primitive,
+            bytes_equal,
+            primitives: translate::NativePrimitives::new(),
             native_sig: func.import_signature(translate::signature(cc)),
             symbolic: true,
         }

@@ -23,8 +23,12 @@ use crate::translate;
 /// The runtime functions native code calls, in the order the module
 /// declares them: their index is the user external name translated code
 /// refers to them by.
-pub(crate) const IMPORTS: [(&str, Import); 3] =
-    [("mica_step", Import::Step), ("mica_barrier", Import::Barrier), ("mica_primitive", Import::Primitive)];
+pub(crate) const IMPORTS: [(&str, Import); 4] = [
+    ("mica_step", Import::Step),
+    ("mica_barrier", Import::Barrier),
+    ("mica_primitive", Import::Primitive),
+    ("mica_bytes_equal", Import::BytesEqual),
+];
 
 /// A runtime function native code calls.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,7 @@ pub(crate) enum Import {
     Step,
     Barrier,
     Primitive,
+    BytesEqual,
 }
 
 impl Import {
@@ -40,6 +45,7 @@ impl Import {
             Import::Step => interp::native::mica_step as *const u8,
             Import::Barrier => interp::native::mica_barrier as *const u8,
             Import::Primitive => interp::native::mica_primitive as *const u8,
+            Import::BytesEqual => interp::native::mica_bytes_equal as *const u8,
         }
     }
 
@@ -47,6 +53,7 @@ impl Import {
         match self {
             Import::Step | Import::Primitive => translate::step_signature(call_conv),
             Import::Barrier => translate::barrier_signature(call_conv),
+            Import::BytesEqual => translate::bytes_equal_signature(call_conv),
         }
     }
 

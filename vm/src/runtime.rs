@@ -53,6 +53,10 @@ pub struct InlineCache {
     pub len: u8,
     /// Set once more than [`IC_POLYMORPHIC_LIMIT`] classes were seen.
     pub megamorphic: bool,
+    /// Entries when the method's native code was made (it knows those
+    /// classes; a cache that learnt more since makes the site go to the
+    /// interpreter for them, until the method is compiled again).
+    pub compiled_len: u8,
     /// Sends that found their class in the cache.
     pub hits: u64,
     /// Sends that did not.
@@ -85,6 +89,7 @@ impl InlineCache {
             entries: [IcEntry { class: NO_CLASS, method: nil, cell: 0 }; IC_POLYMORPHIC_LIMIT],
             len: 0,
             megamorphic: false,
+            compiled_len: 0,
             hits: 0,
             misses: 0,
         }
@@ -139,6 +144,13 @@ impl InlineCache {
     pub fn clear(&mut self) {
         self.reset_entries();
         self.megamorphic = false;
+        self.compiled_len = 0;
+    }
+
+    /// Whether native code compiled with this cache's first
+    /// `compiled_len` entries misses classes it has learnt since.
+    pub fn outgrown(&self) -> bool {
+        self.compiled_len > 0 && self.len > self.compiled_len && !self.megamorphic
     }
 }
 
@@ -157,7 +169,32 @@ pub enum Trivial {
     Constant(Value),
 }
 
+/// [`Trivial::word`] kinds (the low byte; a field index above it).
+pub mod trivial_kind {
+    /// Needs a frame.
+    pub const NO: u64 = 0;
+    /// `^self`
+    pub const RETURN_SELF: u64 = 1;
+    /// `^field`
+    pub const GETTER: u64 = 2;
+    /// `field := argument`
+    pub const SETTER: u64 = 3;
+    /// `^constant` (the value in the cell's `constant`)
+    pub const CONSTANT: u64 = 4;
+}
+
 impl Trivial {
+    /// The kind in the low byte, a field index above it, for native code.
+    pub fn word(self) -> u64 {
+        match self {
+            Trivial::No => trivial_kind::NO,
+            Trivial::ReturnSelf => trivial_kind::RETURN_SELF,
+            Trivial::Getter(i) => trivial_kind::GETTER | u64::from(i) << 8,
+            Trivial::Setter(i) => trivial_kind::SETTER | u64::from(i) << 8,
+            Trivial::Constant(_) => trivial_kind::CONSTANT,
+        }
+    }
+
     /// Recognises trivial bytecode (narrow encodings only).
     pub fn of(code: &[u8], literals: Value, nil: Value, true_: Value, false_: Value) -> Trivial {
         use crate::bytecode::Opcode as O;
@@ -259,6 +296,16 @@ pub struct MethodRuntime {
     pub invocations: u64,
     /// Loop back-edges taken so far.
     pub backedges: u64,
+    /// Sends native code left to the interpreter at sites whose inline
+    /// cache learnt classes after the code was made.
+    pub outgrown_exits: u64,
+    /// Times the native code was thrown away to be made again with what
+    /// the inline caches learnt.
+    pub recompilations: u32,
+    /// Classes and methods the native code refers to (what its inline
+    /// caches held when it was made): kept alive for it, so that no other
+    /// object takes their address while the code may compare with it.
+    pub native_refs: Vec<Value>,
     /// The method's cell, whose address never changes, so that native
     /// callers can read the code address and frame sizes at run time.
     pub cell: std::ptr::NonNull<MethodCell>,
@@ -275,6 +322,8 @@ pub struct MethodRuntime {
 /// +24  num_temps   > copied from the method when the record is made
 /// +32  max_stack  /
 /// +40  primitive  the primitive number (0: none), likewise
+/// +48  trivial    a frameless method's kind and field (see `trivial_word`)
+/// +56  constant   the value a `^constant` method answers
 /// ```
 #[derive(Debug, Default)]
 #[repr(C)]
@@ -291,10 +340,15 @@ pub struct MethodCell {
     pub max_stack: std::cell::Cell<u64>,
     /// The primitive number (0: not a primitive).
     pub primitive: std::cell::Cell<u64>,
+    /// What a frameless method does (see [`Trivial::word`]), so that native
+    /// code that finds it in an inline cache at run time runs it inline.
+    pub trivial: std::cell::Cell<u64>,
+    /// The value of a [`Trivial::Constant`] method.
+    pub constant: std::cell::Cell<u64>,
 }
 
 /// Bytes per [`MethodCell`] (the image writer lays cells out at this pitch).
-pub const METHOD_CELL_BYTES: usize = 48;
+pub const METHOD_CELL_BYTES: usize = 64;
 const _: () = assert!(size_of::<MethodCell>() == METHOD_CELL_BYTES && align_of::<MethodCell>() == 8);
 
 /// Byte offsets in a [`MethodCell`], for native code.
@@ -311,6 +365,10 @@ pub mod code_cell {
     pub const MAX_STACK: i32 = std::mem::offset_of!(super::MethodCell, max_stack) as i32;
     /// The primitive number.
     pub const PRIMITIVE: i32 = std::mem::offset_of!(super::MethodCell, primitive) as i32;
+    /// The frameless kind.
+    pub const TRIVIAL: i32 = std::mem::offset_of!(super::MethodCell, trivial) as i32;
+    /// The constant a frameless method answers.
+    pub const CONSTANT: i32 = std::mem::offset_of!(super::MethodCell, constant) as i32;
 }
 
 /// Cells for methods made at run time: fixed addresses, never freed (like
@@ -373,6 +431,9 @@ impl MethodRuntime {
             ics: vec![InlineCache::new(method); num_ics].into_boxed_slice(),
             invocations: 0,
             backedges: 0,
+            outgrown_exits: 0,
+            recompilations: 0,
+            native_refs: Vec::new(),
             cell,
         };
         let c = record.cell();
@@ -381,6 +442,11 @@ impl MethodRuntime {
         c.num_temps.set(u64::from(info.num_temps));
         c.max_stack.set(u64::from(info.max_stack));
         c.primitive.set(u64::from(info.primitive));
+        let home = info.flags & crate::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
+        c.trivial.set(if home || info.missing_primitive || info.primitive != 0 { 0 } else { info.trivial.word() });
+        if let Trivial::Constant(v) = info.trivial {
+            c.constant.set(v.bits());
+        }
         record
     }
 
@@ -388,8 +454,13 @@ impl MethodRuntime {
     pub fn visit(&mut self, visit: &mut dyn FnMut(&mut Value)) {
         visit(&mut self.method);
         visit(&mut self.info.literals);
+        for v in &mut self.native_refs {
+            visit(v);
+        }
         if let Trivial::Constant(v) = &mut self.info.trivial {
             visit(v);
+            let bits = v.bits();
+            self.cell().constant.set(bits);
         }
         for ic in self.ics.iter_mut() {
             for e in ic.entries.iter_mut() {

@@ -77,19 +77,12 @@ impl Translator<'_, '_> {
         self.call_with_code(cell, code, frame, slow);
     }
 
-    /// Runs data primitive `n` (known at compile time) on the receiver and
-    /// `argc` arguments; the send goes to `slow` if it fails. The current
-    /// block ends.
-    pub(super) fn run_primitive(&mut self, n: u64, argc: u32, slow: ir::Block) {
-        let n = self.konst(n);
-        self.call_primitive(n, argc, slow);
-    }
-
     /// Calls `mica_primitive` with primitive number `primitive`.
-    fn call_primitive(&mut self, primitive: Value, argc: u32, slow: ir::Block) {
+    pub(super) fn call_primitive(&mut self, primitive: Value, argc: u32, slow: ir::Block) {
         let cur = self.cur;
         self.flush(cur.depth);
-        let sp = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps + cur.depth as i32) as i64);
+        let fp = self.fp();
+        let sp = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps + cur.depth as i32) as i64);
         self.store(sp, self.interp, self.k.layout.sp);
         let n = self.konst(u64::from(argc));
         let call = self.b.ins().call(self.k.primitive, &[self.interp, primitive, n]);
@@ -112,6 +105,7 @@ impl Translator<'_, '_> {
     /// the result in slot `base` from the frame, then the next bytecode.
     fn after_call(&mut self, base: u32) {
         self.reload(base + 1);
+        self.reload_locals();
         let next = self.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
     }
@@ -125,7 +119,8 @@ impl Translator<'_, '_> {
         self.branch_or_continue(too_deep, slow);
         // The callee's frame starts where the operands end.
         let callee_words = FRAME_HEADER as i64 + i64::from(self.temps) + i64::from(cur.depth);
-        let callee_fp = self.b.ins().iadd_imm_s(self.fp, callee_words);
+        let fp = self.fp();
+        let callee_fp = self.b.ins().iadd_imm_s(fp, callee_words);
         let reserve = (FRAME_HEADER + STACK_RESERVE) as i64;
         let need = match cell {
             Cell::Known { frame_words, .. } => self.b.ins().iadd_imm_s(callee_fp, frame_words as i64 + reserve),
@@ -141,7 +136,7 @@ impl Translator<'_, '_> {
         self.branch_or_continue(short, slow);
         let at = callee_words as i32 * W;
         self.store(frame.method, self.frame, at + FRAME_METHOD as i32 * W);
-        let caller = self.tag(self.fp);
+        let caller = self.tag(fp);
         self.store(caller, self.frame, at + FRAME_CALLER_FP as i32 * W);
         let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
         self.store(resume_at, self.frame, at + FRAME_CALLER_PC as i32 * W);
@@ -152,6 +147,8 @@ impl Translator<'_, '_> {
         self.store(deeper, self.interp, self.k.layout.native_depth);
         let fresh = self.konst(FRESH);
         let callee_frame = self.b.ins().iadd_imm_s(self.frame, i64::from(at));
+        // An edit while the callee runs may invalidate this code.
+        let epoch = self.load(self.interp, self.k.layout.method_epoch);
         let call = self.b.ins().call_indirect(self.k.native_sig, code, &[self.interp, callee_fp, fresh, callee_frame]);
         let result = self.b.inst_results(call)[0];
         self.store(depth, self.interp, self.k.layout.native_depth);
@@ -164,9 +161,8 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(pass);
         self.b.ins().return_(&[result]);
         self.b.switch_to_block(back);
-        // An edit while the callee ran may have invalidated this code.
-        let epoch = self.load(self.interp, self.k.layout.method_epoch);
-        let changed = self.b.ins().icmp(IntCC::NotEqual, epoch, self.epoch);
+        let epoch_now = self.load(self.interp, self.k.layout.method_epoch);
+        let changed = self.b.ins().icmp(IntCC::NotEqual, epoch_now, epoch);
         let stale = self.b.create_block();
         let fine = self.b.create_block();
         self.b.ins().brif(changed, stale, &[], fine, &[]);

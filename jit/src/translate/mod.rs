@@ -27,6 +27,8 @@ mod calls;
 mod ops;
 mod values;
 
+pub use ops::NativePrimitives;
+
 use std::collections::{BTreeMap, HashMap};
 
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -70,6 +72,8 @@ pub struct Classes {
 
 /// Addresses, offsets and constants the native code embeds.
 pub struct Constants {
+    /// The frame stack's first word.
+    pub stack_base: u64,
     /// Words of frame stack.
     pub stack_words: u64,
     /// Offsets from the interpreter pointer.
@@ -94,6 +98,10 @@ pub struct Constants {
     pub barrier: ir::FuncRef,
     /// `mica_primitive(interp, n, argc) -> 1 | 0 | LEFT`.
     pub primitive: ir::FuncRef,
+    /// `mica_bytes_equal(a, b) -> 1 | 0`: two byte objects of one size.
+    pub bytes_equal: ir::FuncRef,
+    /// The primitives with native fast paths.
+    pub primitives: NativePrimitives,
     /// The signature of native code, for native calls.
     pub native_sig: ir::SigRef,
     /// Print-stable placeholders instead of addresses (for golden IR).
@@ -166,6 +174,9 @@ enum TargetKind {
 struct InlineTarget {
     class: u64,
     kind: TargetKind,
+    /// The class and method, which the code refers to: kept alive while it
+    /// is installed (see `MethodRuntime::native_refs`).
+    keep: [VmValue; 2],
 }
 
 /// What native code can do with `method` at a send site, if anything.
@@ -215,27 +226,20 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
     for (i, entry) in cache.entries[..cache.len as usize].iter().enumerate() {
         let Some(kind) = target_kind(u, entry.method, symbolic, i) else { return Vec::new() };
         let class = if symbolic { 0x6000_0000 + 8 * out.len() as u64 } else { entry.class.bits() };
-        out.push(InlineTarget { class, kind });
+        out.push(InlineTarget { class, kind, keep: [entry.class, entry.method] });
     }
     out
 }
 
-/// The inline cache a send uses, if it is a send.
-fn ic_of(insn: &Insn) -> Option<u32> {
-    let kinds = insn.opcode().operand_kinds();
-    let at = kinds.iter().position(|k| *k == vm::bytecode::OperandKind::Ic)?;
-    insn.operands().as_slice().get(at).map(|&v| v as u32)
-}
-
 /// The method a super send at `selector` finds, looked up from the
 /// superclass of `holder` (what it is for native code).
-fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: bool) -> Option<TargetKind> {
+fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: bool) -> Option<(TargetKind, VmValue)> {
     let sup = holder.slot(CLASS_SUPERCLASS);
     if sup == u.nil() {
         return None;
     }
     let method = u.lookup(sup, selector);
-    target_kind(u, method, symbolic, 0)
+    Some((target_kind(u, method, symbolic, 0)?, method))
 }
 
 /// Builds the function body for the method whose runtime record is `rt`;
@@ -261,20 +265,26 @@ pub fn translate(
     let mut megamorphic: std::collections::HashSet<usize> = std::collections::HashSet::new();
     let mut supers: HashMap<usize, TargetKind> = HashMap::new();
     let holder = method.slot(METHOD_HOLDER);
+    let mut refs: Vec<VmValue> = Vec::new();
     for op in &ops {
         match op.insn {
             Insn::SuperSend { selector, .. } => {
                 let sel = info.literals.slot(selector as usize);
-                if let Some(t) = super_target(u, holder, sel, k.symbolic) {
+                if let Some((t, found)) = super_target(u, holder, sel, k.symbolic) {
                     supers.insert(op.pc, t);
+                    refs.push(found);
                 }
             }
             insn => {
-                if let Some(ic) = ic_of(&insn) {
+                if let Some(ic) = insn.ic_index() {
                     if u.runtime(rt).ics.get(ic as usize).is_some_and(|c| c.megamorphic) {
                         megamorphic.insert(op.pc);
                     }
                     let t = inline_targets(u, rt, ic, k.symbolic);
+                    if let Some(cache) = u.runtime_mut(rt).ics.get_mut(ic as usize) {
+                        cache.compiled_len = t.len() as u8;
+                    }
+                    refs.extend(t.iter().flat_map(|t| t.keep));
                     if !t.is_empty() {
                         targets.insert(op.pc, t);
                     }
@@ -282,6 +292,7 @@ pub fn translate(
             }
         }
     }
+    u.runtime_mut(rt).native_refs = refs;
     let speculative = !targets.is_empty() || !supers.is_empty();
     let literals: Vec<u64> = (0..info.literals.size())
         .map(|i| {
@@ -318,9 +329,12 @@ pub fn translate(
 
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (interp, fp, pc, frame) = (params[0], params[1], params[2], params[3]);
-    let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), interp, k.layout.method_epoch);
+    // The frame's index is derived from its address where needed, so that
+    // only the address stays live.
+    let (interp, pc, frame) = (params[0], params[2], params[3]);
     let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
+    let locals = Locals { num_args: info.num_args as i32, num_temps: info.num_temps as i32 };
+    let local_vars: Vec<Variable> = (0..locals.count()).map(|_| b.declare_var(types::I64)).collect();
     // Where `resume` switches to: the entry's offset, or where the shared
     // slow path goes on.
     let resume_pc = b.declare_var(types::I64);
@@ -339,6 +353,14 @@ pub fn translate(
     let zero = b.ins().iconst(types::I64, 0);
     for i in 0..info.num_temps as usize {
         b.ins().store(MemFlagsData::trusted(), nil, frame, ((FRAME_HEADER + i) * 8) as i32);
+    }
+    for (i, &var) in local_vars.iter().enumerate() {
+        let v = if locals.is_temp(i) {
+            nil
+        } else {
+            b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i))
+        };
+        b.def_var(var, v);
     }
     for &var in &slot_vars {
         b.def_var(var, zero);
@@ -368,6 +390,10 @@ pub fn translate(
 
     for op in ops.iter().filter(|op| op.depth != u32::MAX) {
         b.switch_to_block(landings[&op.pc]);
+        for (i, &var) in local_vars.iter().enumerate() {
+            let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i));
+            b.def_var(var, v);
+        }
         for (i, &var) in slot_vars.iter().enumerate().take(op.depth as usize) {
             let off = ((FRAME_HEADER + info.num_temps as usize + i) * 8) as i32;
             let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
@@ -383,15 +409,15 @@ pub fn translate(
         b,
         k,
         interp,
-        fp,
         frame,
-        epoch,
         temps: info.num_temps as i32,
         num_args: info.num_args as i32,
         blocks: &blocks,
         literals,
         ics,
         slot_vars,
+        locals,
+        local_vars,
         targets,
         megamorphic,
         supers,
@@ -412,12 +438,23 @@ pub fn translate(
             continue;
         }
         let (pops, pushes) = op.insn.stack_effect();
+        let branch = match ops.get(i + 1).map(|n| (n, n.insn)) {
+            Some((n, Insn::JumpIfTrue { offset } | Insn::JumpIfFalse { offset })) => {
+                ops.get(i + 2).map(|after| Branch {
+                    when_true: matches!(n.insn, Insn::JumpIfTrue { .. }),
+                    target: blocks[&(n.pc + n.len + offset as usize)],
+                    fall: blocks[&after.pc],
+                })
+            }
+            _ => None,
+        };
         t.cur = Cur {
             pc: op.pc,
             next_pc: op.pc + op.len,
             depth: op.depth,
             after: op.depth - pops + pushes,
             next: ops.get(i + 1).map(|n| blocks[&n.pc]),
+            branch,
         };
         if op.insn.visit(&mut t) == Next::FallThrough {
             let cur = t.cur;
@@ -449,6 +486,17 @@ struct Cur {
     after: u32,
     /// The block of the next bytecode.
     next: Option<ir::Block>,
+    /// The next bytecode's branch, when it is a conditional jump (on the
+    /// Boolean this one pushes, if it pushes one).
+    branch: Option<Branch>,
+}
+
+/// A conditional jump's destinations.
+#[derive(Clone, Copy)]
+struct Branch {
+    when_true: bool,
+    target: ir::Block,
+    fall: ir::Block,
 }
 
 /// Whether a bytecode's code ended its block, or falls through to the next
@@ -463,10 +511,8 @@ struct Translator<'a, 'f> {
     b: FunctionBuilder<'f>,
     k: Constants,
     interp: Value,
-    fp: Value,
+    /// The frame's address.
     frame: Value,
-    /// The method epoch when this activation entered native code.
-    epoch: Value,
     temps: i32,
     num_args: i32,
     blocks: &'a BTreeMap<usize, ir::Block>,
@@ -474,6 +520,11 @@ struct Translator<'a, 'f> {
     /// Addresses of the method's inline caches.
     ics: Vec<u64>,
     slot_vars: Vec<Variable>,
+    locals: Locals,
+    /// `self`, the arguments and the temporaries, kept in registers: every
+    /// store also writes the frame, and they are read from the frame again
+    /// after anything that may have collected.
+    local_vars: Vec<Variable>,
     targets: HashMap<usize, Vec<InlineTarget>>,
     /// Send sites whose cache was megamorphic when compiled.
     megamorphic: std::collections::HashSet<usize>,
@@ -496,6 +547,36 @@ struct Translator<'a, 'f> {
 
 const W: i32 = 8;
 
+/// Where a frame keeps its locals: local 0 is `self`, then the arguments
+/// (below the frame, in the caller's operand stack), then the temporaries.
+#[derive(Clone, Copy)]
+struct Locals {
+    num_args: i32,
+    num_temps: i32,
+}
+
+impl Locals {
+    fn count(self) -> usize {
+        (1 + self.num_args + self.num_temps) as usize
+    }
+
+    fn is_temp(self, i: usize) -> bool {
+        i as i32 > self.num_args
+    }
+
+    /// Byte offset of local `i` from the frame.
+    fn offset(self, i: usize) -> i32 {
+        let i = i as i32;
+        if i == 0 {
+            FRAME_SELF as i32 * W
+        } else if i <= self.num_args {
+            (i - 1 - self.num_args) * W
+        } else {
+            (FRAME_HEADER as i32 + i - 1 - self.num_args) * W
+        }
+    }
+}
+
 impl Translator<'_, '_> {
     fn flags() -> MemFlagsData {
         MemFlagsData::trusted()
@@ -507,6 +588,13 @@ impl Translator<'_, '_> {
 
     fn store(&mut self, v: Value, addr: Value, offset: i32) {
         self.b.ins().store(Self::flags(), v, addr, offset);
+    }
+
+    /// The frame's index in the frame stack.
+    fn fp(&mut self) -> Value {
+        let base = self.konst(self.k.stack_base);
+        let bytes = self.b.ins().isub(self.frame, base);
+        self.b.ins().ushr_imm_u(bytes, 3)
     }
 
     fn konst(&mut self, bits: u64) -> Value {
@@ -526,12 +614,41 @@ impl Translator<'_, '_> {
         self.b.def_var(self.slot_vars[depth as usize], v);
     }
 
+    /// Local `i` (see [`Locals`]).
+    fn get_local(&mut self, i: usize) -> Value {
+        self.b.use_var(self.local_vars[i])
+    }
+
+    /// Sets local `i`, in the frame too.
+    fn put_local(&mut self, i: usize, v: Value) {
+        let off = self.locals.offset(i);
+        self.store(v, self.frame, off);
+        self.b.def_var(self.local_vars[i], v);
+    }
+
     fn get_temp(&mut self, index: u32) -> Value {
-        self.load(self.frame, (FRAME_HEADER as i32 + index as i32) * W)
+        self.get_local(1 + self.num_args as usize + index as usize)
     }
 
     fn put_temp(&mut self, index: u32, v: Value) {
-        self.store(v, self.frame, (FRAME_HEADER as i32 + index as i32) * W);
+        self.put_local(1 + self.num_args as usize + index as usize, v);
+    }
+
+    fn get_arg(&mut self, index: u32) -> Value {
+        self.get_local(1 + index as usize)
+    }
+
+    fn put_arg(&mut self, index: u32, v: Value) {
+        self.put_local(1 + index as usize, v);
+    }
+
+    /// Reads every local from the frame again (after a call, which may
+    /// have moved what they point to).
+    fn reload_locals(&mut self) {
+        for i in 0..self.local_vars.len() {
+            let v = self.load(self.frame, self.locals.offset(i));
+            self.b.def_var(self.local_vars[i], v);
+        }
     }
 
     fn field_offset(index: usize) -> i32 {
@@ -539,7 +656,7 @@ impl Translator<'_, '_> {
     }
 
     fn self_value(&mut self) -> Value {
-        self.load(self.frame, FRAME_SELF as i32 * W)
+        self.get_local(0)
     }
 
     /// Branches to `then` if `cond`, else continues in a fresh block.
@@ -598,11 +715,15 @@ impl Translator<'_, '_> {
     fn emit_stubs(&mut self, resume_pc: Variable, resume: ir::Block, code_len: usize) {
         self.b.switch_to_block(self.slow_stub);
         let depth = self.b.use_var(self.stub_depth);
-        let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let header = {
+            let fp = self.fp();
+            self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64)
+        };
         let sp = self.b.ins().iadd(header, depth);
         self.store(sp, self.interp, self.k.layout.sp);
         let pc = self.b.use_var(self.stub_pc);
-        let call = self.b.ins().call(self.k.step, &[self.interp, self.fp, pc]);
+        let fp = self.fp();
+        let call = self.b.ins().call(self.k.step, &[self.interp, fp, pc]);
         let r = self.b.inst_results(call)[0];
         let in_frame = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, r, code_len as i64);
         let go_on = self.b.create_block();
@@ -622,9 +743,13 @@ impl Translator<'_, '_> {
         self.b.ins().jump(resume, &[]);
 
         self.b.switch_to_block(self.exit_stub);
-        self.store(self.fp, self.interp, self.k.layout.jit_fp);
+        let fp = self.fp();
+        self.store(fp, self.interp, self.k.layout.jit_fp);
         let depth = self.b.use_var(self.stub_depth);
-        let header = self.b.ins().iadd_imm_s(self.fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let header = {
+            let fp = self.fp();
+            self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64)
+        };
         let sp = self.b.ins().iadd(header, depth);
         self.store(sp, self.interp, self.k.layout.sp);
         let pc = self.b.use_var(self.stub_pc);
@@ -646,6 +771,16 @@ pub fn signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
 pub fn step_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
     let mut sig = ir::Signature::new(call_conv);
     for _ in 0..3 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
+/// The signature of `mica_bytes_equal`.
+pub fn bytes_equal_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    for _ in 0..2 {
         sig.params.push(AbiParam::new(types::I64));
     }
     sig.returns.push(AbiParam::new(types::I64));

@@ -65,6 +65,21 @@ impl Translator<'_, '_> {
         (v, ok)
     }
 
+    /// Answers the Boolean `cond` in operand slot `slot` (the current
+    /// block ends): when the next bytecode branches on it, this branches
+    /// on `cond` straight away, else it goes on at the next bytecode.
+    pub(super) fn answer_boolean(&mut self, cond: Value, slot: u32) {
+        if let Some(br) = self.cur.branch {
+            let (yes, no) = if br.when_true { (br.target, br.fall) } else { (br.fall, br.target) };
+            self.b.ins().brif(cond, yes, &[], no, &[]);
+            return;
+        }
+        let r = self.boolean(cond);
+        self.put(slot, r);
+        let next = self.cur.next.expect("a Boolean is used");
+        self.b.ins().jump(next, &[]);
+    }
+
     pub(super) fn boolean(&mut self, cond: Value) -> Value {
         let t = self.konst(self.k.true_);
         let f = self.konst(self.k.false_);

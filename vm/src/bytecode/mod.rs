@@ -501,6 +501,13 @@ impl Insn {
             _ => None,
         }
     }
+
+    /// The inline cache a send uses, if this is a send.
+    pub fn ic_index(&self) -> Option<u32> {
+        let kinds = self.opcode().operand_kinds();
+        let at = kinds.iter().position(|k| *k == OperandKind::Ic)?;
+        self.operands().as_slice().get(at).map(|&v| v as u32)
+    }
 }
 
 #[cfg(test)]

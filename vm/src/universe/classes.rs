@@ -34,9 +34,10 @@ pub(super) fn dict_lookup(dict: Value, selector: Value, nil: Value) -> Value {
 }
 
 impl Universe {
-    /// Replaces the methods of `class` (in definition order) and rebuilds its
-    /// dictionary; every cache is invalidated.
-    pub fn set_methods(&mut self, class: Value, methods: &[Value]) -> Result<()> {
+    /// Gives `class`, a class no lookup has seen yet (just made, not yet
+    /// bound to its name), the methods `methods` (in definition order): no
+    /// cache can hold what it changes.
+    pub fn set_methods_of_new_class(&mut self, class: Value, methods: &[Value]) -> Result<()> {
         let nil = self.nil();
         let list = self.alloc_old(self.known.array, Format::Array, methods.len())?;
         for (i, &m) in methods.iter().enumerate() {
@@ -61,6 +62,13 @@ impl Universe {
         // Through the barrier: the class may be an image object.
         self.heap.store(class, CLASS_METHOD_LIST, list);
         self.heap.store(class, CLASS_METHOD_DICT, dict);
+        Ok(())
+    }
+
+    /// Replaces the methods of `class` (in definition order) and rebuilds its
+    /// dictionary; every cache is invalidated.
+    pub fn set_methods(&mut self, class: Value, methods: &[Value]) -> Result<()> {
+        self.set_methods_of_new_class(class, methods)?;
         self.invalidate_caches();
         Ok(())
     }
@@ -106,6 +114,7 @@ impl Universe {
     /// go back to the interpreter and may be compiled again once hot).
     pub fn invalidate_caches(&mut self) {
         self.flush_lookup_cache();
+        self.method_epoch += 1;
         let mut discarded = 0;
         for rt in &mut self.runtimes {
             for ic in rt.ics.iter_mut() {

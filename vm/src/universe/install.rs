@@ -137,6 +137,7 @@ impl Universe {
                     || (self.spec(c).format == Format::Class && compiled.fields.is_empty()))
                 && self.field_names(c.class_word()) == all_class_fields
         });
+        let fresh = existing.is_none();
         let class = match existing {
             Some(c) => c,
             None => {
@@ -154,14 +155,22 @@ impl Universe {
         for code in &compiled.methods {
             methods.push(self.make_method(code, class, ns, nil, file, &compiled.name)?);
         }
-        self.set_methods(class, &methods)?;
+        if fresh {
+            self.set_methods_of_new_class(class, &methods)?;
+        } else {
+            self.set_methods(class, &methods)?;
+        }
         let meta = class.class_word();
         let mut class_methods = Vec::with_capacity(compiled.class_methods.len());
         let meta_name = format!("{} class", compiled.name);
         for code in &compiled.class_methods {
             class_methods.push(self.make_method(code, meta, ns, nil, file, &meta_name)?);
         }
-        self.set_methods(meta, &class_methods)?;
+        if fresh {
+            self.set_methods_of_new_class(meta, &class_methods)?;
+        } else {
+            self.set_methods(meta, &class_methods)?;
+        }
         self.set_global(ns, name_sym, class)?;
         Ok(class)
     }

@@ -301,11 +301,11 @@ impl Universe {
         nil
     }
 
-    /// Empties the global lookup cache (after any method dictionary change).
+    /// Empties the global lookup cache (after any method dictionary change,
+    /// and after a full collection, which may free what it refers to).
     pub fn flush_lookup_cache(&mut self) {
         let nil = self.known.nil;
         self.lookup_cache.iter_mut().for_each(|e| *e = (nil, nil, nil));
-        self.method_epoch += 1;
     }
 
     /// The runtime data of a method, made on first use.

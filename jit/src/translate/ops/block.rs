@@ -15,7 +15,14 @@ impl Translator<'_, '_> {
     /// of `class` and `format` in the nursery, header written, slots not
     /// yet; branches to `slow` when the nursery has no room (or inline
     /// allocation is off).
-    fn alloc(&mut self, class: Value, format: Format, size: usize, slow: ir::Block) -> Value {
+    pub(super) fn alloc(&mut self, class: Value, format: Format, size: usize, slow: ir::Block) -> Value {
+        let size = self.konst(size as u64);
+        self.alloc_sized(class, format, size, slow)
+    }
+
+    /// As [`alloc`](Self::alloc), of `size` slots known at run time (small
+    /// enough for the nursery: the caller bounds it).
+    pub(super) fn alloc_sized(&mut self, class: Value, format: Format, size: Value, slow: ir::Block) -> Value {
         if self.k.no_inline_allocation {
             self.b.ins().jump(slow, &[]);
             let dead = self.b.create_block();
@@ -23,9 +30,10 @@ impl Translator<'_, '_> {
             return self.konst(0);
         }
         let l = self.k.layout;
-        let bytes = ((HEADER_WORDS + size) * 8) as i64;
+        let words = self.b.ins().iadd_imm_s(size, HEADER_WORDS as i64);
+        let bytes = self.b.ins().ishl_imm_u(words, 3);
         let top = self.load(self.interp, l.heap_top);
-        let new_top = self.b.ins().iadd_imm_s(top, bytes);
+        let new_top = self.b.ins().iadd(top, bytes);
         let end = self.load(self.interp, l.heap_end);
         let full = self.b.ins().icmp(IntCC::UnsignedGreaterThan, new_top, end);
         self.branch_or_continue(full, slow);
@@ -46,8 +54,9 @@ impl Translator<'_, '_> {
         self.b.ins().istore32(flags, x, self.interp, l.next_hash);
         let hash = self.b.ins().band_imm_u(x, 0xff_ffff);
         let hash = self.b.ins().ishl_imm_u(hash, i64::from(HASH_SHIFT));
-        let fixed = ((size as u64) << SIZE_SHIFT) | ((format as u64) << FORMAT_SHIFT);
-        let bits = self.b.ins().bor_imm_u(hash, fixed as i64);
+        let size_bits = self.b.ins().ishl_imm_u(size, i64::from(SIZE_SHIFT));
+        let bits = self.b.ins().bor(hash, size_bits);
+        let bits = self.b.ins().bor_imm_u(bits, ((format as u64) << FORMAT_SHIFT) as i64);
         self.store(class, top, CLASS_OFFSET as i32);
         self.store(bits, top, BITS_OFFSET as i32);
         top
@@ -97,7 +106,8 @@ impl Translator<'_, '_> {
         let nil = self.konst(self.k.nil);
         let home_frame = if self.home {
             let top = self.b.ins().icmp_imm_s(IntCC::Equal, parent, self.k.nil as i64);
-            let fp = self.tag(self.fp);
+            let fp = self.fp();
+            let fp = self.tag(fp);
             self.b.ins().select(top, fp, nil)
         } else {
             nil

@@ -6,12 +6,14 @@
 
 mod block;
 mod jump;
+mod primitives;
 mod push;
 mod returns;
 mod send;
 mod special;
 mod store;
 
+pub use primitives::NativePrimitives;
 use vm::bytecode::{Opcode, Visitor};
 
 use super::{Next, Translator};

@@ -27,7 +27,7 @@ impl Translator<'_, '_> {
     /// `PushArg index`: from the caller's operand stack, below the frame.
     /// Stack: → argument.
     pub(super) fn op_push_arg(&mut self, index: u32) -> Next {
-        let v = self.load(self.frame, (index as i32 - self.num_args) * W);
+        let v = self.get_arg(index);
         self.put(self.cur.depth, v);
         Next::FallThrough
     }

@@ -15,7 +15,8 @@ impl Translator<'_, '_> {
         }
         let value = if return_self { self.self_value() } else { self.get(self.cur.depth - 1) };
         self.store(value, self.frame, -(self.num_args + 1) * W);
-        let sp = self.b.ins().iadd_imm_s(self.fp, -(self.num_args as i64));
+        let fp = self.fp();
+        let sp = self.b.ins().iadd_imm_s(fp, -(self.num_args as i64));
         self.store(sp, self.interp, self.k.layout.sp);
         let marker = self.konst(RETURNED);
         self.b.ins().return_(&[marker]);

@@ -10,14 +10,14 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use vm::layout::*;
-use vm::runtime::{Trivial, ic_layout};
+use vm::runtime::{Trivial, code_cell, ic_layout, trivial_kind};
 
 use crate::translate::calls::{CalleeFrame, Cell};
 use crate::translate::{InlineTarget, Next, TargetKind, Translator};
 
-/// Inline-cache entries native code compares (monomorphic and two-way
-/// polymorphic sites; the interpreter takes the others).
-const NATIVE_PROBES: i32 = 2;
+/// Inline-cache entries native code compares: all of them (megamorphic
+/// sites are the interpreter's).
+const NATIVE_PROBES: i32 = vm::runtime::IC_POLYMORPHIC_LIMIT as i32;
 
 impl Translator<'_, '_> {
     /// `Send selector argc ic`. Stack: rcv args → result.
@@ -39,8 +39,8 @@ impl Translator<'_, '_> {
         let call = self.b.create_block();
         let class = self.class_of(receiver);
         let targets: Vec<InlineTarget> = self.targets.get(&cur.pc).cloned().unwrap_or_default();
-        let warm = !targets.is_empty();
         let mut calls = false;
+        let targets_known = targets.len();
         for target in targets {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, class, target.class as i64);
             let run = self.b.create_block();
@@ -49,7 +49,7 @@ impl Translator<'_, '_> {
             self.b.switch_to_block(run);
             match target.kind {
                 TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
-                TargetKind::Primitive(n) => self.run_primitive(n, argc, slow),
+                TargetKind::Primitive(n) => self.run_primitive(n, argc, Some(target.keep[0]), slow),
                 TargetKind::Call { method, cell, frame_words } => {
                     // Called straight: the cell is known, so is the frame.
                     self.count_hit(ic);
@@ -61,29 +61,38 @@ impl Translator<'_, '_> {
             }
             self.b.switch_to_block(next);
         }
-        // A site the cache knew when this was compiled (or found
-        // megamorphic) leaves other classes to the interpreter; a site not
-        // run yet reads the inline cache at run time: its first entries
-        // (more classes than that, and misses, are the interpreter's).
+        // A site the cache knew when this was compiled leaves other classes
+        // to the interpreter (which compiles the method again if that keeps
+        // happening: `Interpreter::note_native_send_exit`); a site not run
+        // before reads the inline cache at run time; misses and megamorphic
+        // sites are the interpreter's.
         let cache = self.konst(self.ics[ic as usize]);
-        let probe = !warm && !self.megamorphic.contains(&cur.pc);
-        for i in 0..if probe { NATIVE_PROBES } else { 0 } {
-            let entry = ic_layout::ENTRIES + i * ic_layout::ENTRY;
-            let c = self.load(cache, entry + ic_layout::CLASS);
-            let hit = self.b.ins().icmp(IntCC::Equal, c, class);
-            let run = self.b.create_block();
-            let next = self.b.create_block();
-            self.b.ins().brif(hit, run, &[], next, &[]);
-            self.b.switch_to_block(run);
-            let cell = self.load(cache, entry + ic_layout::CELL);
+        let probe = targets_known == 0 && !self.megamorphic.contains(&cur.pc);
+        if probe {
+            // A hit passes the entry's offset to one block that reads it.
+            let found = self.b.create_block();
+            let offset = self.b.append_block_param(found, types::I64);
+            for i in 0..NATIVE_PROBES {
+                let entry = ic_layout::ENTRIES + i * ic_layout::ENTRY;
+                let c = self.load(cache, entry + ic_layout::CLASS);
+                let hit = self.b.ins().icmp(IntCC::Equal, c, class);
+                let next = self.b.create_block();
+                let at = self.konst(entry as u64);
+                self.b.ins().brif(hit, found, &[at.into()], next, &[]);
+                self.b.switch_to_block(next);
+            }
+            self.b.ins().jump(slow, &[]);
+            self.b.switch_to_block(found);
+            let address = self.b.ins().iadd(cache, offset);
+            let cell = self.load(address, ic_layout::CELL);
             self.b.def_var(cell_var, cell);
-            let method = self.load(cache, entry + ic_layout::METHOD);
+            let method = self.load(address, ic_layout::METHOD);
             self.b.def_var(method_var, method);
             self.b.ins().jump(call, &[]);
-            self.b.switch_to_block(next);
             calls = true;
+        } else {
+            self.b.ins().jump(slow, &[]);
         }
-        self.b.ins().jump(slow, &[]);
         if !calls {
             return Next::Done;
         }
@@ -92,6 +101,7 @@ impl Translator<'_, '_> {
         let cell = self.b.use_var(cell_var);
         let no_cell = self.b.ins().icmp_imm_s(IntCC::Equal, cell, 0);
         self.branch_or_continue(no_cell, slow);
+        self.run_trivial_cell(cell, receiver, argc, base, slow);
         let method = self.b.use_var(method_var);
         let nil = self.konst(self.k.nil);
         let frame = CalleeFrame { method, receiver, context: nil, closure: nil };
@@ -128,6 +138,68 @@ impl Translator<'_, '_> {
         self.b.ins().jump(next, &[]);
     }
 
+    /// A frameless method found at run time, inline, as its cell describes
+    /// it (see `vm::runtime::Trivial::word`); other methods continue in a
+    /// fresh block.
+    fn run_trivial_cell(
+        &mut self,
+        cell: Value,
+        receiver: Value,
+        argc: u32,
+        base: u32,
+        slow: cranelift_codegen::ir::Block,
+    ) {
+        let word = self.load(cell, code_cell::TRIVIAL);
+        let frame_needed = self.b.create_block();
+        let frameless = self.b.create_block();
+        self.b.ins().brif(word, frameless, &[], frame_needed, &[]);
+        self.b.switch_to_block(frameless);
+        let kind = self.b.ins().band_imm_s(word, 0xff);
+        let result = self.b.declare_var(types::I64);
+        let done = self.b.create_block();
+        let not_self = self.b.create_block();
+        self.b.def_var(result, receiver);
+        let is_self = self.b.ins().icmp_imm_s(IntCC::Equal, kind, trivial_kind::RETURN_SELF as i64);
+        self.b.ins().brif(is_self, done, &[], not_self, &[]);
+        self.b.switch_to_block(not_self);
+        let constant = self.load(cell, code_cell::CONSTANT);
+        self.b.def_var(result, constant);
+        let is_constant = self.b.ins().icmp_imm_s(IntCC::Equal, kind, trivial_kind::CONSTANT as i64);
+        let field_block = self.b.create_block();
+        self.b.ins().brif(is_constant, done, &[], field_block, &[]);
+        self.b.switch_to_block(field_block);
+        // A getter or setter: the field's offset in the receiver.
+        let index = self.b.ins().ushr_imm_u(word, 8);
+        let offset = self.b.ins().ishl_imm_u(index, 3);
+        let address = self.b.ins().iadd(receiver, offset);
+        match argc {
+            0 => {
+                // (A setter takes an argument: not with none.)
+                let value = self.load(address, Self::field_offset(0));
+                self.b.def_var(result, value);
+                self.b.ins().jump(done, &[]);
+            }
+            1 => {
+                let value = self.get(base + 1);
+                self.store(value, address, Self::field_offset(0));
+                self.barrier(receiver, value);
+                self.b.def_var(result, receiver);
+                self.b.ins().jump(done, &[]);
+            }
+            // Getters and setters take at most one argument (this is not
+            // reached).
+            _ => {
+                self.b.ins().jump(slow, &[]);
+            }
+        }
+        self.b.switch_to_block(done);
+        let value = self.b.use_var(result);
+        self.put(base, value);
+        let next = self.cur.next.expect("a send has a successor");
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(frame_needed);
+    }
+
     /// `SuperSend selector argc ic`: calls the method the lookup above the
     /// holder found at compile time. Stack: rcv args → result.
     pub(super) fn op_super_send(&mut self, argc: u32) -> Next {
@@ -138,7 +210,7 @@ impl Translator<'_, '_> {
         let receiver = self.get(base);
         match kind {
             TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
-            TargetKind::Primitive(n) => self.run_primitive(n, argc, slow),
+            TargetKind::Primitive(n) => self.run_primitive(n, argc, None, slow),
             TargetKind::Call { method, cell, frame_words } => {
                 let method = self.konst(method);
                 let nil = self.konst(self.k.nil);

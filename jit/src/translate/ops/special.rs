@@ -7,7 +7,7 @@
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self, InstBuilder, Value, types};
 use vm::bytecode::Opcode;
-use vm::object::{BITS_OFFSET, BODY_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, SIZE_SHIFT};
+use vm::object::{BITS_OFFSET, BODY_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, HASH_MASK, HASH_SHIFT, SIZE_SHIFT};
 
 use crate::translate::{Next, Translator};
 
@@ -174,9 +174,7 @@ impl Translator<'_, '_> {
             _ => FloatCC::NotEqual,
         };
         let c = self.b.ins().fcmp(cc, x, y);
-        let r = self.boolean(c);
-        self.put(d - 2, r);
-        self.jump_next();
+        self.answer_boolean(c, d - 2);
         self.b.switch_to_block(int_block);
         let cc = match op {
             Opcode::SendLt => IntCC::SignedLessThan,
@@ -187,54 +185,53 @@ impl Translator<'_, '_> {
             _ => IntCC::NotEqual,
         };
         let c = self.b.ins().icmp(cc, a, bv);
-        let r = self.boolean(c);
-        self.put(d - 2, r);
-        Next::FallThrough
+        self.answer_boolean(c, d - 2);
+        Next::Done
     }
 
-    /// Whether the object `v` (a pointer) compares by value under `==`: a
-    /// Symbol, a boxed Double or a LargeInteger.
-    fn compares_by_value(&mut self, v: Value) -> Value {
+    /// The format of object `v` (a pointer).
+    pub(super) fn format_of(&mut self, v: Value) -> Value {
         let bits = self.load(v, BITS_OFFSET as i32);
         let format = self.b.ins().ushr_imm_u(bits, i64::from(FORMAT_SHIFT));
-        let format = self.b.ins().band_imm_s(format, 0xf);
-        // Symbol 3, Double 4, LargeInt 5.
-        let low = self.b.ins().iadd_imm_s(format, -(Format::Symbol as i64));
-        self.b.ins().icmp_imm_s(
-            IntCC::UnsignedLessThanOrEqual,
-            low,
-            (Format::LargeInt as i64) - (Format::Symbol as i64),
-        )
+        self.b.ins().band_imm_s(format, 0xf)
     }
 
     /// `==`: equal bits are identical; otherwise two values are not, unless
-    /// both may compare by value (numbers, symbols), which the interpreter
-    /// decides. Stack: a b → Boolean.
+    /// both may compare by value: two symbols of the same hash (copies of
+    /// one symbol from different images), or numbers (`1 == 1.0`), which
+    /// the interpreter decides. Stack: a b → Boolean.
     pub(super) fn op_identical(&mut self) -> Next {
         let d = self.cur.depth;
         let slow = self.slow_block();
         let (a, bv) = (self.get(d - 2), self.get(d - 1));
         let same = self.b.ins().icmp(IntCC::Equal, a, bv);
-        let t = self.konst(self.k.true_);
-        let f = self.konst(self.k.false_);
         let yes = self.b.create_block();
         let differ = self.b.create_block();
         self.b.ins().brif(same, yes, &[], differ, &[]);
         self.b.switch_to_block(yes);
-        self.put(d - 2, t);
-        self.jump_next();
+        let true_ = self.b.ins().iconst(types::I8, 1);
+        self.answer_boolean(true_, d - 2);
         self.b.switch_to_block(differ);
         // Different bits: decided false when either side is a value that
         // never compares by value (nil, true, false, ordinary objects,
         // Characters, or two SmallIntegers).
         let no = self.b.create_block();
+        let symbol = self.b.create_block();
         for v in [a, bv] {
             let is_ptr = self.is_pointer(v);
             let ptr_block = self.b.create_block();
             let imm_block = self.b.create_block();
             self.b.ins().brif(is_ptr, ptr_block, &[], imm_block, &[]);
             self.b.switch_to_block(ptr_block);
-            let by_value = self.compares_by_value(v);
+            let format = self.format_of(v);
+            let is_symbol = self.b.ins().icmp_imm_s(IntCC::Equal, format, Format::Symbol as i64);
+            let not_symbol = self.b.create_block();
+            self.b.ins().brif(is_symbol, symbol, &[], not_symbol, &[]);
+            self.b.switch_to_block(not_symbol);
+            // A boxed Double or a LargeInteger: maybe equal to a number.
+            let is_double = self.b.ins().icmp_imm_s(IntCC::Equal, format, Format::Double as i64);
+            let is_large = self.b.ins().icmp_imm_s(IntCC::Equal, format, Format::LargeInt as i64);
+            let by_value = self.b.ins().bor(is_double, is_large);
             self.b.ins().brif(by_value, slow, &[], no, &[]);
             self.b.switch_to_block(imm_block);
             // A SmallFloat or SmallInteger may equal a number on the other
@@ -252,9 +249,26 @@ impl Translator<'_, '_> {
         // interpreter's.
         let ints = self.both_int(a, bv);
         self.b.ins().brif(ints, no, &[], slow, &[]);
+        // A symbol on one side: only a symbol of the same hash may be the
+        // same symbol.
+        self.b.switch_to_block(symbol);
+        let tags = self.b.ins().bor(a, bv);
+        let tags = self.b.ins().band_imm_s(tags, vm::value::TAG_MASK as i64);
+        let both_ptr = self.b.ins().icmp_imm_s(IntCC::Equal, tags, 0);
+        let both_block = self.b.create_block();
+        self.b.ins().brif(both_ptr, both_block, &[], no, &[]);
+        self.b.switch_to_block(both_block);
+        let bits_a = self.load(a, BITS_OFFSET as i32);
+        let bits_b = self.load(bv, BITS_OFFSET as i32);
+        let diff = self.b.ins().bxor(bits_a, bits_b);
+        let mask = (HASH_MASK << HASH_SHIFT) | (0xf << FORMAT_SHIFT);
+        let diff = self.b.ins().band_imm_s(diff, mask as i64);
+        let alike = self.b.ins().icmp_imm_s(IntCC::Equal, diff, 0);
+        self.b.ins().brif(alike, slow, &[], no, &[]);
         self.b.switch_to_block(no);
-        self.put(d - 2, f);
-        Next::FallThrough
+        let false_ = self.b.ins().iconst(types::I8, 0);
+        self.answer_boolean(false_, d - 2);
+        Next::Done
     }
 
     /// `not`: on a Boolean. Stack: b → Boolean.

@@ -3,14 +3,14 @@
 
 use vm::layout::*;
 
-use crate::translate::{Next, Translator, W};
+use crate::translate::{Next, Translator};
 
 impl Translator<'_, '_> {
     /// `StoreArg`/`PopArg index`: the frame's argument slot. Stack: v → v
     /// (or →).
     pub(super) fn op_store_arg(&mut self, index: u32) -> Next {
         let v = self.get(self.cur.depth - 1);
-        self.store(v, self.frame, (index as i32 - self.num_args) * W);
+        self.put_arg(index, v);
         Next::FallThrough
     }
 
