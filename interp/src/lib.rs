@@ -159,7 +159,9 @@ impl Interpreter {
                 self.native_epoch = self.u.method_epoch;
                 self.native = self.u.runtime(self.rt).info.native;
             }
-            if let Some(native) = self.native {
+            if let Some(native) = self.native
+                && self.u.runtime(self.rt).native_entry(self.pc)
+            {
                 let entered = self.fp;
                 let context = self as *mut Interpreter as *mut std::ffi::c_void;
                 // The frame's address, with the provenance of the whole stack

@@ -306,6 +306,10 @@ pub struct MethodRuntime {
     /// caches held when it was made): kept alive for it, so that no other
     /// object takes their address while the code may compare with it.
     pub native_refs: Vec<Value>,
+    /// The bytecode offsets native code can be entered at, one bit each (a
+    /// slow path that ends between them leaves the frame to the
+    /// interpreter, which enters the code again at the next one).
+    pub native_entries: Box<[u64]>,
     /// The method's cell, whose address never changes, so that native
     /// callers can read the code address and frame sizes at run time.
     pub cell: std::ptr::NonNull<MethodCell>,
@@ -434,6 +438,7 @@ impl MethodRuntime {
             outgrown_exits: 0,
             recompilations: 0,
             native_refs: Vec::new(),
+            native_entries: Box::new([]),
             cell,
         };
         let c = record.cell();
@@ -448,6 +453,12 @@ impl MethodRuntime {
             c.constant.set(v.bits());
         }
         record
+    }
+
+    /// Whether native code can be entered at bytecode offset `pc`.
+    #[inline(always)]
+    pub fn native_entry(&self, pc: usize) -> bool {
+        self.native_entries.get(pc / 64).is_some_and(|w| w >> (pc % 64) & 1 != 0)
     }
 
     /// Shows the collector every value held.

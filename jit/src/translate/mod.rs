@@ -151,6 +151,35 @@ fn analyse(code: &[u8]) -> Result<Vec<Op>, String> {
     Ok(ops)
 }
 
+/// The bytecodes native code can be entered at (see
+/// `MethodRuntime::native_entries`): the first, every jump
+/// target, and every bytecode after a send (where a callee the interpreter
+/// ran returns to). Between them the code runs straight, so values flow
+/// from bytecode to bytecode in registers; a slow path that ends elsewhere
+/// leaves the frame to the interpreter, which enters the native code again
+/// at the next of these.
+fn leaders(ops: &[Op]) -> std::collections::BTreeSet<usize> {
+    let mut out = std::collections::BTreeSet::new();
+    out.insert(0);
+    for op in ops.iter().filter(|op| op.depth != u32::MAX) {
+        if let Some(target) = op.insn.jump_target(op.pc, op.len) {
+            out.insert(target);
+        }
+        let send = matches!(
+            op.insn,
+            Insn::Send { .. }
+                | Insn::SuperSend { .. }
+                | Insn::SendValue { .. }
+                | Insn::SendValue1 { .. }
+                | Insn::SendValue2 { .. }
+        );
+        if send {
+            out.insert(op.pc + op.len);
+        }
+    }
+    out
+}
+
 /// What a cached method is, for the code at its send site.
 #[derive(Clone, Copy)]
 enum TargetKind {
@@ -371,15 +400,29 @@ pub fn translate(
     // operands live there from the frame and goes to it (so the switch's
     // edges carry no values).
     b.switch_to_block(resume);
+    let entries = leaders(&ops);
+    let mut bits = vec![0u64; code.len().div_ceil(64)];
+    for &pc in &entries {
+        bits[pc / 64] |= 1 << (pc % 64);
+    }
+    u.runtime_mut(rt).native_entries = bits.into_boxed_slice();
     let mut landings: HashMap<usize, ir::Block> = HashMap::new();
-    for op in ops.iter().filter(|op| op.depth != u32::MAX) {
+    for op in ops.iter().filter(|op| op.depth != u32::MAX && entries.contains(&op.pc)) {
         let landing = b.create_block();
         landings.insert(op.pc, landing);
     }
+    let starts: std::collections::HashSet<usize> = ops.iter().map(|op| op.pc).collect();
+    // Another bytecode: the interpreter goes on there (its frame is written
+    // back).
+    let elsewhere = b.create_block();
     let trap_call = b.func.dfg.block_call(trap, &[]);
     let table: Vec<ir::BlockCall> = (0..code.len())
         .map(|p| {
-            let target = landings.get(&p).copied().unwrap_or(trap);
+            let target = match landings.get(&p) {
+                Some(&landing) => landing,
+                None if starts.contains(&p) => elsewhere,
+                None => trap,
+            };
             b.func.dfg.block_call(target, &[])
         })
         .collect();
@@ -388,7 +431,7 @@ pub fn translate(
     let pc32 = b.ins().ireduce(types::I32, target);
     b.ins().br_table(pc32, jt);
 
-    for op in ops.iter().filter(|op| op.depth != u32::MAX) {
+    for op in ops.iter().filter(|op| landings.contains_key(&op.pc)) {
         b.switch_to_block(landings[&op.pc]);
         for (i, &var) in local_vars.iter().enumerate() {
             let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i));
@@ -402,8 +445,26 @@ pub fn translate(
         b.ins().jump(blocks[&op.pc], &[]);
     }
 
+    b.switch_to_block(elsewhere);
+    let at = b.use_var(resume_pc);
+    let base = b.ins().iconst(types::I64, k.stack_base as i64);
+    let bytes = b.ins().isub(frame, base);
+    let fp = b.ins().ushr_imm_u(bytes, 3);
+    b.ins().store(MemFlagsData::trusted(), fp, interp, k.layout.jit_fp);
+    b.ins().return_(&[at]);
+
     b.switch_to_block(trap);
     b.ins().trap(TrapCode::unwrap_user(1));
+    // Blocks whose predecessors are all known are sealed before they are
+    // filled, so that values flow into them without block parameters.
+    for block in [entry, fresh, trap, elsewhere] {
+        b.seal_block(block);
+    }
+    for &landing in landings.values() {
+        b.seal_block(landing);
+    }
+    let loop_heads: std::collections::HashSet<usize> =
+        ops.iter().filter_map(|op| op.insn.jump_target(op.pc, op.len).filter(|&t| t <= op.pc)).collect();
 
     let mut t = Translator {
         b,
@@ -432,6 +493,9 @@ pub fn translate(
     for (i, op) in ops.iter().enumerate() {
         let block = blocks[&op.pc];
         t.b.switch_to_block(block);
+        if !loop_heads.contains(&op.pc) {
+            t.b.seal_block(block);
+        }
         if op.depth == u32::MAX {
             // Unreachable from the method's start, so from anywhere.
             t.b.ins().trap(TrapCode::unwrap_user(2));
@@ -664,6 +728,8 @@ impl Translator<'_, '_> {
         let cont = self.b.create_block();
         self.b.ins().brif(cond, then, &[], cont, &[]);
         self.b.switch_to_block(cont);
+        // Its one predecessor is known.
+        self.b.seal_block(cont);
     }
 
     /// Writes the operand slots below `depth` back to the frame (the

@@ -250,5 +250,7 @@ impl Translator<'_, '_> {
         let cont = self.b.create_block();
         self.b.ins().brif(cond, cont, &[], other, &[]);
         self.b.switch_to_block(cont);
+        // Its one predecessor is known.
+        self.b.seal_block(cont);
     }
 }
