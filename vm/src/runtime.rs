@@ -57,6 +57,9 @@ pub struct InlineCache {
     /// classes; a cache that learnt more since makes the site go to the
     /// interpreter for them, until the method is compiled again).
     pub compiled_len: u8,
+    /// A special arithmetic or comparison site that has seen SmallFloats
+    /// (so native code keeps unboxed doubles for it).
+    pub saw_float: bool,
     /// Sends that found their class in the cache.
     pub hits: u64,
     /// Sends that did not.
@@ -90,6 +93,7 @@ impl InlineCache {
             len: 0,
             megamorphic: false,
             compiled_len: 0,
+            saw_float: false,
             hits: 0,
             misses: 0,
         }

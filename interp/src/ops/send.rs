@@ -47,6 +47,7 @@ impl Interpreter {
             return Ok(());
         }
         if a.is_small_float() && op != Opcode::SendMod {
+            self.saw_float(ic);
             let x = a.small_float_value();
             let y = if b.is_small_float() {
                 Some(b.small_float_value())
@@ -88,6 +89,7 @@ impl Interpreter {
                 _ => x != y,
             })
         } else if a.is_small_float() && (b.is_small_float() || b.is_int()) {
+            self.saw_float(ic);
             let y = if b.is_int() { b.int_value() as f64 } else { b.small_float_value() };
             Some(f(a.small_float_value(), y))
         } else {
@@ -101,6 +103,16 @@ impl Interpreter {
                 Ok(())
             }
             None => self.op_special(op, ic, 1),
+        }
+    }
+
+    /// Notes that special send site `ic` met a SmallFloat receiver (native
+    /// code keeps unboxed doubles in methods that have such sites).
+    #[inline(always)]
+    fn saw_float(&mut self, ic: u32) {
+        let rt = self.rt;
+        if let Some(cache) = self.u.runtime_mut(rt).ics.get_mut(ic as usize) {
+            cache.saw_float = true;
         }
     }
 

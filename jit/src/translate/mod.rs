@@ -322,6 +322,9 @@ pub fn translate(
         }
     }
     u.runtime_mut(rt).native_refs = refs;
+    // Doubles: a method whose arithmetic has met SmallFloats keeps an
+    // unboxed shadow of every value next to it.
+    let shadows = u.runtime(rt).ics.iter().any(|c| c.saw_float);
     let speculative = !targets.is_empty() || !supers.is_empty();
     let literals: Vec<u64> = (0..info.literals.size())
         .map(|i| {
@@ -364,6 +367,10 @@ pub fn translate(
     let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
     let locals = Locals { num_args: info.num_args as i32, num_temps: info.num_temps as i32 };
     let local_vars: Vec<Variable> = (0..locals.count()).map(|_| b.declare_var(types::I64)).collect();
+    let shadow_count = |n: usize| if shadows { n } else { 0 };
+    let slot_f64: Vec<Variable> =
+        (0..shadow_count(info.max_stack as usize)).map(|_| b.declare_var(types::F64)).collect();
+    let local_f64: Vec<Variable> = (0..shadow_count(locals.count())).map(|_| b.declare_var(types::F64)).collect();
     // Where `resume` switches to: the entry's offset, or where the shared
     // slow path goes on.
     let resume_pc = b.declare_var(types::I64);
@@ -393,6 +400,20 @@ pub fn translate(
     }
     for &var in &slot_vars {
         b.def_var(var, zero);
+    }
+    if shadows {
+        let zero_f = b.ins().f64const(0.0);
+        for &var in slot_f64.iter().chain(&local_f64) {
+            b.def_var(var, zero_f);
+        }
+        // Arguments and self may be doubles.
+        for i in 0..locals.count() {
+            if !locals.is_temp(i) {
+                let v = b.use_var(local_vars[i]);
+                let f = values::unbox_float(&mut b, v);
+                b.def_var(local_f64[i], f);
+            }
+        }
     }
     b.ins().jump(blocks[&0], &[]);
 
@@ -436,11 +457,19 @@ pub fn translate(
         for (i, &var) in local_vars.iter().enumerate() {
             let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i));
             b.def_var(var, v);
+            if shadows {
+                let f = values::unbox_float(&mut b, v);
+                b.def_var(local_f64[i], f);
+            }
         }
         for (i, &var) in slot_vars.iter().enumerate().take(op.depth as usize) {
             let off = ((FRAME_HEADER + info.num_temps as usize + i) * 8) as i32;
             let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
             b.def_var(var, v);
+            if shadows {
+                let f = values::unbox_float(&mut b, v);
+                b.def_var(slot_f64[i], f);
+            }
         }
         b.ins().jump(blocks[&op.pc], &[]);
     }
@@ -479,6 +508,8 @@ pub fn translate(
         slot_vars,
         locals,
         local_vars,
+        slot_f64,
+        local_f64,
         targets,
         megamorphic,
         supers,
@@ -589,6 +620,11 @@ struct Translator<'a, 'f> {
     /// store also writes the frame, and they are read from the frame again
     /// after anything that may have collected.
     local_vars: Vec<Variable>,
+    /// With doubles about: each operand slot's and local's value unboxed
+    /// (meaningful when it holds a SmallFloat), so that arithmetic on
+    /// doubles passes unboxed values along and boxes only for the frame.
+    slot_f64: Vec<Variable>,
+    local_f64: Vec<Variable>,
     targets: HashMap<usize, Vec<InlineTarget>>,
     /// Send sites whose cache was megamorphic when compiled.
     megamorphic: std::collections::HashSet<usize>,
@@ -675,7 +711,35 @@ impl Translator<'_, '_> {
     }
 
     fn put(&mut self, depth: u32, v: Value) {
+        let f = self.shadow_of(v);
+        self.put_shadowed(depth, v, f);
+    }
+
+    /// Sets operand slot `depth` to `v`, whose unboxed double (if it is
+    /// one) is `f`.
+    fn put_shadowed(&mut self, depth: u32, v: Value, f: Option<Value>) {
         self.b.def_var(self.slot_vars[depth as usize], v);
+        if let (Some(&var), Some(f)) = (self.slot_f64.get(depth as usize), f) {
+            self.b.def_var(var, f);
+        }
+    }
+
+    /// The unboxed double of `v` for a shadow, if shadows are kept.
+    fn shadow_of(&mut self, v: Value) -> Option<Value> {
+        if self.slot_f64.is_empty() { None } else { Some(self.unbox_float(v)) }
+    }
+
+    /// The double in operand slot `depth`, which holds SmallFloat `v`.
+    fn float_in(&mut self, depth: u32, v: Value) -> Value {
+        match self.slot_f64.get(depth as usize) {
+            Some(&var) => self.b.use_var(var),
+            None => self.unbox_float(v),
+        }
+    }
+
+    /// The shadow of operand slot `depth`, if shadows are kept.
+    fn slot_shadow(&mut self, depth: u32) -> Option<Value> {
+        self.slot_f64.get(depth as usize).copied().map(|var| self.b.use_var(var))
     }
 
     /// Local `i` (see [`Locals`]).
@@ -683,27 +747,29 @@ impl Translator<'_, '_> {
         self.b.use_var(self.local_vars[i])
     }
 
-    /// Sets local `i`, in the frame too.
-    fn put_local(&mut self, i: usize, v: Value) {
+    /// The shadow of local `i`, if shadows are kept.
+    fn local_shadow(&mut self, i: usize) -> Option<Value> {
+        self.local_f64.get(i).copied().map(|var| self.b.use_var(var))
+    }
+
+    /// Sets local `i` to `v`, whose unboxed double is `f`.
+    fn put_local_shadowed(&mut self, i: usize, v: Value, f: Option<Value>) {
         let off = self.locals.offset(i);
         self.store(v, self.frame, off);
         self.b.def_var(self.local_vars[i], v);
+        if let (Some(&var), Some(f)) = (self.local_f64.get(i), f) {
+            self.b.def_var(var, f);
+        }
     }
 
-    fn get_temp(&mut self, index: u32) -> Value {
-        self.get_local(1 + self.num_args as usize + index as usize)
+    /// The local of temporary `index`.
+    fn temp_local(&self, index: u32) -> usize {
+        1 + self.num_args as usize + index as usize
     }
 
-    fn put_temp(&mut self, index: u32, v: Value) {
-        self.put_local(1 + self.num_args as usize + index as usize, v);
-    }
-
-    fn get_arg(&mut self, index: u32) -> Value {
-        self.get_local(1 + index as usize)
-    }
-
-    fn put_arg(&mut self, index: u32, v: Value) {
-        self.put_local(1 + index as usize, v);
+    /// The local of argument `index`.
+    fn arg_local(index: u32) -> usize {
+        1 + index as usize
     }
 
     /// Reads every local from the frame again (after a call, which may
@@ -712,6 +778,10 @@ impl Translator<'_, '_> {
         for i in 0..self.local_vars.len() {
             let v = self.load(self.frame, self.locals.offset(i));
             self.b.def_var(self.local_vars[i], v);
+            if let Some(&var) = self.local_f64.get(i) {
+                let f = self.unbox_float(v);
+                self.b.def_var(var, f);
+            }
         }
     }
 

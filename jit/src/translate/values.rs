@@ -5,6 +5,8 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 use vm::object::{BITS_OFFSET, CLASS_OFFSET, FLAG_IMAGE, FLAG_REMEMBERED};
 
+use cranelift_frontend::FunctionBuilder;
+
 use super::Translator;
 
 impl Translator<'_, '_> {
@@ -39,15 +41,9 @@ impl Translator<'_, '_> {
         self.b.ins().bor_imm_s(shifted, 1)
     }
 
-    /// The f64 a SmallFloat holds (see `vm::value`): the payload, its
-    /// exponent rebased unless it is ±0.0, rotated back.
+    /// The f64 a SmallFloat holds (see `vm::value`).
     pub(super) fn unbox_float(&mut self, v: Value) -> Value {
-        let p = self.b.ins().ushr_imm_u(v, 3);
-        let nonzero = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, p, 1);
-        let biased = self.b.ins().iadd_imm_s(p, vm::value::FLOAT_BIAS as i64);
-        let rotated = self.b.ins().select(nonzero, biased, p);
-        let bits = self.b.ins().rotr_imm_s(rotated, 1);
-        self.b.ins().bitcast(types::F64, MemFlagsData::new(), bits)
+        unbox_float(&mut self.b, v)
     }
 
     /// The SmallFloat for `f`, and whether it has one.
@@ -138,4 +134,16 @@ impl Translator<'_, '_> {
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(done);
     }
+}
+
+/// The f64 SmallFloat `v` holds (see `vm::value`): the payload, its
+/// exponent rebased unless it is ±0.0, rotated back. (Meaningless, and
+/// harmless, for other values.)
+pub(super) fn unbox_float(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
+    let p = b.ins().ushr_imm_u(v, 3);
+    let nonzero = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, p, 1);
+    let biased = b.ins().iadd_imm_s(p, vm::value::FLOAT_BIAS as i64);
+    let rotated = b.ins().select(nonzero, biased, p);
+    let bits = b.ins().rotr_imm_s(rotated, 1);
+    b.ins().bitcast(types::F64, MemFlagsData::new(), bits)
 }

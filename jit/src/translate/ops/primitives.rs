@@ -126,11 +126,14 @@ impl Translator<'_, '_> {
         } else if n == p.sqrt {
             let is_float = self.is_small_float(receiver);
             self.branch_or_continue_unless(is_float, general);
-            let x = self.unbox_float(receiver);
+            let x = self.float_in(base, receiver);
             let r = self.b.ins().sqrt(x);
             let (v, ok) = self.box_float(r);
             self.branch_or_continue_unless(ok, general);
-            v
+            self.put_shadowed(base, v, Some(r));
+            let next = self.cur.next.expect("a send has a successor");
+            self.b.ins().jump(next, &[]);
+            return true;
         } else if n == p.array_length || n == p.string_length {
             let is_ptr = self.is_pointer(receiver);
             self.branch_or_continue_unless(is_ptr, general);

@@ -27,15 +27,19 @@ impl Translator<'_, '_> {
     /// `PushArg index`: from the caller's operand stack, below the frame.
     /// Stack: → argument.
     pub(super) fn op_push_arg(&mut self, index: u32) -> Next {
-        let v = self.get_arg(index);
-        self.put(self.cur.depth, v);
+        let local = Self::arg_local(index);
+        let v = self.get_local(local);
+        let f = self.local_shadow(local);
+        self.put_shadowed(self.cur.depth, v, f);
         Next::FallThrough
     }
 
     /// `PushTemp index`. Stack: → temporary.
     pub(super) fn op_push_temp(&mut self, index: u32) -> Next {
-        let v = self.get_temp(index);
-        self.put(self.cur.depth, v);
+        let local = self.temp_local(index);
+        let v = self.get_local(local);
+        let f = self.local_shadow(local);
+        self.put_shadowed(self.cur.depth, v, f);
         Next::FallThrough
     }
 
@@ -81,7 +85,8 @@ impl Translator<'_, '_> {
     /// `Dup`. Stack: v → v v.
     pub(super) fn op_dup(&mut self) -> Next {
         let v = self.get(self.cur.depth - 1);
-        self.put(self.cur.depth, v);
+        let f = self.slot_shadow(self.cur.depth - 1);
+        self.put_shadowed(self.cur.depth, v, f);
         Next::FallThrough
     }
 }

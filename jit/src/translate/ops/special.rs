@@ -101,9 +101,9 @@ impl Translator<'_, '_> {
         Next::Done
     }
 
-    /// The float as `x`, if `v` is a SmallFloat or a SmallInteger, branching
-    /// to `other` otherwise.
-    fn float_operand(&mut self, v: Value, other: ir::Block) -> Value {
+    /// As a double, the value `v` in operand slot `depth`, if it is a
+    /// SmallFloat or a SmallInteger, branching to `other` otherwise.
+    fn float_operand(&mut self, v: Value, depth: u32, other: ir::Block) -> Value {
         let var = self.b.declare_var(types::F64);
         let is_float = self.is_small_float(v);
         let float_block = self.b.create_block();
@@ -112,7 +112,7 @@ impl Translator<'_, '_> {
         let done = self.b.create_block();
         self.b.ins().brif(is_float, float_block, &[], not_float, &[]);
         self.b.switch_to_block(float_block);
-        let f = self.unbox_float(v);
+        let f = self.float_in(depth, v);
         self.b.def_var(var, f);
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(not_float);
@@ -132,8 +132,8 @@ impl Translator<'_, '_> {
         let d = self.cur.depth;
         let is_float = self.is_small_float(a);
         self.branch_or_continue_unless(is_float, send);
-        let x = self.unbox_float(a);
-        let y = self.float_operand(bv, send);
+        let x = self.float_in(d - 2, a);
+        let y = self.float_operand(bv, d - 1, send);
         let f = match op {
             Opcode::SendAdd => self.b.ins().fadd(x, y),
             Opcode::SendSub => self.b.ins().fsub(x, y),
@@ -142,7 +142,7 @@ impl Translator<'_, '_> {
         };
         let (v, ok) = self.box_float(f);
         self.branch_or_continue_unless(ok, send);
-        self.put(d - 2, v);
+        self.put_shadowed(d - 2, v, Some(f));
         self.jump_next();
     }
 
@@ -163,8 +163,8 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(not_ints);
         let is_float = self.is_small_float(a);
         self.branch_or_continue_unless(is_float, send);
-        let x = self.unbox_float(a);
-        let y = self.float_operand(bv, send);
+        let x = self.float_in(d - 2, a);
+        let y = self.float_operand(bv, d - 1, send);
         let cc = match op {
             Opcode::SendLt => FloatCC::LessThan,
             Opcode::SendGt => FloatCC::GreaterThan,

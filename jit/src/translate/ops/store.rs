@@ -10,14 +10,17 @@ impl Translator<'_, '_> {
     /// (or →).
     pub(super) fn op_store_arg(&mut self, index: u32) -> Next {
         let v = self.get(self.cur.depth - 1);
-        self.put_arg(index, v);
+        let f = self.slot_shadow(self.cur.depth - 1);
+        self.put_local_shadowed(Self::arg_local(index), v, f);
         Next::FallThrough
     }
 
     /// `StoreTemp`/`PopTemp index`. Stack: v → v (or →).
     pub(super) fn op_store_temp(&mut self, index: u32) -> Next {
         let v = self.get(self.cur.depth - 1);
-        self.put_temp(index, v);
+        let f = self.slot_shadow(self.cur.depth - 1);
+        let local = self.temp_local(index);
+        self.put_local_shadowed(local, v, f);
         Next::FallThrough
     }
 
