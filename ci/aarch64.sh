@@ -27,6 +27,11 @@ export CARGO_TARGET_DIR=target/cross
 "$RUSTC" --version
 cargo build --release --target $target --bin mica
 
-mica="qemu-aarch64 -L /usr/aarch64-linux-gnu $CARGO_TARGET_DIR/$target/release/mica"
+# The cross C library must also be the one loaded: libstd-rust-web-dev:arm64
+# brings Debian's arm64 libc6 too, which the loader would otherwise find
+# through the host's cache, and a loader and libc of different builds hang
+# in pthread_create.
+sysroot=/usr/aarch64-linux-gnu
+mica="qemu-aarch64 -L $sysroot -E LD_LIBRARY_PATH=$sysroot/lib $CARGO_TARGET_DIR/$target/release/mica"
 $mica --version
-python3 ci/lang-tests.py --mica "$mica" -- --jit=eager
+python3 ci/lang-tests.py --mica "$mica" --timeout 300 -- --jit=eager

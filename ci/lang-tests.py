@@ -3,16 +3,19 @@
 tests/lang.rs does, for builds the Rust harness cannot drive directly (a
 cross-built binary under an emulator).
 
-    ci/lang-tests.py [--mica "COMMAND"] [-- mica options]
+    ci/lang-tests.py [--mica "COMMAND"] [--timeout SECONDS] [-- mica options]
 
 COMMAND defaults to target/release/mica and may include an emulator, e.g.
-"qemu-aarch64 -L /usr/aarch64-linux-gnu target/aarch64-unknown-linux-gnu/release/mica".
-Ends with a line `N passed, M failed`.
+"qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib
+target/cross/aarch64-unknown-linux-gnu/release/mica".
+Prints each test's time as it goes (a test still running after SECONDS,
+300 by default, fails) and ends with a line `N passed, M failed`.
 """
 import os
 import shlex
 import subprocess
 import sys
+import time
 
 
 def parse(text):
@@ -56,6 +59,11 @@ def main():
         i = args.index("--mica")
         mica = args[i + 1]
         args = args[:i] + args[i + 2 :]
+    timeout = 300
+    if "--timeout" in args:
+        i = args.index("--timeout")
+        timeout = int(args[i + 1])
+        args = args[:i] + args[i + 2 :]
     if "--" in args:
         extra = args[args.index("--") + 1 :]
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -70,11 +78,14 @@ def main():
         if spec is None:
             continue
         cmd = shlex.split(mica) + extra + ["-cp", lang, path] + spec["args"]
+        start = time.monotonic()
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, errors="replace")
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, errors="replace")
         except subprocess.TimeoutExpired:
+            print(f"{name}: timed out after {timeout} s", flush=True)
             failed.append((name, "timed out"))
             continue
+        print(f"{name}: {time.monotonic() - start:.1f} s", flush=True)
         out = [l.strip() for l in r.stdout.splitlines()]
         problems = []
         if r.returncode != spec["status"]:

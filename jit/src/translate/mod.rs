@@ -1,27 +1,30 @@
 //! Translation of one method's bytecode to Cranelift IR, one bytecode at a
 //! time, on the interpreter's frame.
 //!
-//! The native function `(interp, fp, pc) -> result` runs the activation at
-//! frame `fp`. Entered fresh (`pc` = [`FRESH`], a native call), it starts at
-//! offset 0 with its temporaries nil; entered at a bytecode offset (from
-//! the interpreter: a call, a return into it, or on-stack replacement at a
-//! loop head), it reads its temporaries and operand stack from the frame
-//! and switches to that bytecode.
+//! The native function `(interp, fp, pc, frame) -> result` runs the
+//! activation at frame `fp` (whose address is `frame`). Entered fresh (`pc`
+//! = [`FRESH`], a native call), it starts at offset 0 with its temporaries
+//! nil; entered at a bytecode offset (from the interpreter: a call, a return
+//! into it, or on-stack replacement at a loop head), it reads its locals and
+//! operand stack from the frame and switches to that bytecode. Only leaders
+//! (offset 0, jump targets, bytecodes after sends) are entry points, so the
+//! code between them is straight.
 //!
-//! Operand-stack slots are SSA variables, so values stay in registers
-//! between bytecodes; they are written back to the frame before anything
-//! that may look at it (a runtime call, a native call) and read again after
-//! (a collection may have moved what they point to). Temporaries live in
-//! the frame (a load or a store each; writing them all back at every call
-//! would cost more than it saves). So at every safepoint the frame is the
-//! interpreter's.
+//! Operand-stack slots and locals are SSA variables, so values stay in
+//! registers between bytecodes; stores to locals are written through, and
+//! operands are written back to the frame before anything that may look at
+//! it (a runtime call, a native call); both are read again after (a
+//! collection may have moved what they point to). So at every safepoint
+//! the frame is the interpreter's. Methods whose arithmetic has met doubles
+//! keep an unboxed `f64` shadow beside each value.
 //!
 //! Each bytecode has a native fast path where it pays (see `ops/`); its
 //! slow path is a call of the runtime function `mica_step`, which runs that
 //! one bytecode in the interpreter and comes back. Sends go through the
 //! targets the inline cache held when the method was compiled (frameless
-//! methods inline, others called natively), then through the inline cache
-//! itself, read at run time, then through `mica_step`.
+//! methods inline, hot primitives natively, others called natively), then
+//! through the inline cache itself, read at run time, then leave to the
+//! interpreter. See `docs/design/jit.md`.
 
 mod calls;
 mod ops;
