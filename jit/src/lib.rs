@@ -185,6 +185,7 @@ fn classes(known: &vm::universe::Known) -> translate::Classes {
         double: known.double.bits(),
         character: known.character.bits(),
         array: known.array.bits(),
+        string: known.string.bits(),
         context: known.context_class.bits(),
         blocks: [known.block1.bits(), known.block2.bits(), known.block3.bits(), known.block4.bits()],
     }
@@ -233,6 +234,7 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
                 double: 0x3000_0018,
                 character: 0x3000_0020,
                 array: 0x3000_0000,
+                string: 0x3000_0060,
                 context: 0x3000_0030,
                 blocks: [0x3000_0040, 0x3000_0048, 0x3000_0050, 0x3000_0058],
             },

@@ -67,6 +67,8 @@ pub struct Classes {
     pub character: u64,
     /// Array.
     pub array: u64,
+    /// String.
+    pub string: u64,
     /// Context (VM-internal).
     pub context: u64,
     /// Block1..Block4: closures of 0..3 arguments.

@@ -1,13 +1,14 @@
 //! Primitive family: native fast paths of the data primitives hot programs
 //! send most (bit operations and shifts of SmallIntegers, `Double>>sqrt`,
-//! `Array>>length`, `String>>length` and `=`, `Class>>new` and `new:`),
-//! for a send whose inline cache found the primitive when the method was
-//! compiled. Where a fast path does not apply the primitive runs through
+//! `Array>>length`, `String>>length`, `=` and `charAt:`, `Class>>new`, also
+//! for a class known only at run time, and `new:`), for a send whose inline
+//! cache found the primitive when the method was compiled, or a super send.
+//! Where a fast path does not apply the primitive runs through
 //! `mica_primitive` (and its failure is the send's slow path), as for every
 //! other data primitive.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, InstBuilder, Value, types};
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, Value, types};
 use vm::layout::*;
 use vm::object::{BITS_OFFSET, BODY_OFFSET, Format, SIZE_SHIFT};
 use vm::primitives::find;
@@ -27,6 +28,7 @@ pub struct NativePrimitives {
     array_length: u64,
     string_length: u64,
     string_equal: u64,
+    string_char_at: u64,
     class_new: u64,
     class_new_indexed: [u64; 2],
 }
@@ -45,6 +47,7 @@ impl NativePrimitives {
             array_length: n("Array", "length"),
             string_length: n("String", "length"),
             string_equal: n("String", "="),
+            string_char_at: n("String", "charAt:"),
             class_new: n("Class", "new"),
             class_new_indexed: [n("Class", "new:"), n("Array class", "new:")],
         }
@@ -145,8 +148,50 @@ impl Translator<'_, '_> {
             let bits = self.load(receiver, BITS_OFFSET as i32);
             let size = self.b.ins().ushr_imm_u(bits, i64::from(SIZE_SHIFT));
             self.tag(size)
+        } else if n == p.string_char_at {
+            // An ASCII string's character: a new one-byte String.
+            let index = self.get(base + 1);
+            let is_ptr = self.is_pointer(receiver);
+            let is_int = self.is_int(index);
+            let ok = self.b.ins().band(is_ptr, is_int);
+            self.branch_or_continue_unless(ok, general);
+            let format = self.format_of(receiver);
+            let ascii = self.b.ins().icmp_imm_s(IntCC::Equal, format, Format::Ascii as i64);
+            self.branch_or_continue_unless(ascii, general);
+            let bits = self.load(receiver, BITS_OFFSET as i32);
+            let size = self.b.ins().ushr_imm_u(bits, i64::from(SIZE_SHIFT));
+            let i = self.untag(index);
+            let at = self.b.ins().iadd_imm_s(i, -1);
+            // 1 <= i <= size, as one unsigned comparison.
+            let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, at, size);
+            self.branch_or_continue_unless(inside, general);
+            let address = self.b.ins().iadd(receiver, at);
+            let byte = self.b.ins().uload8(types::I64, MemFlagsData::trusted(), address, BODY_OFFSET as i32);
+            let class = self.konst(self.k.classes.string);
+            let one = self.konst(1);
+            let s = self.alloc_sized(class, Format::Ascii, one, general);
+            // The byte and zero padding in the one body word.
+            self.store(byte, s, BODY_OFFSET as i32);
+            s
         } else if n == p.string_equal {
             return self.string_equal(receiver, base, general);
+        } else if n == p.class_new && class.is_none() {
+            // A class known only at run time (`super new` in a class
+            // method): the primitive was found through the receiver's
+            // class, so the receiver is a class; its spec gives the shape.
+            let is_ptr = self.is_pointer(receiver);
+            self.branch_or_continue_unless(is_ptr, general);
+            let spec = self.load(receiver, Self::field_offset(CLASS_SPEC));
+            let bits = self.untag(spec);
+            let format = self.b.ins().band_imm_u(bits, 0xff);
+            let fields = self.b.ins().ushr_imm_u(bits, 8);
+            let is_fields = self.b.ins().icmp_imm_s(IntCC::Equal, format, Format::Fields as i64);
+            let small = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, fields, MAX_NATIVE_NEW);
+            let ok = self.b.ins().band(is_fields, small);
+            self.branch_or_continue_unless(ok, general);
+            let object = self.alloc_sized(receiver, Format::Fields, fields, general);
+            self.fill_nil(object, fields);
+            object
         } else if n == p.class_new || p.class_new_indexed.contains(&n) {
             // The receiver is the one instance of the metaclass the cache
             // held: the class is known, and so are its instances' shape.
