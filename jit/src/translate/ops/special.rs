@@ -29,7 +29,8 @@ impl Translator<'_, '_> {
     }
 
     /// `+ - * / // %`: SmallIntegers (overflow goes to the send), then a
-    /// SmallFloat receiver with a SmallFloat or SmallInteger argument.
+    /// SmallFloat receiver with a SmallFloat or SmallInteger argument, or
+    /// for `+ - *` a SmallInteger receiver with a SmallFloat argument.
     /// Stack: a b → result.
     pub(super) fn op_arith(&mut self, op: Opcode, _ic: u32) -> Next {
         let d = self.cur.depth;
@@ -127,12 +128,18 @@ impl Translator<'_, '_> {
         self.b.use_var(var)
     }
 
-    /// SmallFloat arithmetic (the current block ends).
+    /// SmallFloat arithmetic: a SmallFloat receiver, or for `+ - *` a
+    /// SmallInteger receiver with a SmallFloat argument (the operands are
+    /// not both SmallIntegers here). The current block ends.
     fn float_arith(&mut self, op: Opcode, a: Value, bv: Value, send: ir::Block) {
         let d = self.cur.depth;
-        let is_float = self.is_small_float(a);
-        self.branch_or_continue_unless(is_float, send);
-        let x = self.float_in(d - 2, a);
+        let x = if matches!(op, Opcode::SendAdd | Opcode::SendSub | Opcode::SendMul) {
+            self.float_operand(a, d - 2, send)
+        } else {
+            let is_float = self.is_small_float(a);
+            self.branch_or_continue_unless(is_float, send);
+            self.float_in(d - 2, a)
+        };
         let y = self.float_operand(bv, d - 1, send);
         let f = match op {
             Opcode::SendAdd => self.b.ins().fadd(x, y),
@@ -147,7 +154,8 @@ impl Translator<'_, '_> {
     }
 
     /// `< > <= >= = ~=`: SmallIntegers, then a SmallFloat receiver with a
-    /// SmallFloat or SmallInteger argument. Stack: a b → Boolean.
+    /// SmallFloat or SmallInteger argument, or a SmallInteger receiver with
+    /// a SmallFloat argument. Stack: a b → Boolean.
     pub(super) fn op_compare(&mut self, op: Opcode, ic: u32) -> Next {
         let d = self.cur.depth;
         // `=` and `~=` are sent to all kinds of objects: through the inline
@@ -161,9 +169,15 @@ impl Translator<'_, '_> {
         let not_ints = self.b.create_block();
         self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
         self.b.switch_to_block(not_ints);
-        let is_float = self.is_small_float(a);
-        self.branch_or_continue_unless(is_float, send);
-        let x = self.float_in(d - 2, a);
+        // A SmallInteger receiver compares with a SmallFloat as a double,
+        // as the primitive does (but `~=` with NaN is the primitive's).
+        let x = if op == Opcode::SendNe {
+            let is_float = self.is_small_float(a);
+            self.branch_or_continue_unless(is_float, send);
+            self.float_in(d - 2, a)
+        } else {
+            self.float_operand(a, d - 2, send)
+        };
         let y = self.float_operand(bv, d - 1, send);
         let cc = match op {
             Opcode::SendLt => FloatCC::LessThan,
