@@ -90,13 +90,7 @@ pub fn map_image(file: &File, at: Located, meta: &ImageMeta, name: &str, lazy: b
     install_handler();
     let header = &meta.layout.header;
     let file_size = usize::try_from(header.file_size).map_err(|_| too_big())?;
-    let below = usize::try_from(crate::builder::runtime_below(header.runtime_size)).map_err(|_| too_big())?;
-    let span = usize::try_from(crate::builder::span(header.file_size, header.runtime_size)).map_err(|_| too_big())?;
-    let preferred = usize::try_from(header.preferred_base).map_err(|_| too_big())?;
-    let (start, at_preferred) = match preferred.checked_sub(below).and_then(|s| reserve(s, span, true)) {
-        Some(s) => (s, true),
-        None => (reserve(0, span, false).ok_or_else(|| os_error("cannot reserve address space for the image"))?, false),
-    };
+    let Reservation { start, below, span, at_preferred } = reserve_for(header)?;
     let base = start + below;
     let file_map = file_size.next_multiple_of(PAGE_SIZE as usize);
     let prot = if lazy { libc::PROT_NONE } else { libc::PROT_READ | libc::PROT_WRITE };
@@ -164,13 +158,7 @@ pub fn map_image_from_bytes(image: &[u8], meta: &ImageMeta) -> Result<Mapped> {
     if image.len() != file_size {
         return Err(ImageError::Truncated { needed: header.file_size, got: image.len() as u64 });
     }
-    let below = usize::try_from(crate::builder::runtime_below(header.runtime_size)).map_err(|_| too_big())?;
-    let span = usize::try_from(crate::builder::span(header.file_size, header.runtime_size)).map_err(|_| too_big())?;
-    let preferred = usize::try_from(header.preferred_base).map_err(|_| too_big())?;
-    let (start, at_preferred) = match preferred.checked_sub(below).and_then(|s| reserve(s, span, true)) {
-        Some(s) => (s, true),
-        None => (reserve(0, span, false).ok_or_else(|| os_error("cannot reserve address space for the image"))?, false),
-    };
+    let Reservation { start, below, span, at_preferred } = reserve_for(header)?;
     // SAFETY: the whole reservation is ours; making it accessible and
     // copying the image into it touches nothing else.
     unsafe {
@@ -197,6 +185,31 @@ fn too_big() -> ImageError {
 
 /// Reserves `len` bytes of address space with no access: at `addr` exactly
 /// (when `fixed`), or anywhere.
+/// The address space an image needs: its runtime area, then its file.
+struct Reservation {
+    /// Where the reservation (the runtime area) starts.
+    start: usize,
+    /// Bytes of runtime area below the image's base.
+    below: usize,
+    /// Bytes reserved from `start`.
+    span: usize,
+    /// Whether the image's base is its preferred base.
+    at_preferred: bool,
+}
+
+/// Reserves the address space of the image `header` describes, at its
+/// preferred base if that is free, else wherever the system chooses.
+fn reserve_for(header: &crate::header::Header) -> Result<Reservation> {
+    let below = usize::try_from(crate::builder::runtime_below(header.runtime_size)).map_err(|_| too_big())?;
+    let span = usize::try_from(crate::builder::span(header.file_size, header.runtime_size)).map_err(|_| too_big())?;
+    let preferred = usize::try_from(header.preferred_base).map_err(|_| too_big())?;
+    let (start, at_preferred) = match preferred.checked_sub(below).and_then(|s| reserve(s, span, true)) {
+        Some(s) => (s, true),
+        None => (reserve(0, span, false).ok_or_else(|| os_error("cannot reserve address space for the image"))?, false),
+    };
+    Ok(Reservation { start, below, span, at_preferred })
+}
+
 fn reserve(addr: usize, len: usize, fixed: bool) -> Option<usize> {
     if fixed && addr == 0 {
         return None;

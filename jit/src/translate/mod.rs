@@ -898,41 +898,32 @@ impl Translator<'_, '_> {
     }
 }
 
+/// A signature of `params` machine words and, if `returns`, a word result.
+fn word_signature(call_conv: cranelift_codegen::isa::CallConv, params: usize, returns: bool) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.extend((0..params).map(|_| AbiParam::new(types::I64)));
+    if returns {
+        sig.returns.push(AbiParam::new(types::I64));
+    }
+    sig
+}
+
 /// The native signature: `(interp, fp, pc, frame) -> result`.
 pub fn signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
-    let mut sig = ir::Signature::new(call_conv);
-    for _ in 0..4 {
-        sig.params.push(AbiParam::new(types::I64));
-    }
-    sig.returns.push(AbiParam::new(types::I64));
-    sig
+    word_signature(call_conv, 4, true)
 }
 
 /// The signature of `mica_step` and `mica_primitive`.
 pub fn step_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
-    let mut sig = ir::Signature::new(call_conv);
-    for _ in 0..3 {
-        sig.params.push(AbiParam::new(types::I64));
-    }
-    sig.returns.push(AbiParam::new(types::I64));
-    sig
+    word_signature(call_conv, 3, true)
 }
 
 /// The signature of `mica_bytes_equal`.
 pub fn bytes_equal_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
-    let mut sig = ir::Signature::new(call_conv);
-    for _ in 0..2 {
-        sig.params.push(AbiParam::new(types::I64));
-    }
-    sig.returns.push(AbiParam::new(types::I64));
-    sig
+    word_signature(call_conv, 2, true)
 }
 
 /// The signature of `mica_barrier`.
 pub fn barrier_signature(call_conv: cranelift_codegen::isa::CallConv) -> ir::Signature {
-    let mut sig = ir::Signature::new(call_conv);
-    for _ in 0..3 {
-        sig.params.push(AbiParam::new(types::I64));
-    }
-    sig
+    word_signature(call_conv, 3, false)
 }

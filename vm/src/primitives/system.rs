@@ -115,15 +115,7 @@ pub fn gc_stats(u: &mut Universe, _argc: usize) -> Prim {
         stats.gc_time.as_millis() as i64,
         stats.bytes_allocated as i64,
     ];
-    match u.new_array(values.len()) {
-        Ok(a) => {
-            for (i, v) in values.into_iter().enumerate() {
-                a.set_slot_raw(i, Value::small(v));
-            }
-            Prim::Ok(a)
-        }
-        Err(e) => e.into(),
-    }
+    small_int_array(u, &values)
 }
 
 /// Where program output goes: standard output and error (buffered), or
@@ -210,9 +202,14 @@ pub fn image_stats(u: &mut Universe, _argc: usize) -> Prim {
         m.written_objects as i64,
         crate::image::process_resident() as i64,
     ];
+    small_int_array(u, &values)
+}
+
+/// A new Array of the SmallIntegers `values`.
+fn small_int_array(u: &mut Universe, values: &[i64]) -> Prim {
     match u.new_array(values.len()) {
         Ok(a) => {
-            for (i, v) in values.into_iter().enumerate() {
+            for (i, &v) in values.iter().enumerate() {
                 a.set_slot_raw(i, Value::small(v));
             }
             Prim::Ok(a)
