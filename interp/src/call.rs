@@ -210,12 +210,31 @@ impl Interpreter {
                     self.push(v);
                     if self.fp == NO_FRAME { Err(Flow::Return(v)) } else { Ok(()) }
                 }
+                Prim::Fail if self.has_fallback(method) => self.run_fallback(method),
+                Prim::Error(_) if self.has_fallback(method) => self.run_fallback(method),
                 Prim::Fail => Err(self.primitive_failed(method, argc)),
                 Prim::Error(message) => Err(self.error(message)),
             },
             Some(Kind::Control(c)) => self.control(c, method, argc),
             None => Err(self.error(format!("bad primitive number {n}"))),
         }
+    }
+
+    /// Whether `method`, a primitive, has Smalltalk code to run when the
+    /// primitive fails (`= ( <primitive> ... )`).
+    fn has_fallback(&mut self, method: Value) -> bool {
+        let rt = self.u.runtime_index(method);
+        self.u.runtime(rt).info.code_len != 0
+    }
+
+    /// Activates the fallback code of a primitive that failed, over the
+    /// receiver and arguments the primitive left on the stack.
+    #[cold]
+    fn run_fallback(&mut self, method: Value) -> Step {
+        let rt = self.u.runtime_index(method);
+        let receiver = self.peek(self.u.runtime(rt).info.num_args as usize);
+        let nil = self.u.nil();
+        self.push_frame_rt(method, rt, receiver, nil, nil)
     }
 
     fn primitive_failed(&mut self, method: Value, argc: usize) -> Flow {
@@ -296,6 +315,8 @@ impl Interpreter {
         if v.is_pointer() && v.format() == Format::Class {
             return self.u.class_name(v);
         }
-        format!("a {}", self.u.class_name(self.u.class_of(v)))
+        let name = self.u.class_name(self.u.class_of(v));
+        let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+        format!("{article} {name}")
     }
 }

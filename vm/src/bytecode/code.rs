@@ -126,7 +126,9 @@ pub enum CodeKind {
 pub struct CodeFlags(u8);
 
 impl CodeFlags {
-    /// The method body is `primitive`: it has no bytecode.
+    /// The method is a primitive. Its bytecode, if any, is the fallback
+    /// that runs when the primitive fails or the VM has no such primitive
+    /// (`= ( <primitive> ... )`); a `= primitive` body has none.
     pub const PRIMITIVE: CodeFlags = CodeFlags(1);
     /// The method's first instruction makes the context that blocks with a
     /// non-local return (`^` in a block) return through; returning from the
@@ -229,9 +231,15 @@ impl CompiledCode {
         }
     }
 
-    /// Whether the body is `primitive`.
+    /// Whether the method is a primitive (with or without a fallback).
     pub fn is_primitive(&self) -> bool {
         self.flags.contains(CodeFlags::PRIMITIVE)
+    }
+
+    /// Whether the method is a primitive with Smalltalk code to run when
+    /// the primitive fails.
+    pub fn has_fallback(&self) -> bool {
+        self.is_primitive() && !self.code.is_empty()
     }
 }
 

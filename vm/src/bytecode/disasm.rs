@@ -46,11 +46,14 @@ fn field_list(inherited: &[String], own: &[String]) -> String {
 
 fn write_unit(out: &mut String, code: &CompiledCode, name: &str, depth: usize) {
     let pad = "  ".repeat(depth);
-    if code.is_primitive() {
+    if code.is_primitive() && !code.has_fallback() {
         let _ = writeln!(out, "{pad}{name}  (line {})  primitive", code.line);
         return;
     }
     let mut flags = Vec::new();
+    if code.is_primitive() {
+        flags.push("primitive, fallback below");
+    }
     if code.flags.contains(CodeFlags::HOME_CONTEXT) {
         flags.push("home-context");
     }

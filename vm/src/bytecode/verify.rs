@@ -76,10 +76,7 @@ fn verify_named(code: &CompiledCode, num_fields: u32, name: &str) -> Result<(), 
         }
         None => return Err(fail("top-level unit is a block, not a method".into())),
     }
-    if code.is_primitive() {
-        if !code.code.is_empty() {
-            return Err(fail("primitive method has bytecode".into()));
-        }
+    if code.is_primitive() && !code.has_fallback() {
         return Ok(());
     }
     Verifier { num_fields }.unit(code, name, Vec::new(), false)

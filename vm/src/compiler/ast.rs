@@ -56,8 +56,9 @@ pub struct MethodDef {
 /// A method body.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MethodBody {
-    /// `= primitive`
-    Primitive,
+    /// `= primitive`, or `= ( <primitive> ... )` with the Smalltalk code
+    /// that runs when the primitive fails (or does not exist).
+    Primitive(Option<Body>),
     /// `= ( ... )`
     Code(Body),
 }

@@ -36,8 +36,8 @@ pub struct MethodContext<'a> {
 /// Compiles one method.
 pub fn compile_method(ctx: &MethodContext<'_>, def: &MethodDef) -> Result<CompiledCode> {
     let kind = CodeKind::Method { selector: def.selector.clone() };
-    let body = match &def.body {
-        MethodBody::Primitive => {
+    let (body, primitive) = match &def.body {
+        MethodBody::Primitive(None) => {
             return Ok(CompiledCode {
                 kind,
                 num_args: def.params.len() as u32,
@@ -51,7 +51,8 @@ pub fn compile_method(ctx: &MethodContext<'_>, def: &MethodDef) -> Result<Compil
                 line: def.span.line,
             });
         }
-        MethodBody::Code(body) => body,
+        MethodBody::Primitive(Some(fallback)) => (fallback, true),
+        MethodBody::Code(body) => (body, false),
     };
     let captures = analyse(def, body);
     let fields: HashMap<&str, u32> = ctx.fields.iter().enumerate().map(|(i, f)| (f.as_str(), i as u32)).collect();
@@ -62,6 +63,9 @@ pub fn compile_method(ctx: &MethodContext<'_>, def: &MethodDef) -> Result<Compil
     g.open_scope(&def.params, &body.temps, home, ParamSource::Args)?;
     if home {
         g.unit().flags.insert(CodeFlags::HOME_CONTEXT);
+    }
+    if primitive {
+        g.unit().flags.insert(CodeFlags::PRIMITIVE);
     }
     for stmt in &body.stmts {
         match stmt {

@@ -231,20 +231,40 @@ impl<'a> Parser<'a> {
         let body = match self.peek() {
             Tok::Ident(p) if p == "primitive" => {
                 self.advance();
-                MethodBody::Primitive
+                MethodBody::Primitive(None)
             }
             Tok::LParen => {
                 self.advance();
+                let primitive = self.primitive_pragma()?;
                 let body = self.body(&Tok::RParen)?;
                 check_shadowing(self, &params, &body.temps)?;
                 self.expect(&Tok::RParen, "')' to end the method")?;
-                MethodBody::Code(body)
+                if primitive { MethodBody::Primitive(Some(body)) } else { MethodBody::Code(body) }
             }
             _ => {
                 return Err(self.expected(&format!("'(' or 'primitive' for the body of method {selector}")));
             }
         };
         Ok(MethodDef { selector, params, body, span })
+    }
+
+    /// `<primitive>` at the start of a method body: the body is the
+    /// primitive's fallback.
+    fn primitive_pragma(&mut self) -> Result<bool> {
+        match (self.peek(), self.peek_at(1)) {
+            (Tok::BinOp(lt), Tok::Ident(name)) if lt == "<" && name == "primitive" => {
+                self.advance();
+                self.advance();
+                match self.peek() {
+                    Tok::BinOp(gt) if gt == ">" => {
+                        self.advance();
+                        Ok(true)
+                    }
+                    _ => Err(self.expected("'>' to end <primitive>")),
+                }
+            }
+            _ => Ok(false),
+        }
     }
 
     // ---- bodies and statements -----------------------------------------------

@@ -1192,6 +1192,34 @@ fn primitive_methods_have_no_code() {
     assert_eq!(method(&class, "foo").line, 1);
 }
 
+#[test]
+fn primitive_methods_with_a_fallback_have_its_code() {
+    let class = compile("Test = ( at: i = ( <primitive> | t | t := i. ^self error: t ) )");
+    let m = method(&class, "at:");
+    assert!(m.is_primitive());
+    assert!(m.has_fallback());
+    assert_eq!(m.num_args, 1);
+    assert_eq!(m.num_temps, 1);
+    assert!(!m.code.is_empty());
+    assert_eq!(m.num_ics, 1);
+    // `compile` verified the class, the fallback included.
+    let text = disassemble_class(&class);
+    assert!(text.contains("primitive, fallback below"), "{text}");
+    // A plain primitive still has none.
+    let plain = compile("Test = ( foo = primitive )");
+    assert!(!method(&plain, "foo").has_fallback());
+}
+
+#[test]
+fn broken_primitive_pragmas_are_errors() {
+    let e = compile_err("Test = ( foo = ( <primitive ^1 ) )");
+    assert!(e.message.contains("expected '>' to end <primitive>"), "{e}");
+    assert_eq!(e.span, Span::new(1, 29));
+    // Only at the start of the body.
+    let e = compile_err("Test = ( foo = ( 1. <primitive> ) )");
+    assert_eq!(e.span, Span::new(1, 21));
+}
+
 // ---- robustness ------------------------------------------------------------------------
 
 #[test]

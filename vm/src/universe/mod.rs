@@ -352,14 +352,14 @@ impl Universe {
             max_stack: ((bits >> METHOD_INFO_STACK_SHIFT) & 0xffff) as u32,
             flags,
             primitive,
-            missing_primitive: primitive == 0 && is_primitive,
-            trivial: Trivial::of(
-                code,
-                method.slot(METHOD_LITERALS),
-                self.known.nil,
-                self.known.true_,
-                self.known.false_,
-            ),
+            // A primitive with a fallback runs the fallback when this VM
+            // has no such primitive.
+            missing_primitive: primitive == 0 && is_primitive && code.is_empty(),
+            trivial: if is_primitive {
+                Trivial::No
+            } else {
+                Trivial::of(code, method.slot(METHOD_LITERALS), self.known.nil, self.known.true_, self.known.false_)
+            },
             native: None,
             speculative: false,
             jit: crate::runtime::JitState::Interpreted,

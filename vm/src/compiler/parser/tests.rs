@@ -116,7 +116,7 @@ fn class(src: &str) -> ClassDef {
 fn code_body(m: &MethodDef) -> &Body {
     match &m.body {
         MethodBody::Code(b) => b,
-        MethodBody::Primitive => panic!("method {} is primitive", m.selector),
+        MethodBody::Primitive(_) => panic!("method {} is primitive", m.selector),
     }
 }
 
@@ -451,10 +451,20 @@ fn primitive_method_bodies() {
     let c = class("Foo = ( foo = primitive  at: i put: v = primitive  + x = primitive  bar = ( ^1 ) )");
     assert_eq!(c.methods.len(), 4);
     for m in &c.methods[..3] {
-        assert_eq!(m.body, MethodBody::Primitive, "{}", m.selector);
+        assert_eq!(m.body, MethodBody::Primitive(None), "{}", m.selector);
     }
     assert_eq!(names(&c.methods[1].params), ["i", "v"]);
     assert!(matches!(c.methods[3].body, MethodBody::Code(_)));
+}
+
+#[test]
+fn primitive_pragma_starts_a_fallback_body() {
+    let c = class("Foo = ( at: i = ( <primitive> | t | t := i. ^t )  x = ( ^1 < 2 ) )");
+    let MethodBody::Primitive(Some(body)) = &c.methods[0].body else { panic!("{:?}", c.methods[0].body) };
+    assert_eq!(names(&body.temps), ["t"]);
+    assert_eq!(body.stmts.len(), 2);
+    // `<` elsewhere is the binary message.
+    assert!(matches!(c.methods[1].body, MethodBody::Code(_)));
 }
 
 #[test]
