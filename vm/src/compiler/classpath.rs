@@ -4,9 +4,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::path::{Path, PathBuf};
 
-use super::ast::SuperclassSpec;
+use super::ast::{ClassDef, SuperclassSpec};
 use super::error::{CompileError, Result};
 use super::parser::parse_class;
 
@@ -29,32 +30,6 @@ pub trait ClassResolver {
     fn shape(&self, name: &str, from_dir: Option<&Path>) -> Result<ClassShape>;
 }
 
-/// The kernel classes whose instances have no Smalltalk-visible fields, with
-/// their superclasses: the shapes the compiler assumes when a superclass is
-/// not on the class path.
-const KERNEL_SHAPES: &[(&str, Option<&str>)] = &[
-    ("Object", None),
-    ("Class", Some("Object")),
-    ("Metaclass", Some("Class")),
-    ("Nil", Some("Object")),
-    ("Boolean", Some("Object")),
-    ("True", Some("Boolean")),
-    ("False", Some("Boolean")),
-    ("Integer", Some("Object")),
-    ("Double", Some("Object")),
-    ("Character", Some("Object")),
-    ("String", Some("Object")),
-    ("Symbol", Some("String")),
-    ("Array", Some("Object")),
-    ("Block", Some("Object")),
-    ("Block1", Some("Block")),
-    ("Block2", Some("Block")),
-    ("Block3", Some("Block")),
-    ("Method", Some("Object")),
-    ("Primitive", Some("Object")),
-    ("System", Some("Object")),
-];
-
 /// The fields every class object has before its class-side fields: the VM's
 /// own data (superclass, name, methods, ...; see `vm::layout`). Their names
 /// are not identifiers, so Smalltalk code cannot name them, but they count
@@ -64,13 +39,53 @@ pub fn class_object_fields() -> Vec<String> {
     crate::layout::CLASS_FIELD_NAMES.iter().map(|n| format!("<{n}>")).collect()
 }
 
-/// The shape of a kernel class, if `name` is one.
+/// The shape of a kernel class, if `name` is one: read from the kernel
+/// sources built into Mica (the same sources its kernel image is made
+/// from), so a class on the class path can subclass any kernel class.
 pub fn kernel_shape(name: &str) -> Option<ClassShape> {
-    KERNEL_SHAPES.iter().find(|(n, _)| *n == name).map(|(n, sup)| ClassShape {
-        superclass: sup.map(str::to_string),
-        fields: if matches!(*n, "Class" | "Metaclass") { class_object_fields() } else { Vec::new() },
-        class_fields: class_object_fields(),
-    })
+    static SHAPES: OnceLock<HashMap<String, ClassShape>> = OnceLock::new();
+    SHAPES.get_or_init(kernel_shapes).get(name).cloned()
+}
+
+/// The shapes of every kernel class, from the kernel sources.
+fn kernel_shapes() -> HashMap<String, ClassShape> {
+    let defs: HashMap<&str, ClassDef> = crate::universe::KERNEL_SOURCES
+        .iter()
+        .filter_map(|(name, source)| parse_class(&format!("kernel/{name}.som"), source).ok().map(|d| (*name, d)))
+        .collect();
+    fn shape_of(name: &str, defs: &HashMap<&str, ClassDef>, out: &mut HashMap<String, ClassShape>, depth: usize) {
+        if out.contains_key(name) || depth > defs.len() {
+            return;
+        }
+        let Some(def) = defs.get(name) else { return };
+        let superclass = match &def.superclass {
+            SuperclassSpec::Nil => None,
+            SuperclassSpec::Default => Some("Object".to_string()),
+            SuperclassSpec::Named(id) => Some(id.name.clone()),
+        };
+        let mut shape = match &superclass {
+            Some(sup) => {
+                shape_of(sup, defs, out, depth + 1);
+                let Some(mut inherited) = out.get(sup.as_str()).cloned() else { return };
+                inherited.superclass = superclass.clone();
+                inherited
+            }
+            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: class_object_fields() },
+        };
+        // Instances of Class and Metaclass are class objects: the VM's own
+        // fields come first.
+        if matches!(name, "Class" | "Metaclass") && shape.fields.is_empty() {
+            shape.fields = class_object_fields();
+        }
+        shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
+        shape.class_fields.extend(def.class_fields.iter().map(|f| f.name.clone()));
+        out.insert(name.to_string(), shape);
+    }
+    let mut out = HashMap::new();
+    for name in defs.keys() {
+        shape_of(name, &defs, &mut out, 0);
+    }
+    out
 }
 
 /// Directories searched in order for `Name.som`, then the kernel.
@@ -88,8 +103,8 @@ impl ClassPath {
     }
 
     /// Sets the shapes of the classes of the running kernel, used when a
-    /// class is not found in the directories (instead of the built-in
-    /// table of field-less kernel classes).
+    /// class is not found in the directories (instead of the shapes read
+    /// from the built-in kernel sources).
     pub fn set_kernel_shapes(&mut self, shapes: HashMap<String, ClassShape>) {
         self.kernel = shapes;
         self.cache.borrow_mut().clear();
@@ -204,6 +219,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         dir
+    }
+
+    #[test]
+    fn kernel_shapes_come_from_the_kernel_sources() {
+        let vector = kernel_shape("Vector").expect("Vector is a kernel class");
+        assert_eq!(vector.superclass.as_deref(), Some("Object"));
+        assert_eq!(vector.fields, ["first", "last", "storage"]);
+        assert_eq!(kernel_shape("Metaclass").expect("kernel").fields, class_object_fields());
+        assert_eq!(kernel_shape("Symbol").expect("kernel").superclass.as_deref(), Some("String"));
+        assert!(kernel_shape("Block4").is_some() && kernel_shape("Dictionary").is_some());
+        assert!(kernel_shape("NoSuchClass").is_none());
+        // A file on no class path can subclass any of them.
+        let dir = temp_dir("kernel-sub");
+        std::fs::write(dir.join("V.som"), "V = Vector ( |extra| )").expect("write");
+        let shape = ClassPath::new(vec![dir.clone()]).shape("V", None).expect("found");
+        assert_eq!(shape.fields, ["first", "last", "storage", "extra"]);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
