@@ -1,4 +1,5 @@
 //! `mica`: the command-line program.
+#![forbid(unsafe_code)]
 
 mod cli;
 mod images;

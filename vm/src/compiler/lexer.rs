@@ -441,7 +441,11 @@ impl Lexer<'_> {
             }
             (fraction, exponent) => {
                 let text = format!("{int_part}.{}e{}", fraction.unwrap_or_else(|| "0".into()), exponent.unwrap_or(0));
-                text.parse::<f64>().map(Tok::Double).map_err(|_| self.error(span, format!("malformed number {text}")))
+                match text.parse::<f64>() {
+                    Ok(d) if d.is_finite() => Ok(Tok::Double(d)),
+                    Ok(_) => Err(self.error(span, format!("number {text} is too large for a Double"))),
+                    Err(_) => Err(self.error(span, format!("malformed number {text}"))),
+                }
             }
         }
     }
@@ -541,6 +545,8 @@ mod tests {
         assert_eq!(toks("2.75"), [Tok::Double(2.75), Tok::Eof]);
         assert_eq!(toks("2.5e-3"), [Tok::Double(2.5e-3), Tok::Eof]);
         assert_eq!(toks("1e-2"), [Tok::Double(0.01), Tok::Eof]);
+        assert_eq!(toks("1.5e-400"), [Tok::Double(0.0), Tok::Eof]);
+        assert!(err("1e99999").message.contains("too large for a Double"));
         // `1.` is an integer followed by a period.
         assert_eq!(toks("1."), [Tok::Int(IntValue::Small(1)), Tok::Period, Tok::Eof]);
         // `1 exp` is a send, not an exponent.

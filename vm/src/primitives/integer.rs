@@ -397,7 +397,14 @@ pub fn hashcode(u: &mut Universe, argc: usize) -> Prim {
         return Prim::Ok(r);
     }
     let Some(n) = receiver_big(u, argc) else { return Prim::Fail };
-    Prim::Ok(Value::small(i64::from(low_32(&n) as i32)))
+    // Every byte of the magnitude counts (FNV-1a), so large integers that
+    // differ only above their low bits hash apart.
+    let (sign, magnitude) = n.to_bytes_le();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(sign == num_bigint::Sign::Minus);
+    for b in magnitude {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Prim::Ok(Value::small((h >> 2) as i64))
 }
 
 /// `atRandom`: a random Integer from 1 to the receiver.
