@@ -15,12 +15,31 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh directory for one test.
-fn workspace(name: &str) -> PathBuf {
+/// A fresh directory for one test, removed when the test ends (but kept,
+/// to look at, when it fails).
+struct Workspace(PathBuf);
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl std::ops::Deref for Workspace {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn workspace(name: &str) -> Workspace {
     let dir = std::env::temp_dir().join(format!("mica-images-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    Workspace(dir)
 }
 
 /// Writes a package: `mica.toml` and class files.
@@ -337,7 +356,9 @@ fn object_graphs_map_back_and_image_writes_survive_collections() {
         ('at most one page written after: ' + ((after at: 4) <= 4096) asString) println.
         list := nil.
         1 to: 1000 do: [:i | list := Node new value: i next: list ].
-        system saveGraph: { list. 'text'. #sym. 3.5. Node. nil. true. 1 << 80 } to: (args at: 2).
+        \"Fuel's rule: shared objects (the list a temporary holds, the
+         method's literal) are copied in.\"
+        system saveGraphCopy: { list. 'text'. #sym. 3.5. Node. nil. true. 1 << 80 } to: (args at: 2).
         loaded := system loadGraph: (args at: 2).
         (self sum: (loaded at: 1)) println.
         (loaded at: 2) println.
@@ -391,4 +412,64 @@ fn object_graphs_map_back_and_image_writes_survive_collections() {
     assert_eq!(text(&out.stdout), "15\ntrue\n");
     let stderr = text(&out.stderr);
     assert!(stderr.contains("not an object graph (it defines Graphs@1.0.0)"), "{stderr}");
+}
+
+#[test]
+fn object_graphs_keep_shared_objects_out_and_bind_them_at_load() {
+    let dir = workspace("shared-graphs");
+    // ImageSegment's rule: what only the root reaches goes in; what the
+    // rest of the program also reaches (a field, a method literal) is
+    // answered as shared and bound again at load.
+    let main = r#"Main = (
+    | keep |
+    run = (
+        | shared inner root result loaded again roots |
+        shared := 'shared ' + 'text'.
+        keep := Array with: shared.
+        root := Array new: 3.
+        root at: 1 put: (Array with: 1 with: 2 with: 3).
+        root at: 2 put: shared.
+        root at: 3 put: 'literal'.
+        result := system saveGraph: root to: 'g.graph'.
+        result length println.
+        ((result at: 1) == shared) println.
+        (result at: 2) println.
+        loaded := system loadGraph: 'g.graph' with: result.
+        ((loaded at: 2) == shared) println.
+        ((loaded at: 1) at: 3) println.
+        ((loaded at: 1) == (root at: 1)) println.
+        "The loaded graph holds heap objects: collections keep and move them."
+        shared := nil. keep := nil. result := nil. root := nil.
+        1 to: 5 do: [:i | Array new: 100000. system fullGC].
+        (loaded at: 2) println.
+        again := system loadGraph: 'g.graph' with: (Array with: 'stand-in' with: 'other').
+        (again at: 2) println.
+        (again at: 3) println.
+        "Several roots: each goes in although the program holds it."
+        inner := Array with: 'in' + 'ner'.
+        roots := Array with: inner with: (Array with: inner).
+        (system saveGraphRoots: roots to: 'r.graph') length println.
+        loaded := system loadGraph: 'r.graph'.
+        (((loaded at: 2) at: 1) == (loaded at: 1)) println.
+        ((loaded at: 1) == inner) println.
+        system loadGraph: 'g.graph'
+    )
+)"#;
+    std::fs::write(dir.join("Main.som"), main).expect("write");
+    let expected = "2\ntrue\nliteral\ntrue\n3\nfalse\nshared text\nstand-in\nother\n0\ntrue\nfalse\n";
+    for mode in ["--jit=off", "--jit=eager", "--gc-stress"] {
+        let out = mica_in(&dir, &[mode, "Main.som"]);
+        assert_eq!(text(&out.stdout), expected, "{mode}");
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("g.graph: the graph shares 2 objects with the program that saved it, and 0 were given"),
+            "{mode}: {stderr}"
+        );
+    }
+    assert!(ok(&dir, &["verify", "g.graph"]).contains("ok"));
+    assert!(ok(&dir, &["info", "g.graph"]).contains("Graph"));
+    let linked = fails(&dir, &["link", "g.graph", "-o", "linked.mimg"]);
+    assert!(linked.contains("refers to objects of the program that saved it"), "{linked}");
+    assert!(!dir.join("linked.mimg").exists());
 }

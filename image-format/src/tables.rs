@@ -107,6 +107,10 @@ pub enum OutsideKind {
     Metaclass,
     /// The object at a file offset of the exact build linked against.
     Offset,
+    /// An object of an object graph's saving program that the graph
+    /// shares with the rest of that program (the `offset` field holds its
+    /// position in the list the loader is given): bound at load.
+    Shared,
 }
 
 impl OutsideKind {
@@ -117,6 +121,7 @@ impl OutsideKind {
             Self::Value => 2,
             Self::Metaclass => 3,
             Self::Offset => 4,
+            Self::Shared => 5,
         }
     }
 
@@ -127,6 +132,7 @@ impl OutsideKind {
             2 => Some(Self::Value),
             3 => Some(Self::Metaclass),
             4 => Some(Self::Offset),
+            5 => Some(Self::Shared),
             _ => None,
         }
     }

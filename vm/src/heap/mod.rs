@@ -193,6 +193,11 @@ impl Heap {
         self.image_remembered.len()
     }
 
+    /// The image objects the program has written into.
+    pub fn written_image_object_list(&self) -> &[Value] {
+        &self.image_remembered
+    }
+
     /// Old-space bytes in use.
     pub fn old_bytes(&self) -> usize {
         self.old.used_bytes()

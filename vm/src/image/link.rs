@@ -79,6 +79,12 @@ pub fn link(inputs: &[Input]) -> Result<Vec<u8>> {
         if meta.layout.header.abi != super::abi() {
             return Err(ImageError::new(&input.name, "it was built by a Mica with another object layout"));
         }
+        if meta.outside.iter().any(|o| o.kind == OutsideKind::Shared) {
+            return Err(ImageError::new(
+                &input.name,
+                "it is an object graph that refers to objects of the program that saved it; it cannot be linked",
+            ));
+        }
         let objects_len = meta.layout.section(SectionKind::Objects).size;
         let runtime_size = meta.layout.header.runtime_size;
         if !runtime_size.is_multiple_of(METHOD_CELL_BYTES as u64) || runtime_size > image_format::window::IN_SLOT {
@@ -338,6 +344,9 @@ fn resolve_inside(
     linked_address: impl Fn(&Parsed, u64) -> u64,
 ) -> std::result::Result<u64, String> {
     let ns = &q.meta.namespaces[ni];
+    if o.kind == OutsideKind::Shared {
+        return Err("it is an object graph that refers to objects of the program that saved it".into());
+    }
     if o.kind == OutsideKind::Offset {
         if !same_build || !q.holds(q.base().wrapping_add(o.offset)) {
             return Err(format!(
@@ -370,7 +379,7 @@ fn resolve_inside(
             }
             q.word(value - q.base())
         }
-        OutsideKind::Offset => unreachable!("handled above"),
+        OutsideKind::Offset | OutsideKind::Shared => unreachable!("handled above"),
     };
     if q.holds(resolved) {
         Ok(linked_address(q, resolved))

@@ -14,7 +14,7 @@
 //! and verifies the whole image and rewrites every pointer the relocation
 //! table lists, translating references to other images by name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
 use image_format::map::{self, Mapped};
@@ -187,6 +187,13 @@ pub fn load_all(u: &mut Universe, images: Vec<Prepared>) -> Result<Vec<usize>> {
 /// namespaces join the universe's (an object graph's do not). Answers its
 /// index in `u.images`.
 pub fn load(u: &mut Universe, p: Prepared, register: bool) -> Result<usize> {
+    load_with_shared(u, p, register, &[])
+}
+
+/// Like [`load`], binding the image's shared objects (object graphs) to
+/// `shared`, by position. Nothing may allocate between the caller reading
+/// `shared` and this call.
+pub fn load_with_shared(u: &mut Universe, p: Prepared, register: bool, shared: &[Value]) -> Result<usize> {
     let name = p.name.clone();
     let err = |problem: String| ImageError::new(&name, problem);
     let meta = &p.meta;
@@ -209,16 +216,25 @@ pub fn load(u: &mut Universe, p: Prepared, register: bool) -> Result<usize> {
         Source::Bytes(bytes) => map::map_image_from_bytes(bytes, meta),
     }
     .map_err(|e| err(e.to_string()))?;
-    if let Err(problem) = relocate_if_needed(u, meta, &mapped, &resolved) {
-        // SAFETY: nothing refers to the image yet: no namespace or object of
-        // it was handed out.
-        unsafe { mapped.unmap() };
-        return Err(err(problem));
-    }
-    let relocated = !mapped.at_preferred || !prelinked_imports_hold(u, meta, &resolved);
+    let holders = match relocate_if_needed(u, meta, &mapped, &resolved, shared) {
+        Ok(holders) => holders,
+        Err(problem) => {
+            // SAFETY: nothing refers to the image yet: no namespace or object
+            // of it was handed out.
+            unsafe { mapped.unmap() };
+            return Err(err(problem));
+        }
+    };
+    let relocated = !mapped.at_preferred || !prelinked_imports_hold(u, meta, &resolved) || !holders.is_empty();
     let base = mapped.base;
     let index = u.images.len();
     u.heap.add_image_range(base, base + meta.file_size() as usize);
+    // Image objects that now point at heap objects are remembered, as if
+    // the program had stored those pointers: the collector keeps the
+    // shared objects alive and updates the pointers when it moves them.
+    for (holder, value) in holders {
+        u.heap.write_barrier(holder, value);
+    }
     let first_id = u.namespaces().count() as u32;
     let exports_at = meta.layout.section(SectionKind::Exports);
     let (exports_addr, exports_len) = (base + exports_at.file_offset.get() as usize, exports_at.size as usize);
@@ -300,21 +316,33 @@ fn import_holds(u: &Universe, imp: &image_format::tables::ImportEntry, ns: Names
 }
 
 /// Rewrites the image's pointers when it is not where it was linked to be,
-/// or its imports are not.
+/// or its imports are not, or it has shared objects to bind. Answers the
+/// image objects that were given pointers to shared objects, each with one
+/// such pointer.
 fn relocate_if_needed(
     u: &mut Universe,
     meta: &ImageMeta,
     mapped: &Mapped,
     resolved: &[NamespaceId],
-) -> std::result::Result<(), String> {
+    shared: &[Value],
+) -> std::result::Result<Vec<(Value, Value)>, String> {
     let holds: Vec<bool> = meta.imports.iter().zip(resolved).map(|(imp, &ns)| import_holds(u, imp, ns)).collect();
-    if mapped.at_preferred && holds.iter().all(|&h| h) {
-        return Ok(());
+    let mut by_address: HashMap<u64, u64> = HashMap::new();
+    let mut shared_addresses: HashSet<u64> = HashSet::new();
+    for o in meta.outside.iter().filter(|o| o.kind == OutsideKind::Shared) {
+        let value = usize::try_from(o.offset)
+            .ok()
+            .and_then(|i| shared.get(i))
+            .ok_or_else(|| format!("it refers to shared object {} and {} were given", o.offset + 1, shared.len()))?;
+        by_address.insert(o.address, value.bits());
+        shared_addresses.insert(value.bits());
+    }
+    if mapped.at_preferred && holds.iter().all(|&h| h) && by_address.is_empty() {
+        return Ok(Vec::new());
     }
     // References to imports that moved (same build) shift with them; those
     // to other builds or to namespaces without images are found by name.
     let mut shifts: Vec<(u64, u64, i64)> = Vec::new();
-    let mut by_address: HashMap<u64, u64> = HashMap::new();
     for (k, imp) in meta.imports.iter().enumerate() {
         if holds[k] {
             continue;
@@ -331,7 +359,7 @@ fn relocate_if_needed(
             shifts.push((imp.base, imp.base.saturating_add(imp.span), img_base as i64 - imp.base as i64));
         }
         let ns_name = u.namespace(ns).display_name();
-        for o in meta.outside.iter().filter(|o| o.import == k as u32) {
+        for o in meta.outside.iter().filter(|o| o.import == k as u32 && o.kind != OutsideKind::Shared) {
             let value = match o.kind {
                 OutsideKind::Offset => match same_build {
                     Some(img_base) => {
@@ -390,6 +418,7 @@ fn relocate_if_needed(
         }
         Ok((at, u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))))
     };
+    let mut shared_words: Vec<usize> = Vec::new();
     for &w in &relocations.pointers {
         let (at, old) = word(bytes, w)?;
         let new = if (preferred..preferred.saturating_add(file_size)).contains(&old) {
@@ -408,6 +437,9 @@ fn relocate_if_needed(
         } else {
             return Err(format!("the pointer at offset {at:#x} ({old:#x}) points outside the image and its imports"));
         };
+        if shared_addresses.contains(&new) {
+            shared_words.push(at);
+        }
         bytes[at..at + 8].copy_from_slice(&new.to_le_bytes());
     }
     for &w in &relocations.cells {
@@ -418,5 +450,41 @@ fn relocate_if_needed(
         }
         bytes[at..at + 8].copy_from_slice(&(cell.wrapping_add_signed(delta) | 1).to_le_bytes());
     }
-    Ok(())
+    Ok(holders_of(meta, mapped.base, bytes, shared_words))
+}
+
+/// The objects (of an image mapped at `base`) that hold the words at the
+/// file offsets `words`, each with the value of one such word: a walk over
+/// the objects section's headers, done only for graphs with shared objects.
+fn holders_of(meta: &ImageMeta, base: usize, bytes: &[u8], mut words: Vec<usize>) -> Vec<(Value, Value)> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    words.sort_unstable();
+    let section = meta.layout.section(SectionKind::Objects);
+    let (start, end) = (section.file_offset.get() as usize, (section.file_offset.get() + section.size) as usize);
+    let mut holders = Vec::new();
+    let mut next = words.iter().peekable();
+    let mut at = start;
+    while at < end {
+        let object = Value::from_addr(base + at);
+        let size = object.total_words() * 8;
+        let mut holds = None;
+        while let Some(&&w) = next.peek() {
+            if w >= at + size {
+                break;
+            }
+            let word = u64::from_le_bytes(bytes[w..w + 8].try_into().expect("8 bytes"));
+            holds = Some(Value::from_bits(word));
+            next.next();
+        }
+        if let Some(value) = holds {
+            holders.push((object, value));
+        }
+        if next.peek().is_none() || size == 0 {
+            break;
+        }
+        at += size;
+    }
+    holders
 }

@@ -63,6 +63,7 @@ pub fn build_kernel_image() -> std::result::Result<Vec<u8>, String> {
         requirements: Default::default(),
         base: image_format::window::KERNEL_BASE,
         flags: image_format::Flags::empty(),
+        shared: Default::default(),
     };
     writer::write(&mut u, &spec)
 }

@@ -212,6 +212,7 @@ pub fn build(u: &mut Universe, dir: &Path, lib_paths: &[PathBuf]) -> Result<Vec<
         requirements,
         base: image_format::window::base_for(format!("{} {}", manifest.name, manifest.version).as_bytes()),
         flags: image_format::Flags::empty(),
+        shared: Default::default(),
     };
     super::writer::write(u, &spec).map_err(|e| ImageError::new(&dir_name, e))
 }

@@ -149,7 +149,7 @@ pub fn verify_image(image: &[u8], name: &str) -> Result<Report> {
         if o.address % 8 != 0 || c.outside.insert(o.address, i).is_some() {
             c.problem(format!("outside object {i} ({}) has a bad or repeated address {:#x}", o.name, o.address));
         }
-        if o.kind != OutsideKind::Offset && o.name.is_empty() {
+        if !matches!(o.kind, OutsideKind::Offset | OutsideKind::Shared) && o.name.is_empty() {
             c.problem(format!("outside object {i} has no name"));
         }
     }

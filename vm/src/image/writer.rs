@@ -12,7 +12,10 @@
 //!   they are values, identified by their bytes);
 //! - globals, classes and their values of namespaces not being written that
 //!   have no image (the program's classes loaded from source): by name,
-//!   always resolved again at load.
+//!   always resolved again at load;
+//! - for an object graph, the objects [`WriteSpec::shared`] lists (those the
+//!   rest of the program also reaches): by their position in the list of
+//!   shared objects, bound to objects the loader is given.
 //!
 //! Objects are laid out root by root (a class, its methods and their
 //! literals stay together), so running one class touches few pages of a
@@ -79,6 +82,9 @@ pub struct WriteSpec {
     pub base: u64,
     /// Header flags.
     pub flags: Flags,
+    /// Heap objects (by bits) that stay outside as shared objects instead
+    /// of going in (object graphs; empty for packages).
+    pub shared: HashSet<u64>,
 }
 
 /// Where an outside reference points.
@@ -106,6 +112,10 @@ struct Writer<'a> {
     /// Heap objects that belong to namespaces not written and have no
     /// image: (namespace, name, kind).
     by_name: HashMap<u64, (NamespaceId, String, OutsideKind)>,
+    /// Objects to leave outside as shared objects.
+    shared: &'a HashSet<u64>,
+    /// The shared objects referred to, in the order of their positions.
+    shared_out: Vec<Value>,
 }
 
 /// Placeholder addresses for references always resolved at load (to
@@ -165,6 +175,13 @@ impl Writer<'_> {
         if let Some((ns, name, kind)) = self.by_name.get(&v.bits()).cloned() {
             let address = UNRESOLVED_BASE + 16 * self.outside.len() as u64;
             self.add_outside(v, ns, kind, name, 0, address);
+            return Ok(());
+        }
+        if self.shared.contains(&v.bits()) && v.format() != Format::Symbol {
+            let address = UNRESOLVED_BASE + 16 * self.outside.len() as u64;
+            let position = self.shared_out.len() as u64;
+            self.shared_out.push(v);
+            self.add_outside(v, NamespaceId::KERNEL, OutsideKind::Shared, String::new(), position, address);
             return Ok(());
         }
         if v.format() == Format::Free {
@@ -308,6 +325,12 @@ impl Writer<'_> {
 
 /// Encodes what `spec` names as an image file.
 pub fn write(u: &mut Universe, spec: &WriteSpec) -> Result<Vec<u8>, String> {
+    write_with_shared(u, spec).map(|(bytes, _)| bytes)
+}
+
+/// Encodes what `spec` names as an image file; also answers the shared
+/// objects the image refers to, in the order of their positions.
+pub fn write_with_shared(u: &mut Universe, spec: &WriteSpec) -> Result<(Vec<u8>, Vec<Value>), String> {
     let emitted: HashSet<NamespaceId> = spec.namespaces.iter().filter_map(|n| n.id).collect();
     let mut by_name = HashMap::new();
     let others: Vec<NamespaceId> =
@@ -337,6 +360,8 @@ pub fn write(u: &mut Universe, spec: &WriteSpec) -> Result<Vec<u8>, String> {
         import_of: HashMap::new(),
         requirements: spec.requirements.clone(),
         by_name,
+        shared: &spec.shared,
+        shared_out: Vec::new(),
     };
     for ns in &spec.namespaces {
         w.close_over(ns.descriptor)?;
@@ -401,5 +426,5 @@ pub fn write(u: &mut Universe, spec: &WriteSpec) -> Result<Vec<u8>, String> {
         symbols,
         relocations,
     };
-    Ok(builder.finish())
+    Ok((builder.finish(), w.shared_out))
 }

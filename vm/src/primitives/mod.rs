@@ -248,6 +248,9 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("System", "gcStats", system::gc_stats),
     data("System", "saveGraph:to:", system::save_graph),
     data("System", "loadGraph:", system::load_graph),
+    data("System", "saveGraphRoots:to:", system::save_graph_roots),
+    data("System", "saveGraphCopy:to:", system::save_graph_copy),
+    data("System", "loadGraph:with:", system::load_graph_with),
     data("System", "imageStats", system::image_stats),
 ];
 

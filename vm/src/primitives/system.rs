@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::{Prim, arg};
+use crate::image::graph::Sharing;
 use crate::universe::{NamespaceId, Universe};
 use crate::value::Value;
 
@@ -165,17 +166,56 @@ fn path_arg(u: &Universe, v: Value) -> Result<std::path::PathBuf, Prim> {
     }
 }
 
-/// `saveGraph: anObject to: aPath`
+/// `saveGraph: anObject to: aPath`: the objects reachable only through
+/// the root go in; answers the Array of objects it shares with the rest of
+/// the program.
 pub fn save_graph(u: &mut Universe, argc: usize) -> Prim {
+    save_graph_with(u, argc, false, Sharing::Exclude)
+}
+
+/// `saveGraphRoots: anArray to: aPath`: as `saveGraph:to:`, with every
+/// element of the Array a root.
+pub fn save_graph_roots(u: &mut Universe, argc: usize) -> Prim {
+    if !u.is_array(arg(u, argc, 0)) {
+        return Prim::Error("saveGraphRoots:to: expects an Array of roots.".into());
+    }
+    save_graph_with(u, argc, true, Sharing::Exclude)
+}
+
+/// `saveGraphCopy: anObject to: aPath`: everything the root reaches goes
+/// in (shared objects as copies); answers self.
+pub fn save_graph_copy(u: &mut Universe, argc: usize) -> Prim {
+    save_graph_with(u, argc, false, Sharing::Copy)
+}
+
+fn save_graph_with(u: &mut Universe, argc: usize, several_roots: bool, sharing: Sharing) -> Prim {
     let path = match path_arg(u, arg(u, argc, 1)) {
         Ok(p) => p,
         Err(p) => return p,
     };
     let root = arg(u, argc, 0);
-    match crate::image::graph::save(u, root, &path) {
-        Ok(()) => Prim::Ok(super::receiver(u, argc)),
-        Err(e) => Prim::Error(format!("Cannot save the object graph: {e}")),
+    let shared = match crate::image::graph::save(u, root, several_roots, &path, sharing) {
+        Ok(shared) => shared,
+        Err(e) => return Prim::Error(format!("Cannot save the object graph: {e}")),
+    };
+    if sharing == Sharing::Copy {
+        return Prim::Ok(super::receiver(u, argc));
     }
+    // The shared objects are held by handles across the allocation.
+    let mark = u.handle_mark();
+    let handles: Vec<_> = shared.iter().map(|&v| u.handle(v)).collect();
+    let result = match u.new_array(handles.len()) {
+        Ok(array) => {
+            for (i, &h) in handles.iter().enumerate() {
+                let v = u.get(h);
+                u.heap.store(array, i, v);
+            }
+            Prim::Ok(array)
+        }
+        Err(e) => e.into(),
+    };
+    u.release_handles(mark);
+    result
 }
 
 /// `loadGraph: aPath`
@@ -184,7 +224,26 @@ pub fn load_graph(u: &mut Universe, argc: usize) -> Prim {
         Ok(p) => p,
         Err(p) => return p,
     };
-    match crate::image::graph::load(u, &path) {
+    match crate::image::graph::load(u, &path, &[]) {
+        Ok(root) => Prim::Ok(root),
+        Err(e) => Prim::Error(format!("Cannot load the object graph: {e}")),
+    }
+}
+
+/// `loadGraph: aPath with: sharedObjects`: binds the graph's shared
+/// objects to the elements of the Array, by position.
+pub fn load_graph_with(u: &mut Universe, argc: usize) -> Prim {
+    let path = match path_arg(u, arg(u, argc, 0)) {
+        Ok(p) => p,
+        Err(p) => return p,
+    };
+    let array = arg(u, argc, 1);
+    if !u.is_array(array) {
+        return Prim::Error("loadGraph:with: expects an Array of the shared objects.".into());
+    }
+    // Read just before loading, which allocates nothing before it binds them.
+    let shared: Vec<Value> = (0..array.size()).map(|i| array.slot(i)).collect();
+    match crate::image::graph::load(u, &path, &shared) {
         Ok(root) => Prim::Ok(root),
         Err(e) => Prim::Error(format!("Cannot load the object graph: {e}")),
     }

@@ -10,7 +10,7 @@ mod namespaces;
 mod numbers;
 mod strings;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::heap::{GcStats, Heap, HeapConfig, Roots};
 use crate::layout::*;
@@ -214,6 +214,40 @@ impl Universe {
     /// never collects.
     pub fn alloc_old(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
         self.heap.alloc_old(class, format, size).map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    /// Every heap object the program reaches — from the roots, and from
+    /// image objects it wrote into — without passing through an object of
+    /// `barrier` (as bits). Object graphs use it to tell the objects
+    /// reachable only through their roots from those shared with the rest
+    /// of the program.
+    pub fn reachable_avoiding(&mut self, barrier: &HashSet<u64>) -> HashSet<u64> {
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut stack: Vec<Value> = Vec::new();
+        let (heap, mut roots) = self.split();
+        let heap = &*heap;
+        let reach = |v: Value, seen: &mut HashSet<u64>, stack: &mut Vec<Value>| {
+            if v.is_pointer() && !heap.in_image(v) && !barrier.contains(&v.bits()) && seen.insert(v.bits()) {
+                stack.push(v);
+            }
+        };
+        roots.visit_roots(&mut |slot| reach(*slot, &mut seen, &mut stack));
+        // Image objects the program has not written into refer only to
+        // image objects.
+        for &obj in heap.written_image_object_list() {
+            for i in 0..if obj.format().has_pointers() { obj.size() } else { 0 } {
+                reach(Value::from_bits(obj.body_word(i)), &mut seen, &mut stack);
+            }
+        }
+        while let Some(obj) = stack.pop() {
+            reach(obj.class_word(), &mut seen, &mut stack);
+            if obj.format().has_pointers() {
+                for i in 0..obj.size() {
+                    reach(Value::from_bits(obj.body_word(i)), &mut seen, &mut stack);
+                }
+            }
+        }
+        seen
     }
 
     fn split(&mut self) -> (&mut Heap, UniverseRoots<'_>) {
