@@ -12,12 +12,48 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn scratch(name: &str, source: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mica-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let path = dir.join(format!("{name}.som"));
+/// A directory for one test, removed when the test ends (but kept, to look
+/// at, when it fails).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("mica-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Writes `name.som` into a new scratch directory; answers the directory
+/// (keep it alive while the file is used) and the file.
+fn scratch(name: &str, source: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(name);
+    let path = dir.0.join(format!("{name}.som"));
     std::fs::write(&path, source).expect("write source");
-    path
+    (dir, path)
+}
+
+/// Runs the REPL on `input` (not a terminal), without a history file.
+fn repl(input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .env_remove("HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mica starts");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    child.wait_with_output().expect("mica ends")
 }
 
 #[test]
@@ -42,7 +78,7 @@ fn finds_classes_by_name_on_the_class_path() {
 
 #[test]
 fn syntax_error_shows_position_and_caret() {
-    let path = scratch("Broken", "Broken = (\n    run = ( ^ 3 + )\n)\n");
+    let (_dir, path) = scratch("Broken", "Broken = (\n    run = ( ^ 3 + )\n)\n");
     let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -54,7 +90,7 @@ fn syntax_error_shows_position_and_caret() {
 
 #[test]
 fn missing_superclass_is_reported() {
-    let path = scratch("Orphan", "Orphan = NoSuchClass ( run = ( ^ 1 ) )\n");
+    let (_dir, path) = scratch("Orphan", "Orphan = NoSuchClass ( run = ( ^ 1 ) )\n");
     let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -63,7 +99,7 @@ fn missing_superclass_is_reported() {
 
 #[test]
 fn other_files_still_dump_when_one_fails() {
-    let bad = scratch("AlsoBroken", "AlsoBroken = ( run = ( ^ 'open ) )\n");
+    let (_dir, bad) = scratch("AlsoBroken", "AlsoBroken = ( run = ( ^ 'open ) )\n");
     let out = mica(&["--dump=bytecode", bad.to_str().expect("utf-8 path"), "examples/Hello.som"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("string is not closed"));
@@ -82,9 +118,8 @@ fn missing_file_and_class_are_clear() {
 
 #[test]
 fn binary_input_is_an_error_not_a_crash() {
-    let dir = std::env::temp_dir().join(format!("mica-cli-{}-bin", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("Bin.som");
+    let dir = Scratch::new("bin");
+    let path = dir.0.join("Bin.som");
     std::fs::write(&path, [0xff, 0xfe, 0x00, 0x41]).expect("write");
     let out = mica(&["--dump=bytecode", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
@@ -93,21 +128,25 @@ fn binary_input_is_an_error_not_a_crash() {
 
 #[test]
 fn repl_evaluates_lines_and_survives_errors() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mica"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("mica starts");
-    let input = "3 + 4\nx := 6 * 7\n1 / 0\nx + 1\n'a' , 'b'\n";
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("mica ends");
+    let out = repl("3 + 4\nx := 6 * 7\n1 / 0\nx + 1\n'a' , 'b'\n");
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().skip(1).collect();
     assert_eq!(lines, ["7", "42", "43", "Vector(a b)"], "{stdout}");
     assert!(text(&out.stderr).contains("Division by zero."));
+}
+
+#[test]
+fn repl_assignments_to_undeclared_names_make_globals() {
+    // Each line is compiled on its own: `counter` is a global (StoreGlobal,
+    // then PushGlobal), not a temporary. The REPL prints each line's value,
+    // after its banner.
+    let out = repl("counter := 41.\ncounter := counter + 1.\ncounter println.\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(lines, ["41", "42", "42", "42"], "{stdout}");
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }
 
 #[test]
