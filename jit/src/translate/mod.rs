@@ -213,6 +213,13 @@ struct InlineTarget {
     keep: [VmValue; 2],
 }
 
+/// Above this many locals (self, arguments, temporaries) a method keeps
+/// them in its frame rather than in registers.
+const MAX_REGISTER_LOCALS: usize = 64;
+
+/// Above this operand-stack depth a method keeps its operands in its frame.
+const MAX_REGISTER_SLOTS: usize = 64;
+
 /// What native code can do with `method` at a send site, if anything.
 fn target_kind(u: &Universe, method: VmValue, symbolic: bool, slot: usize) -> Option<TargetKind> {
     if method == u.nil() {
@@ -369,13 +376,21 @@ pub fn translate(
     // The frame's index is derived from its address where needed, so that
     // only the address stays live.
     let (interp, pc, frame) = (params[0], params[2], params[3]);
-    let slot_vars: Vec<Variable> = (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect();
+    // Operand slots likewise (a brace array of hundreds of elements).
+    let slots_in_registers = info.max_stack as usize <= MAX_REGISTER_SLOTS;
+    let slot_vars: Vec<Variable> =
+        if slots_in_registers { (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect() } else { Vec::new() };
     let locals = Locals { num_args: info.num_args as i32, num_temps: info.num_temps as i32 };
-    let local_vars: Vec<Variable> = (0..locals.count()).map(|_| b.declare_var(types::I64)).collect();
+    // Locals live in SSA variables (registers) unless there are so many
+    // that re-reading them all at every entry point and after every call
+    // would make the code grow with locals x sends: then each use reads
+    // the frame (they are written through anyway).
+    let in_registers = locals.count() <= MAX_REGISTER_LOCALS;
+    let local_vars: Vec<Variable> =
+        if in_registers { (0..locals.count()).map(|_| b.declare_var(types::I64)).collect() } else { Vec::new() };
     let shadow_count = |n: usize| if shadows { n } else { 0 };
-    let slot_f64: Vec<Variable> =
-        (0..shadow_count(info.max_stack as usize)).map(|_| b.declare_var(types::F64)).collect();
-    let local_f64: Vec<Variable> = (0..shadow_count(locals.count())).map(|_| b.declare_var(types::F64)).collect();
+    let slot_f64: Vec<Variable> = (0..shadow_count(slot_vars.len())).map(|_| b.declare_var(types::F64)).collect();
+    let local_f64: Vec<Variable> = (0..shadow_count(local_vars.len())).map(|_| b.declare_var(types::F64)).collect();
     // Where `resume` switches to: the entry's offset, or where the shared
     // slow path goes on.
     let resume_pc = b.declare_var(types::I64);
@@ -412,7 +427,7 @@ pub fn translate(
             b.def_var(var, zero_f);
         }
         // Arguments and self may be doubles.
-        for i in 0..locals.count() {
+        for i in 0..local_vars.len() {
             if !locals.is_temp(i) {
                 let v = b.use_var(local_vars[i]);
                 let f = values::unbox_float(&mut b, v);
@@ -712,7 +727,10 @@ impl Translator<'_, '_> {
     }
 
     fn get(&mut self, depth: u32) -> Value {
-        self.b.use_var(self.slot_vars[depth as usize])
+        match self.slot_vars.get(depth as usize) {
+            Some(&var) => self.b.use_var(var),
+            None => self.load(self.frame, self.slot(depth)),
+        }
     }
 
     fn put(&mut self, depth: u32, v: Value) {
@@ -723,7 +741,13 @@ impl Translator<'_, '_> {
     /// Sets operand slot `depth` to `v`, whose unboxed double (if it is
     /// one) is `f`.
     fn put_shadowed(&mut self, depth: u32, v: Value, f: Option<Value>) {
-        self.b.def_var(self.slot_vars[depth as usize], v);
+        match self.slot_vars.get(depth as usize) {
+            Some(&var) => self.b.def_var(var, v),
+            None => {
+                let off = self.slot(depth);
+                self.store(v, self.frame, off);
+            }
+        }
         if let (Some(&var), Some(f)) = (self.slot_f64.get(depth as usize), f) {
             self.b.def_var(var, f);
         }
@@ -749,7 +773,10 @@ impl Translator<'_, '_> {
 
     /// Local `i` (see [`Locals`]).
     fn get_local(&mut self, i: usize) -> Value {
-        self.b.use_var(self.local_vars[i])
+        match self.local_vars.get(i) {
+            Some(&var) => self.b.use_var(var),
+            None => self.load(self.frame, self.locals.offset(i)),
+        }
     }
 
     /// The shadow of local `i`, if shadows are kept.
@@ -761,7 +788,9 @@ impl Translator<'_, '_> {
     fn put_local_shadowed(&mut self, i: usize, v: Value, f: Option<Value>) {
         let off = self.locals.offset(i);
         self.store(v, self.frame, off);
-        self.b.def_var(self.local_vars[i], v);
+        if let Some(&var) = self.local_vars.get(i) {
+            self.b.def_var(var, v);
+        }
         if let (Some(&var), Some(f)) = (self.local_f64.get(i), f) {
             self.b.def_var(var, f);
         }
@@ -810,7 +839,8 @@ impl Translator<'_, '_> {
     /// Writes the operand slots below `depth` back to the frame (the
     /// temporaries are there already).
     fn flush(&mut self, depth: u32) {
-        for d in 0..depth {
+        // Slots kept in the frame are there already.
+        for d in 0..depth.min(self.slot_vars.len() as u32) {
             let v = self.get(d);
             let off = self.slot(d);
             self.store(v, self.frame, off);
@@ -820,7 +850,7 @@ impl Translator<'_, '_> {
     /// Reads the operand slots below `depth` from the frame (after a call,
     /// which may have moved what they point to).
     fn reload(&mut self, depth: u32) {
-        for d in 0..depth {
+        for d in 0..depth.min(self.slot_vars.len() as u32) {
             let off = self.slot(d);
             let v = self.load(self.frame, off);
             self.put(d, v);
