@@ -26,7 +26,7 @@ use super::loader::{self, Prepared};
 use super::writer::{EmitNamespace, WriteSpec};
 use super::{ImageError, Result};
 use crate::layout::*;
-use crate::object::Format;
+use crate::object::{Format, HEADER_WORDS};
 use crate::universe::Universe;
 use crate::value::Value;
 
@@ -124,6 +124,17 @@ pub fn load(u: &mut Universe, path: &Path, shared: &[Value]) -> Result<Value> {
         .find(0, "root")
         .map_err(|e| ImageError::new(&file, e.to_string()))?
         .ok_or_else(|| ImageError::new(&file, "the graph has no root"))?;
+    // The root's binding must be an object of the image's objects section,
+    // and a binding: checked before it is read.
+    let objects = img.meta.layout.section(image_format::SectionKind::Objects);
+    let end = objects.file_offset.get() + objects.size;
+    let words = (HEADER_WORDS + BINDING_SIZE) as u64 * 8;
+    if !offset.is_multiple_of(8) || offset < objects.file_offset.get() || offset.saturating_add(words) > end {
+        return Err(ImageError::new(&file, "its root is not an object of the graph"));
+    }
     let binding = Value::from_addr(img.address_of(offset));
+    if binding.class_word() != u.known.binding_class || binding.size() != BINDING_SIZE {
+        return Err(ImageError::new(&file, "its root is not held by a global binding"));
+    }
     Ok(binding.slot(BINDING_VALUE))
 }
