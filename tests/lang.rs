@@ -285,3 +285,10 @@ fn jit_eager() {
 fn gc_stress() {
     run_all(&["--gc-stress", "--jit=eager"]);
 }
+
+/// Collection at every allocation, interpreter only: the interpreter's own
+/// roots and barriers, with no native code to hide them.
+#[test]
+fn gc_stress_interpreter() {
+    run_all(&["--gc-stress", "--jit=off"]);
+}
