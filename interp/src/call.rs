@@ -68,7 +68,7 @@ impl Interpreter {
         let rt = self.u.runtime_index(method);
         let info = self.u.runtime(rt).info;
         if info.primitive != 0 {
-            return self.primitive(method, info.primitive as usize, argc);
+            return self.primitive(method, rt, info.primitive as usize, argc);
         }
         if info.missing_primitive {
             let name = self.method_name(method);
@@ -201,8 +201,8 @@ impl Interpreter {
         }
     }
 
-    /// Runs primitive number `n` of `method`.
-    fn primitive(&mut self, method: Value, n: usize, argc: usize) -> Step {
+    /// Runs primitive number `n` of `method` (runtime record `rt`).
+    fn primitive(&mut self, method: Value, rt: usize, n: usize, argc: usize) -> Step {
         match vm::primitives::get(n).map(|p| p.kind) {
             Some(Kind::Data(f)) => match f(&mut self.u, argc) {
                 Prim::Ok(v) => {
@@ -210,8 +210,11 @@ impl Interpreter {
                     self.push(v);
                     if self.fp == NO_FRAME { Err(Flow::Return(v)) } else { Ok(()) }
                 }
-                Prim::Fail if self.has_fallback(method) => self.run_fallback(method),
-                Prim::Error(_) if self.has_fallback(method) => self.run_fallback(method),
+                // A fallback (`= ( <primitive> ... )`) runs instead of either
+                // failure.
+                Prim::Fail | Prim::Error(_) if self.u.runtime(rt).info.code_len != 0 => {
+                    self.run_fallback(method, rt, argc)
+                }
                 Prim::Fail => Err(self.primitive_failed(method, argc)),
                 Prim::Error(message) => Err(self.error(message)),
             },
@@ -220,19 +223,11 @@ impl Interpreter {
         }
     }
 
-    /// Whether `method`, a primitive, has Smalltalk code to run when the
-    /// primitive fails (`= ( <primitive> ... )`).
-    fn has_fallback(&mut self, method: Value) -> bool {
-        let rt = self.u.runtime_index(method);
-        self.u.runtime(rt).info.code_len != 0
-    }
-
     /// Activates the fallback code of a primitive that failed, over the
     /// receiver and arguments the primitive left on the stack.
     #[cold]
-    fn run_fallback(&mut self, method: Value) -> Step {
-        let rt = self.u.runtime_index(method);
-        let receiver = self.peek(self.u.runtime(rt).info.num_args as usize);
+    fn run_fallback(&mut self, method: Value, rt: usize, argc: usize) -> Step {
+        let receiver = self.peek(argc);
         let nil = self.u.nil();
         self.push_frame_rt(method, rt, receiver, nil, nil)
     }

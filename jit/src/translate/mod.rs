@@ -885,13 +885,7 @@ impl Translator<'_, '_> {
     /// The shared stubs (see the fields).
     fn emit_stubs(&mut self, resume_pc: Variable, resume: ir::Block, code_len: usize) {
         self.b.switch_to_block(self.slow_stub);
-        let depth = self.b.use_var(self.stub_depth);
-        let header = {
-            let fp = self.fp();
-            self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64)
-        };
-        let sp = self.b.ins().iadd(header, depth);
-        self.store(sp, self.interp, self.k.layout.sp);
+        self.store_stub_sp();
         let pc = self.b.use_var(self.stub_pc);
         let fp = self.fp();
         let call = self.b.ins().call(self.k.step, &[self.interp, fp, pc]);
@@ -916,15 +910,19 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(self.exit_stub);
         let fp = self.fp();
         self.store(fp, self.interp, self.k.layout.jit_fp);
-        let depth = self.b.use_var(self.stub_depth);
-        let header = {
-            let fp = self.fp();
-            self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64)
-        };
-        let sp = self.b.ins().iadd(header, depth);
-        self.store(sp, self.interp, self.k.layout.sp);
+        self.store_stub_sp();
         let pc = self.b.use_var(self.stub_pc);
         self.b.ins().return_(&[pc]);
+    }
+
+    /// Sets the interpreter's `sp` to the top of the operands the stubs'
+    /// bytecode has (`stub_depth` above the temporaries).
+    fn store_stub_sp(&mut self) {
+        let depth = self.b.use_var(self.stub_depth);
+        let fp = self.fp();
+        let header = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let sp = self.b.ins().iadd(header, depth);
+        self.store(sp, self.interp, self.k.layout.sp);
     }
 }
 

@@ -47,6 +47,29 @@ pub fn kernel_shape(name: &str) -> Option<ClassShape> {
     SHAPES.get_or_init(kernel_shapes).get(name).cloned()
 }
 
+/// The superclass `def` names (`None` for a root class).
+fn superclass_name(def: &ClassDef) -> Option<String> {
+    match &def.superclass {
+        SuperclassSpec::Nil => None,
+        SuperclassSpec::Default => Some("Object".to_string()),
+        SuperclassSpec::Named(id) => Some(id.name.clone()),
+    }
+}
+
+/// The shape of the class `def` over its superclass's shape (`None` for a
+/// root class).
+fn shape_over(def: &ClassDef, inherited: Option<ClassShape>) -> ClassShape {
+    let mut shape = inherited.unwrap_or_else(|| ClassShape {
+        superclass: None,
+        fields: Vec::new(),
+        class_fields: class_object_fields(),
+    });
+    shape.superclass = superclass_name(def);
+    shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
+    shape.class_fields.extend(def.class_fields.iter().map(|f| f.name.clone()));
+    shape
+}
+
 /// The shapes of every kernel class, from the kernel sources.
 fn kernel_shapes() -> HashMap<String, ClassShape> {
     let defs: HashMap<&str, ClassDef> = crate::universe::KERNEL_SOURCES
@@ -58,27 +81,20 @@ fn kernel_shapes() -> HashMap<String, ClassShape> {
             return;
         }
         let Some(def) = defs.get(name) else { return };
-        let superclass = match &def.superclass {
-            SuperclassSpec::Nil => None,
-            SuperclassSpec::Default => Some("Object".to_string()),
-            SuperclassSpec::Named(id) => Some(id.name.clone()),
-        };
-        let mut shape = match &superclass {
+        let inherited = match superclass_name(def) {
             Some(sup) => {
-                shape_of(sup, defs, out, depth + 1);
-                let Some(mut inherited) = out.get(sup.as_str()).cloned() else { return };
-                inherited.superclass = superclass.clone();
-                inherited
+                shape_of(&sup, defs, out, depth + 1);
+                let Some(inherited) = out.get(&sup).cloned() else { return };
+                Some(inherited)
             }
-            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: class_object_fields() },
+            None => None,
         };
-        // Instances of Class and Metaclass are class objects: the VM's own
-        // fields come first.
-        if matches!(name, "Class" | "Metaclass") && shape.fields.is_empty() {
-            shape.fields = class_object_fields();
+        let mut shape = shape_over(def, inherited);
+        // Instances of Class (and so of Metaclass) are class objects: the
+        // VM's own fields come first.
+        if name == "Class" {
+            shape.fields.splice(0..0, class_object_fields());
         }
-        shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
-        shape.class_fields.extend(def.class_fields.iter().map(|f| f.name.clone()));
         out.insert(name.to_string(), shape);
     }
     let mut out = HashMap::new();
@@ -193,20 +209,11 @@ impl ClassPath {
                 format!("file {name}.som defines class {} instead of {name}", def.name.name),
             ));
         }
-        let dir = path.parent();
-        let superclass = match &def.superclass {
-            SuperclassSpec::Nil => None,
-            SuperclassSpec::Default => Some("Object".to_string()),
-            SuperclassSpec::Named(id) => Some(id.name.clone()),
+        let inherited = match superclass_name(&def) {
+            Some(sup) => Some(self.shape(&sup, path.parent())?),
+            None => None,
         };
-        let mut shape = match &superclass {
-            Some(sup) => self.shape(sup, dir)?,
-            None => ClassShape { superclass: None, fields: Vec::new(), class_fields: class_object_fields() },
-        };
-        shape.superclass = superclass;
-        shape.fields.extend(def.fields.iter().map(|f| f.name.clone()));
-        shape.class_fields.extend(def.class_fields.iter().map(|f| f.name.clone()));
-        Ok(shape)
+        Ok(shape_over(&def, inherited))
     }
 }
 
