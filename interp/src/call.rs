@@ -3,7 +3,7 @@
 
 use vm::layout::*;
 use vm::object::Format;
-use vm::primitives::{Kind, Prim};
+use vm::primitives::{ErrorKind, Kind, Prim};
 use vm::runtime::Trivial;
 use vm::value::Value;
 
@@ -72,7 +72,7 @@ impl Interpreter {
         }
         if info.missing_primitive {
             let name = self.method_name(method);
-            return Err(self.error(format!("Primitive {name} is not implemented.")));
+            return self.raise(ErrorKind::PrimitiveFailed, format!("Primitive {name} is not implemented."), argc + 1);
         }
         let receiver = self.peek(argc);
         if info.trivial != Trivial::No && self.fp != NO_FRAME {
@@ -125,9 +125,40 @@ impl Interpreter {
         self.push_frame_rt(method, rt, self_value, context, closure)
     }
 
-    /// Pushes a frame for `method` (runtime record `rt`).
+    /// Pushes a frame for `method` (runtime record `rt`); a method entry is
+    /// a safepoint.
     #[inline(always)]
     pub(crate) fn push_frame_rt(
+        &mut self,
+        method: Value,
+        rt: usize,
+        self_value: Value,
+        context: Value,
+        closure: Value,
+    ) -> Step {
+        self.push_frame_rt_unpolled(method, rt, self_value, context, closure)?;
+        if self.u.interrupts.is_pending() {
+            return self.safepoint();
+        }
+        Ok(())
+    }
+
+    /// Pushes a frame for `method` without acting on interrupts (for the
+    /// scheduler itself).
+    pub(crate) fn push_frame_unpolled(
+        &mut self,
+        method: Value,
+        self_value: Value,
+        context: Value,
+        closure: Value,
+    ) -> Step {
+        let rt = self.u.runtime_index(method);
+        self.push_frame_rt_unpolled(method, rt, self_value, context, closure)
+    }
+
+    /// Pushes a frame for `method` (runtime record `rt`).
+    #[inline(always)]
+    fn push_frame_rt_unpolled(
         &mut self,
         method: Value,
         rt: usize,
@@ -212,14 +243,18 @@ impl Interpreter {
                 }
                 // A fallback (`= ( <primitive> ... )`) runs instead of either
                 // failure.
-                Prim::Fail | Prim::Error(_) if self.u.runtime(rt).info.code_len != 0 => {
+                Prim::Fail | Prim::Error(_) | Prim::Raise(..) if self.u.runtime(rt).info.code_len != 0 => {
                     self.run_fallback(method, rt, argc)
                 }
-                Prim::Fail => Err(self.primitive_failed(method, argc)),
-                Prim::Error(message) => Err(self.error(message)),
+                Prim::Fail => {
+                    let message = self.primitive_failed(method, argc);
+                    self.raise(ErrorKind::PrimitiveFailed, message, argc + 1)
+                }
+                Prim::Error(message) => self.raise(ErrorKind::PrimitiveFailed, message, argc + 1),
+                Prim::Raise(kind, message) => self.raise(kind, message, argc + 1),
             },
             Some(Kind::Control(c)) => self.control(c, method, argc),
-            None => Err(self.error(format!("bad primitive number {n}"))),
+            None => self.raise(ErrorKind::PrimitiveFailed, format!("bad primitive number {n}"), argc + 1),
         }
     }
 
@@ -232,14 +267,15 @@ impl Interpreter {
         self.push_frame_rt(method, rt, receiver, nil, nil)
     }
 
-    fn primitive_failed(&mut self, method: Value, argc: usize) -> Flow {
+    /// The message of a primitive that failed with no fallback.
+    fn primitive_failed(&mut self, method: Value, argc: usize) -> String {
         let name = self.method_name(method);
         let args: Vec<String> = (0..argc).map(|i| self.describe(self.peek(argc - 1 - i))).collect();
         let receiver = self.describe(self.peek(argc));
         if args.is_empty() {
-            self.error(format!("Primitive {name} failed for {receiver}."))
+            format!("Primitive {name} failed for {receiver}.")
         } else {
-            self.error(format!("Primitive {name} failed for {receiver} with {}.", args.join(", ")))
+            format!("Primitive {name} failed for {receiver} with {}.", args.join(", "))
         }
     }
 
@@ -248,7 +284,7 @@ impl Interpreter {
     pub(crate) fn does_not_understand(&mut self, selector: Value, argc: usize) -> Step {
         let array = match self.u.new_array(argc) {
             Ok(a) => a,
-            Err(e) => return Err(self.error(e.to_string())),
+            Err(e) => return self.raise(ErrorKind::OutOfMemory, e.to_string(), argc + 1),
         };
         for i in 0..argc {
             array.set_slot_raw(i, self.peek(argc - 1 - i));
@@ -263,7 +299,8 @@ impl Interpreter {
         if method == self.u.nil() {
             let sel = self.u.text_or_describe(selector);
             let name = self.u.class_name(class);
-            return Err(self.error(format!("{name} does not understand {sel} (nor doesNotUnderstand:arguments:).")));
+            let message = format!("{name} does not understand {sel} (nor doesNotUnderstand:arguments:).");
+            return self.raise(ErrorKind::Error, message, 3);
         }
         self.invoke(method, 2)
     }

@@ -1,7 +1,7 @@
 //! Control primitives: the ones that run Smalltalk code, unwind or stop.
 
 use vm::layout::*;
-use vm::primitives::Control;
+use vm::primitives::{Control, ErrorKind};
 use vm::value::Value;
 
 use crate::error::Stop;
@@ -19,7 +19,14 @@ impl Interpreter {
             Control::BlockValueWithArguments => {
                 let args = self.peek(0);
                 if !self.u.is_array(args) {
-                    return Err(self.error("valueWithArguments: needs an Array."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "valueWithArguments: needs an Array."));
+                }
+                let closure = self.peek(1);
+                let code = closure.slot(CLOSURE_CODE);
+                let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
+                if arity != args.size() {
+                    let message = format!("Wrong number of arguments: a block of {arity} called with {}.", args.size());
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, message));
                 }
                 let n = self.spread_arguments()?;
                 let closure = self.peek(n);
@@ -37,7 +44,7 @@ impl Interpreter {
                 let sel_index = self.u.sp - argc;
                 let selector = self.u.stack[sel_index];
                 if !self.u.is_symbol(selector) {
-                    return Err(self.error("perform: needs a Symbol."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "perform: needs a Symbol."));
                 }
                 self.check_arity(selector, argc - 1)?;
                 self.u.stack.copy_within(sel_index + 1..self.u.sp, sel_index);
@@ -48,7 +55,9 @@ impl Interpreter {
                 let selector = self.peek(1);
                 let args = self.peek(0);
                 if !self.u.is_symbol(selector) || !self.u.is_array(args) {
-                    return Err(self.error("perform:withArguments: needs a Symbol and an Array."));
+                    return Err(
+                        self.failure(ErrorKind::PrimitiveFailed, "perform:withArguments: needs a Symbol and an Array.")
+                    );
                 }
                 self.check_arity(selector, args.size())?;
                 self.u.stack[self.u.sp - 2] = args;
@@ -68,7 +77,9 @@ impl Interpreter {
                 let args = self.peek(1);
                 let class = self.peek(0);
                 if !self.u.is_array(args) {
-                    return Err(self.error("perform:withArguments:inSuperclass: needs an Array."));
+                    return Err(
+                        self.failure(ErrorKind::PrimitiveFailed, "perform:withArguments:inSuperclass: needs an Array.")
+                    );
                 }
                 self.check_kind(self.peek(3), class)?;
                 self.u.sp -= 2;
@@ -82,10 +93,10 @@ impl Interpreter {
                 let receiver = self.peek(1);
                 let args = self.peek(0);
                 if !self.u.is_array(args) {
-                    return Err(self.error("invokeOn:with: needs an Array of arguments."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "invokeOn:with: needs an Array of arguments."));
                 }
                 if target.format() != vm::object::Format::Method {
-                    return Err(self.error("invokeOn:with: must be sent to a method."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "invokeOn:with: must be sent to a method."));
                 }
                 self.check_kind(receiver, target.slot(METHOD_HOLDER))?;
                 self.u.sp -= 3;
@@ -94,19 +105,17 @@ impl Interpreter {
                 let n = self.spread_arguments()?;
                 self.invoke(target, n)
             }
-            Control::Error => {
-                let message = self.u.text_or_describe(self.peek(0));
-                Err(self.user_error(message))
-            }
-            Control::Halt => Err(self.error("halt")),
             Control::Exit => {
                 let status = self.peek(0);
                 match status.as_int() {
                     Some(s) if i32::try_from(s).is_ok() => Err(Flow::Stop(Box::new(Stop::Exit(s as i32)))),
-                    Some(s) => Err(self.error(format!("Exit status {s} is out of range."))),
+                    Some(s) => {
+                        Err(self.failure(ErrorKind::PrimitiveFailed, format!("Exit status {s} is out of range.")))
+                    }
                     None => {
                         let class = self.u.class_name(self.u.class_of(status));
-                        Err(self.error(format!("Expected object of type 'Int' but got type '{class}'.")))
+                        let message = format!("Expected object of type 'Int' but got type '{class}'.");
+                        Err(self.failure(ErrorKind::PrimitiveFailed, message))
                     }
                 }
             }
@@ -119,24 +128,25 @@ impl Interpreter {
                 let name = self.peek(0);
                 if !self.u.is_symbol(name) {
                     let class = self.u.class_name(self.u.class_of(name));
-                    return Err(self.error(format!("Expected instance of 'Symbol' but got instance of '{class}'.")));
+                    let message = format!("Expected instance of 'Symbol' but got instance of '{class}'.");
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, message));
                 }
                 let text = self.u.text_or_describe(name);
                 match self.load_class(&text) {
                     Ok(Some(class)) => self.finish_primitive(argc, class),
                     Ok(None) => self.finish_primitive(argc, self.u.nil()),
-                    Err(message) => Err(self.error(message)),
+                    Err(message) => Err(self.failure(ErrorKind::Error, message)),
                 }
             }
             Control::LoadFile => {
                 let path = self.peek(0);
                 let Some(text) = self.u.string_value(path) else {
-                    return Err(self.error("loadFile: needs a String."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "loadFile: needs a String."));
                 };
                 match std::fs::read(&text) {
                     Ok(bytes) => match self.u.new_string_bytes(&bytes) {
                         Ok(s) => self.finish_primitive(argc, s),
-                        Err(e) => Err(self.error(e.to_string())),
+                        Err(e) => Err(self.failure(ErrorKind::OutOfMemory, e.to_string())),
                     },
                     Err(_) => self.finish_primitive(argc, self.u.nil()),
                 }
@@ -145,36 +155,64 @@ impl Interpreter {
                 let class = self.peek(1);
                 let source = self.peek(0);
                 let Some(text) = self.u.string_value(source) else {
-                    return Err(self.error("compile: needs a String."));
+                    return Err(self.failure(ErrorKind::PrimitiveFailed, "compile: needs a String."));
                 };
                 match self.compile_method(class, &text) {
                     Ok(m) => self.finish_primitive(argc, m),
-                    Err(message) => Err(self.error(message)),
+                    Err(message) => Err(self.failure(ErrorKind::Error, message)),
                 }
             }
+            Control::Frame
+            | Control::FrameCaller
+            | Control::FrameArgument
+            | Control::NextHandler
+            | Control::Handling
+            | Control::NextUnwindBlock
+            | Control::ReturnFromFrame
+            | Control::RestartFrame
+            | Control::Unhandled => self.exception_primitive(c, argc),
+            Control::ProcessPriority
+            | Control::ProcessResume
+            | Control::ProcessSuspend
+            | Control::ProcessTerminate
+            | Control::ProcessTerminateActive
+            | Control::ProcessIsMain
+            | Control::ActiveProcess
+            | Control::Yield
+            | Control::SemaphoreSignal
+            | Control::SemaphoreWait
+            | Control::SemaphoreWaitTimeout => self.process_primitive(c, argc),
         }
-        .map_err(|flow| match flow {
+        .or_else(|flow| match flow {
             Flow::Stop(stop) => match *stop {
-                Stop::Fatal(m) => Flow::Stop(Box::new(Stop::Fatal(format!("{} ({m})", self.method_name(method))))),
-                other => Flow::Stop(Box::new(other)),
+                Stop::Fatal(m) => Err(Flow::Stop(Box::new(Stop::Fatal(format!("{} ({m})", self.method_name(method)))))),
+                other => Err(Flow::Stop(Box::new(other))),
             },
-            other => other,
+            // An error of the primitive: raised in place of its send.
+            raise @ Flow::Raise(_) => self.raise_flow(raise, argc),
+            other => Err(other),
         })
     }
 
     /// Pops receiver and arguments and pushes `result`, as a data primitive
-    /// does.
-    fn finish_primitive(&mut self, argc: usize, result: Value) -> Step {
+    /// does (sent from Rust, the result is what the send answers).
+    pub(crate) fn finish_primitive(&mut self, argc: usize, result: Value) -> Step {
+        self.answer(argc, result);
+        if self.fp == crate::call::NO_FRAME { Err(Flow::Return(result)) } else { Ok(()) }
+    }
+
+    /// Replaces a primitive's receiver and `argc` arguments on the stack by
+    /// `result`.
+    pub(crate) fn answer(&mut self, argc: usize, result: Value) {
         self.u.sp -= argc + 1;
         self.push(result);
-        if self.fp == crate::call::NO_FRAME { Err(Flow::Return(result)) } else { Ok(()) }
     }
 
     /// Fails unless `receiver` is an instance of `class` or of a subclass:
     /// a method may only run on receivers that have its class's fields.
     fn check_kind(&mut self, receiver: Value, class: Value) -> Result<(), Flow> {
         if !self.u.is_class(class) {
-            return Err(self.error("Expected a class."));
+            return Err(self.failure(ErrorKind::PrimitiveFailed, "Expected a class."));
         }
         let nil = self.u.nil();
         let mut c = self.u.class_of(receiver);
@@ -185,7 +223,7 @@ impl Interpreter {
             c = c.slot(CLASS_SUPERCLASS);
         }
         let (r, k) = (self.describe(receiver), self.u.class_name(class));
-        Err(self.error(format!("{r} is not an instance of {k}.")))
+        Err(self.failure(ErrorKind::PrimitiveFailed, format!("{r} is not an instance of {k}.")))
     }
 
     /// Fails unless `selector` takes `given` arguments.
@@ -195,7 +233,8 @@ impl Interpreter {
         if wanted == given {
             Ok(())
         } else {
-            Err(self.error(format!("Tried passing {given} arguments to a function that requires {wanted}.")))
+            let message = format!("Tried passing {given} arguments to a function that requires {wanted}.");
+            Err(self.failure(ErrorKind::PrimitiveFailed, message))
         }
     }
 

@@ -38,11 +38,6 @@ impl Interpreter {
         Flow::Stop(Box::new(Stop::Error { message: message.into(), trace: self.stack_trace(), on_stdout: false }))
     }
 
-    /// The error `error:` raises: `ERROR: message` on standard output.
-    pub(crate) fn user_error(&mut self, message: String) -> Flow {
-        Flow::Stop(Box::new(Stop::Error { message, trace: self.stack_trace(), on_stdout: true }))
-    }
-
     /// The error for a full frame stack.
     pub(crate) fn stack_overflow(&mut self) -> Flow {
         let depth = self.frame_count();
@@ -64,9 +59,14 @@ impl Interpreter {
 
     /// One line per frame, outermost first: `Class>>selector (file:line)`.
     pub(crate) fn stack_trace(&self) -> String {
+        self.stack_trace_from(self.fp, self.pc)
+    }
+
+    /// The trace of frame `fp`, at bytecode index `pc`, and its callers.
+    pub(crate) fn stack_trace_from(&self, fp: usize, pc: usize) -> String {
         let mut frames = Vec::new();
-        let mut fp = self.fp;
-        let mut pc = self.pc;
+        let mut fp = fp;
+        let mut pc = pc;
         while fp != NO_FRAME {
             frames.push((fp, pc));
             pc = self.u.stack[fp + FRAME_CALLER_PC].int_value().max(0) as usize;

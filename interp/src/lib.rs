@@ -10,10 +10,12 @@
 mod call;
 mod control;
 mod error;
+mod exceptions;
 pub mod frame;
 mod loader;
 pub mod native;
 mod ops;
+mod process;
 mod stats;
 mod tiering;
 
@@ -35,6 +37,10 @@ pub enum Flow {
     Return(Value),
     /// The program stops (boxed, so that handlers return small values).
     Stop(Box<Stop>),
+    /// An error to raise as an exception in place of the send being run
+    /// (the primitive that answers it leaves the send's receiver and
+    /// arguments on the stack; see `exceptions.rs`).
+    Raise(Box<exceptions::Raise>),
 }
 
 /// What handlers return.
@@ -77,6 +83,17 @@ pub struct Interpreter {
     /// What a runtime function called from native code could not hand
     /// back directly (an error, the bottom frame's return).
     pending: Option<Flow>,
+    /// The kernel classes and selectors of exceptions and processes.
+    kernel: exceptions::KernelRefs,
+    /// Set when the running chain changed other than by a call or return
+    /// (a cut by an exception, a process switch): native code below must
+    /// not go on, and leaves at once.
+    left_native: bool,
+    /// An OutOfMemory is being raised (so a failure to allocate its text is
+    /// not raised again).
+    raising_out_of_memory: bool,
+    /// Processes, when the program has made any.
+    scheduler: process::Scheduler,
 }
 
 impl Interpreter {
@@ -96,6 +113,7 @@ impl Interpreter {
         let mut class_path = ClassPath::new(config.class_path);
         class_path.set_kernel_shapes(u.class_shapes(vm::universe::NamespaceId::KERNEL));
         let nil = u.nil();
+        let kernel = exceptions::KernelRefs::find(&mut u);
         Ok(Interpreter {
             u,
             fp: 0,
@@ -116,6 +134,10 @@ impl Interpreter {
             native_epoch: 0,
             native_exits: vec![0; Opcode::COUNT],
             pending: None,
+            kernel,
+            left_native: false,
+            raising_out_of_memory: false,
+            scheduler: process::Scheduler::default(),
         })
     }
 
@@ -162,6 +184,17 @@ impl Interpreter {
             if let Some(native) = self.native
                 && self.u.runtime(self.rt).native_entry(self.pc)
             {
+                if self.u.interrupts.is_pending() {
+                    // Before native code runs (it would only come back).
+                    if let Err(flow) = self.safepoint() {
+                        return self.leave_loop(flow);
+                    }
+                    if self.left_native {
+                        self.left_native = false;
+                        continue;
+                    }
+                }
+                self.left_native = false;
                 let entered = self.fp;
                 let context = self as *mut Interpreter as *mut std::ffi::c_void;
                 // The frame's address, with the provenance of the whole stack
@@ -177,10 +210,7 @@ impl Interpreter {
                 if next == vm::runtime::NATIVE_LEFT {
                     // A runtime function set the registers (or left a flow).
                     if let Some(flow) = self.pending.take() {
-                        match flow {
-                            Flow::Return(v) => return Ok(v),
-                            Flow::Stop(s) => return Err(*s),
-                        }
+                        return self.leave_loop(flow);
                     }
                     continue;
                 }
@@ -189,10 +219,7 @@ impl Interpreter {
                     // functions deeper down may have moved the registers).
                     self.fp = entered;
                     if let Err(flow) = self.after_native_return() {
-                        match flow {
-                            Flow::Return(v) => return Ok(v),
-                            Flow::Stop(s) => return Err(*s),
-                        }
+                        return self.leave_loop(flow);
                     }
                     continue;
                 }
@@ -212,11 +239,19 @@ impl Interpreter {
             // never moves, and stays alive while a frame refers to its method.
             let step = unsafe { dispatch_verified(self, self.code, self.pc) };
             if let Err(flow) = step {
-                match flow {
-                    Flow::Return(v) => return Ok(v),
-                    Flow::Stop(s) => return Err(*s),
-                }
+                return self.leave_loop(flow);
             }
+        }
+    }
+
+    /// What `execute` answers for a flow that ends the loop. A raise that
+    /// reached the loop unconverted stops the program with its message.
+    #[cold]
+    fn leave_loop(&mut self, flow: Flow) -> Result<Value, Stop> {
+        match flow {
+            Flow::Return(v) => Ok(v),
+            Flow::Stop(s) => Err(*s),
+            Flow::Raise(r) => Err(Stop::Error { message: r.message, trace: self.stack_trace(), on_stdout: false }),
         }
     }
 
@@ -337,8 +372,7 @@ impl Interpreter {
             match self.invoke_from_rust(method, args.len()) {
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => self.execute(),
-                Err(Flow::Return(v)) => Ok(v),
-                Err(Flow::Stop(s)) => Err(*s),
+                Err(flow) => self.leave_loop(flow),
             }
         };
         self.u.sp = base;

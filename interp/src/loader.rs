@@ -75,7 +75,7 @@ impl Interpreter {
                     return Ok(());
                 }
                 Ok(None) => {}
-                Err(message) => return Err(self.error(message)),
+                Err(message) => return self.raise(vm::primitives::ErrorKind::Error, message, 0),
             }
         }
         let value = binding.slot(BINDING_VALUE);

@@ -84,6 +84,20 @@ impl Interpreter {
         let method = self.frame(FRAME_METHOD);
         self.set_method(method);
         self.pc = pc;
+        // Native code polls interrupts at method entries and back-edges,
+        // and comes here when one is pending.
+        if self.u.interrupts.is_pending() {
+            if let Err(flow) = self.safepoint() {
+                self.pending = Some(flow);
+                return NATIVE_LEFT;
+            }
+            if self.left_native {
+                // Another process runs now; this frame goes on when its
+                // process does, in the interpreter, at `pc`.
+                self.left_native = false;
+                return NATIVE_LEFT;
+            }
+        }
         self.count_exit();
         self.note_native_send_exit(pc);
         let byte = self.method_byte(method, pc);
@@ -98,6 +112,12 @@ impl Interpreter {
         let step = unsafe { dispatch_verified(self, code, pc) };
         if let Err(flow) = step {
             self.pending = Some(flow);
+            return NATIVE_LEFT;
+        }
+        if self.left_native {
+            // An exception cut the chain or another process runs now: the
+            // native activations below must not go on.
+            self.left_native = false;
             return NATIVE_LEFT;
         }
         if plain_return && self.fp == caller.unwrap_or(NO_FRAME) {

@@ -14,6 +14,8 @@
 //! - [`runtime`]: inline caches and counters per method.
 //! - [`image`]: mini-images: writing heap objects as an image, mapping and
 //!   binding images, checking, linking, packages, object graphs.
+//! - [`interrupts`]: requests for the program's thread to act at its next
+//!   safepoint (expired timers), and the timer thread.
 //!
 //! The interpreter and the JIT build on this crate.
 
@@ -23,6 +25,7 @@ pub mod bytecode;
 pub mod compiler;
 pub mod heap;
 pub mod image;
+pub mod interrupts;
 pub mod layout;
 pub mod object;
 pub mod primitives;

@@ -2,6 +2,7 @@
 
 use vm::layout::*;
 use vm::object::Format;
+use vm::primitives::ErrorKind;
 use vm::value::Value;
 
 use crate::frame::*;
@@ -16,7 +17,7 @@ impl Interpreter {
         let class = self.u.known.block_class(arity as u32);
         let closure = match self.u.alloc(class, Format::Closure, CLOSURE_SIZE) {
             Ok(c) => c,
-            Err(e) => return Err(self.error(e.to_string())),
+            Err(e) => return self.raise(ErrorKind::OutOfMemory, e.to_string(), 0),
         };
         // Fresh young object: no barrier needed for these stores.
         closure.set_slot_raw(CLOSURE_CODE, self.literals.slot(block as usize));
@@ -32,7 +33,7 @@ impl Interpreter {
         let n = count as usize;
         let array = match self.u.new_array(n) {
             Ok(a) => a,
-            Err(e) => return Err(self.error(e.to_string())),
+            Err(e) => return self.raise(ErrorKind::OutOfMemory, e.to_string(), n),
         };
         for i in 0..n {
             array.set_slot_raw(i, self.peek(n - 1 - i));
@@ -71,7 +72,8 @@ impl Interpreter {
         let code = closure.slot(CLOSURE_CODE);
         let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
         if arity != argc {
-            return Err(self.error(format!("Wrong number of arguments: a block of {arity} called with {argc}.")));
+            let message = format!("Wrong number of arguments: a block of {arity} called with {argc}.");
+            return Err(self.failure(ErrorKind::PrimitiveFailed, message));
         }
         self.push_frame(code, closure.slot(CLOSURE_RECEIVER), closure.slot(CLOSURE_CONTEXT), closure)
     }

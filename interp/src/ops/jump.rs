@@ -20,6 +20,10 @@ impl Interpreter {
         // A hot loop gets compiled; the loop head is where the next iteration
         // enters the native code (on-stack replacement).
         self.maybe_compile(self.rt);
+        // A back-edge is a safepoint.
+        if self.u.interrupts.is_pending() {
+            return self.safepoint();
+        }
         Ok(())
     }
 

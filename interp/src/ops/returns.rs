@@ -45,10 +45,17 @@ impl Interpreter {
                 fp = self.caller_fp(fp).unwrap_or(NO_FRAME);
             }
         }
-        if home == nil || !found {
+        // And it must be the activation the context belongs to (another
+        // process's frames take the same indices).
+        if home == nil || !found || !self.context_in_frame(home_ctx, fp) {
             return self.escaped_block();
         }
         let target = home_fp.unwrap_or(0);
+        // ensure: and ifCurtailed: blocks on the way run first (Smalltalk
+        // does the unwinding, then returns from the home frame).
+        if self.pending_unwind_above(target) {
+            return self.unwinding_return(v, target);
+        }
         // Unwind: activations between here and home end now.
         let mut fp = self.fp;
         while fp != target {
@@ -63,6 +70,20 @@ impl Interpreter {
         let method = self.u.stack[target + FRAME_METHOD];
         self.set_method(method);
         self.return_value(v)
+    }
+
+    /// Whether `ctx` is the current context of frame `fp` or one of its
+    /// parents.
+    fn context_in_frame(&self, ctx: Value, fp: usize) -> bool {
+        let nil = self.u.nil();
+        let mut c = self.u.stack[fp + FRAME_CONTEXT];
+        while c != nil {
+            if c == ctx {
+                return true;
+            }
+            c = c.slot(CONTEXT_PARENT);
+        }
+        false
     }
 
     /// The block's home has returned: the block returns the value of

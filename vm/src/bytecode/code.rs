@@ -134,6 +134,23 @@ impl CodeFlags {
     /// non-local return (`^` in a block) return through; returning from the
     /// method marks that context dead.
     pub const HOME_CONTEXT: CodeFlags = CodeFlags(1 << 1);
+    /// The kernel's `on:do:`: exception handlers are found by the frames
+    /// of this method (argument 1 the exception selector, 2 the handler
+    /// block). Set by the installer, never by the compiler (see
+    /// `KERNEL_MARKS`).
+    pub const HANDLER: CodeFlags = CodeFlags(1 << 2);
+    /// The kernel's `ensure:` and `ifCurtailed:`: unwinding past a frame
+    /// of this method runs argument 1 unless temporary 0 (whether it has
+    /// run) is set, and sets it.
+    pub const UNWIND: CodeFlags = CodeFlags(1 << 3);
+    /// The kernel's `Exception>>handle:resumeAt:`: a handler is running for
+    /// `self`; argument 1 is the frame of its `on:do:`, argument 2 the
+    /// frame resumption returns from. A handler search from above it goes
+    /// on below the `on:do:`.
+    pub const HANDLING: CodeFlags = CodeFlags(1 << 4);
+    /// Left out of the stack trace of an unhandled error (the kernel's
+    /// signalling helpers: `error:`, `signal:` on the class side...).
+    pub const HIDDEN: CodeFlags = CodeFlags(1 << 5);
 
     /// No flag.
     pub const fn empty() -> CodeFlags {

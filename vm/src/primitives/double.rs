@@ -1,7 +1,7 @@
 //! Double primitives (the receiver is a Double; Integer arguments coerce).
 
 use super::integer::big_to_f64;
-use super::{Prim, arg, receiver};
+use super::{ErrorKind, Prim, arg, receiver};
 use crate::universe::Universe;
 use crate::value::Value;
 
@@ -60,7 +60,7 @@ pub fn mul(u: &mut Universe, _argc: usize) -> Prim {
 /// an error.
 pub fn div(u: &mut Universe, argc: usize) -> Prim {
     if arg(u, argc, 0) == Value::small(0) {
-        return Prim::Error("Division by zero.".into());
+        return Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into());
     }
     arith(u, |a, b| a / b)
 }
@@ -122,7 +122,7 @@ pub fn sin(u: &mut Universe, argc: usize) -> Prim {
 
 fn to_integer(u: &mut Universe, d: f64) -> Prim {
     if !d.is_finite() {
-        return Prim::Error(format!("{} cannot be converted to an Integer.", format_double(d)));
+        return Prim::Raise(ErrorKind::Arithmetic, format!("{} cannot be converted to an Integer.", format_double(d)));
     }
     let Ok(big) = format!("{d:.0}").parse::<num_bigint::BigInt>() else { return Prim::Fail };
     match u.new_integer(&big) {

@@ -6,7 +6,7 @@ use num_bigint::BigInt;
 use num_integer::Integer as _;
 use num_traits::{Signed, ToPrimitive, Zero};
 
-use super::{Prim, arg, receiver};
+use super::{ErrorKind, Prim, arg, receiver};
 use crate::universe::Universe;
 use crate::value::Value;
 
@@ -49,7 +49,7 @@ fn operands(u: &Universe) -> Option<(Num, Num)> {
 pub(super) fn big_to_f64(b: &BigInt) -> Result<f64, Prim> {
     match b.to_f64() {
         Some(d) if d.is_finite() => Ok(d),
-        _ => Err(Prim::Error("Can't represent as double.".into())),
+        _ => Err(Prim::Raise(ErrorKind::Arithmetic, "Can't represent as double.".into())),
     }
 }
 
@@ -120,7 +120,7 @@ pub fn mul(u: &mut Universe, _argc: usize) -> Prim {
 }
 
 fn division_by_zero() -> Prim {
-    Prim::Error("Division by zero.".into())
+    Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into())
 }
 
 /// `/`: integer division, truncating (a Double argument divides as Doubles
@@ -137,7 +137,7 @@ pub fn div(u: &mut Universe, _argc: usize) -> Prim {
             let x = try_prim!(to_f64(&a));
             let q = (x / y).trunc();
             if !q.is_finite() {
-                return Prim::Error("Division by zero.".into());
+                return Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into());
             }
             int_result(u, float_to_big(q))
         }
@@ -241,10 +241,10 @@ pub fn bit_xor(u: &mut Universe, _argc: usize) -> Prim {
 pub fn shift_left(u: &mut Universe, _argc: usize) -> Prim {
     let Some((a, Num::Small(n))) = operands(u) else { return Prim::Fail };
     if n < 0 {
-        return Prim::Error("Negative shift.".into());
+        return Prim::Raise(ErrorKind::Arithmetic, "Negative shift.".into());
     }
     if n > 1 << 24 {
-        return Prim::Error(format!("shift by {n} is too large"));
+        return Prim::Raise(ErrorKind::Arithmetic, format!("shift by {n} is too large"));
     }
     if let Num::Small(x) = a
         && n < 62
@@ -344,7 +344,7 @@ fn receiver_big(u: &Universe, argc: usize) -> Option<BigInt> {
 pub fn sqrt(u: &mut Universe, argc: usize) -> Prim {
     let Some(n) = receiver_big(u, argc) else { return Prim::Fail };
     if n.is_negative() {
-        return Prim::Error("Domain error.".into());
+        return Prim::Raise(ErrorKind::Arithmetic, "Domain error.".into());
     }
     // The square root of the value as a Double; an Integer when that is
     // whole (exact for perfect squares, which covers every result a Double

@@ -32,13 +32,58 @@ pub enum Prim {
     Ok(Value),
     /// Not applicable (wrong argument class...): run the fallback.
     Fail,
-    /// A Smalltalk error with this message.
+    /// A `PrimitiveFailed` error with this message.
     Error(String),
+    /// An error of another kind, with this message.
+    Raise(ErrorKind, String),
+}
+
+/// The kernel exception class an error the VM raises is an instance of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `Error`: no more particular class fits.
+    Error,
+    /// `PrimitiveFailed`: arguments of the wrong kind, a primitive this VM
+    /// lacks, a primitive that failed with no Smalltalk fallback.
+    PrimitiveFailed,
+    /// `SubscriptOutOfBounds`: an index outside an object's bounds.
+    Index,
+    /// `ZeroDivide`: division by zero.
+    ZeroDivide,
+    /// `ArithmeticError`: a result that cannot be represented, a domain
+    /// error.
+    Arithmetic,
+    /// `OutOfMemory`: the heap reached its limit.
+    OutOfMemory,
+}
+
+impl ErrorKind {
+    /// The name of the kernel class.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::Error => "Error",
+            ErrorKind::PrimitiveFailed => "PrimitiveFailed",
+            ErrorKind::Index => "SubscriptOutOfBounds",
+            ErrorKind::ZeroDivide => "ZeroDivide",
+            ErrorKind::Arithmetic => "ArithmeticError",
+            ErrorKind::OutOfMemory => "OutOfMemory",
+        }
+    }
+
+    /// Every kind.
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Error,
+        ErrorKind::PrimitiveFailed,
+        ErrorKind::Index,
+        ErrorKind::ZeroDivide,
+        ErrorKind::Arithmetic,
+        ErrorKind::OutOfMemory,
+    ];
 }
 
 impl From<crate::universe::VmError> for Prim {
     fn from(e: crate::universe::VmError) -> Prim {
-        Prim::Error(e.to_string())
+        Prim::Raise(ErrorKind::OutOfMemory, e.to_string())
     }
 }
 
@@ -64,8 +109,6 @@ pub enum Control {
     PerformWithArgumentsInSuperclass,
     /// `invokeOn:with:` on a Method or Primitive.
     InvokeOnWith,
-    /// `error:`: print the message and a stack trace, exit with status 1.
-    Error,
     /// `system exit: n`
     Exit,
     /// `system printStackTrace`
@@ -74,10 +117,50 @@ pub enum Control {
     Load,
     /// `system loadFile: 'path'`
     LoadFile,
-    /// `halt`: stop with a message and trace.
-    Halt,
     /// `aClass compile: 'source'`
     Compile,
+    /// `Exception primFrame`: the sender's frame.
+    Frame,
+    /// `Exception primCallerOf: fp`
+    FrameCaller,
+    /// `Exception primArgument: n of: fp`
+    FrameArgument,
+    /// `Exception primHandlerFrom: fp`: the next `on:do:` frame.
+    NextHandler,
+    /// `Exception primHandling: anException`: its running handler's frame.
+    Handling,
+    /// `Exception primUnwindBlockAbove: fp`: the next unwind block to run.
+    NextUnwindBlock,
+    /// `Exception primReturn: value from: fp`: unwind, the frame returns.
+    ReturnFromFrame,
+    /// `Exception primRestart: fp with: aBlockOrNil`: the frame restarts.
+    RestartFrame,
+    /// `Exception primUnhandled: anException text: aString stdout: aBoolean`:
+    /// the report of an unhandled error (stops the program in the main
+    /// process).
+    Unhandled,
+    /// `Process>>priority:`
+    ProcessPriority,
+    /// `Process>>resume`
+    ProcessResume,
+    /// `Process>>suspend`
+    ProcessSuspend,
+    /// `Process>>primTerminate`: ends a process other than the active one.
+    ProcessTerminate,
+    /// `Process>>primTerminateActive`: ends the active process.
+    ProcessTerminateActive,
+    /// `Process>>isMain`
+    ProcessIsMain,
+    /// `Processor activeProcess`
+    ActiveProcess,
+    /// `Processor yield`
+    Yield,
+    /// `Semaphore>>signal`
+    SemaphoreSignal,
+    /// `Semaphore>>wait`
+    SemaphoreWait,
+    /// `Semaphore>>waitTimeoutMilliseconds:`
+    SemaphoreWaitTimeout,
 }
 
 /// What a primitive is.
@@ -116,8 +199,6 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("Object", "==", object::identical),
     data("Object", "hashcode", object::hashcode),
     data("Object", "inspect", object::inspect),
-    control("Object", "halt", Control::Halt),
-    control("Object", "error:", Control::Error),
     control("Object", "perform:", Control::Perform),
     control("Object", "perform:with:", Control::Perform),
     control("Object", "perform:with:with:", Control::Perform),
@@ -252,6 +333,32 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("System", "saveGraphCopy:to:", system::save_graph_copy),
     data("System", "loadGraph:with:", system::load_graph_with),
     data("System", "imageStats", system::image_stats),
+    // Exceptions
+    data("Exception class", "handles:", object::is_kind_of),
+    control("Exception class", "primFrame", Control::Frame),
+    control("Exception class", "primCallerOf:", Control::FrameCaller),
+    control("Exception class", "primArgument:of:", Control::FrameArgument),
+    control("Exception class", "primHandlerFrom:", Control::NextHandler),
+    control("Exception class", "primHandling:", Control::Handling),
+    control("Exception class", "primUnwindBlockAbove:", Control::NextUnwindBlock),
+    control("Exception class", "primReturn:from:", Control::ReturnFromFrame),
+    control("Exception class", "primRestart:with:", Control::RestartFrame),
+    control("Exception class", "primUnhandled:text:stdout:", Control::Unhandled),
+    // Processes
+    control("Process", "priority:", Control::ProcessPriority),
+    control("Process", "resume", Control::ProcessResume),
+    control("Process", "suspend", Control::ProcessSuspend),
+    control("Process", "primTerminate", Control::ProcessTerminate),
+    control("Process", "primTerminateActive", Control::ProcessTerminateActive),
+    control("Process", "isMain", Control::ProcessIsMain),
+    control("ProcessorScheduler", "activeProcess", Control::ActiveProcess),
+    control("ProcessorScheduler", "yield", Control::Yield),
+    control("Semaphore", "signal", Control::SemaphoreSignal),
+    control("Semaphore", "wait", Control::SemaphoreWait),
+    control("Semaphore", "waitTimeoutMilliseconds:", Control::SemaphoreWaitTimeout),
+    // Streams
+    data("String", "primCharacters", string::characters),
+    data("String class", "primFromCharacters:from:to:", string::from_characters),
 ];
 
 /// The primitive number (index + 1) of `class>>selector`.

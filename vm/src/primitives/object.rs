@@ -1,6 +1,6 @@
 //! Object, Class, Array, Block and Method primitives.
 
-use super::{Prim, arg, receiver};
+use super::{ErrorKind, Prim, arg, receiver};
 use crate::layout::*;
 use crate::object::Format;
 use crate::universe::Universe;
@@ -90,7 +90,7 @@ fn field_index(u: &Universe, obj: Value, index: Value) -> Result<usize, Prim> {
     let size = if obj.is_pointer() && obj.format().has_pointers() { obj.size() } else { 0 };
     if i < 1 || i as usize > size {
         let class = u.class_name(u.class_of(obj));
-        return Err(Prim::Error(format!("Index {i} not valid for {class} with {size} fields.")));
+        return Err(Prim::Raise(ErrorKind::Index, format!("Index {i} not valid for {class} with {size} fields.")));
     }
     Ok(i as usize - 1)
 }
@@ -273,7 +273,7 @@ fn array_index(u: &Universe, argc: usize) -> Result<(Value, usize), Prim> {
         return Err(Prim::Fail);
     }
     if i < 1 || i as usize > r.size() {
-        return Err(Prim::Error(format!("Index {i} not valid for array of length {}.", r.size())));
+        return Err(Prim::Raise(ErrorKind::Index, format!("Index {i} not valid for array of length {}.", r.size())));
     }
     Ok((r, i as usize - 1))
 }
@@ -337,4 +337,22 @@ pub fn method_holder(u: &mut Universe, argc: usize) -> Prim {
         return Prim::Fail;
     }
     Prim::Ok(r.slot(METHOD_HOLDER))
+}
+
+/// `Exception class>>handles:` (and any class's kind test): whether the
+/// argument is an instance of the receiver or of one of its subclasses.
+pub fn is_kind_of(u: &mut Universe, argc: usize) -> Prim {
+    let class = receiver(u, argc);
+    if !u.is_class(class) {
+        return Prim::Fail;
+    }
+    let nil = u.nil();
+    let mut c = u.class_of(arg(u, argc, 0));
+    while c != nil {
+        if c == class {
+            return Prim::Ok(u.known.true_);
+        }
+        c = c.slot(CLASS_SUPERCLASS);
+    }
+    Prim::Ok(u.known.false_)
 }

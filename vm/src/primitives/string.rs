@@ -1,7 +1,7 @@
 //! String, Symbol and Character primitives. Strings hold UTF-8; lengths
 //! and indices count characters (from 1), with a fast path for ASCII.
 
-use super::{Prim, arg, receiver};
+use super::{ErrorKind, Prim, arg, receiver};
 use crate::object::Format;
 use crate::universe::Universe;
 use crate::value::Value;
@@ -138,9 +138,10 @@ pub fn substring(u: &mut Universe, argc: usize) -> Prim {
         return ok_or(u.new_string(""));
     }
     if start < 1 || end as usize > len {
-        return Prim::Error(format!(
-            "Attempting to index string out of its bounds (start: {start} end: {end} length: {len})"
-        ));
+        return Prim::Raise(
+            ErrorKind::Index,
+            format!("Attempting to index string out of its bounds (start: {start} end: {end} length: {len})"),
+        );
     }
     let range = char_range(r, start as usize - 1, end as usize);
     // Copy out before allocating (which may move the receiver).
@@ -158,7 +159,7 @@ fn index(u: &Universe, argc: usize) -> Result<std::ops::Range<usize>, Prim> {
     let Some(i) = arg(u, argc, 0).as_int() else { return Err(Prim::Fail) };
     let len = char_count(r);
     if i < 1 || i as usize > len {
-        return Err(Prim::Error(format!("Index {i} not valid for string of length {len}.")));
+        return Err(Prim::Raise(ErrorKind::Index, format!("Index {i} not valid for string of length {len}.")));
     }
     Ok(char_range(r, i as usize - 1, i as usize))
 }
@@ -221,4 +222,47 @@ pub fn as_integer(u: &mut Universe, argc: usize) -> Prim {
         Ok(n) => ok_or(u.new_integer(&n)),
         Err(_) => Prim::Ok(u.nil()),
     }
+}
+
+/// `String>>primCharacters`: an Array of the string's Characters.
+pub fn characters(u: &mut Universe, argc: usize) -> Prim {
+    let Some(bytes) = receiver_bytes(u, argc) else { return Prim::Fail };
+    let text = String::from_utf8_lossy(&bytes);
+    let chars: Vec<char> = text.chars().collect();
+    let array = match u.new_array(chars.len()) {
+        Ok(a) => a,
+        Err(e) => return e.into(),
+    };
+    for (i, c) in chars.into_iter().enumerate() {
+        // Characters are immediates: no barrier.
+        array.set_slot_raw(i, Value::char(c));
+    }
+    Prim::Ok(array)
+}
+
+/// `String class>>primFromCharacters: anArray from: start to: end`: the
+/// String of those Characters (empty when `end < start`).
+pub fn from_characters(u: &mut Universe, argc: usize) -> Prim {
+    let array = arg(u, argc, 0);
+    let (Some(start), Some(end)) = (arg(u, argc, 1).as_int(), arg(u, argc, 2).as_int()) else { return Prim::Fail };
+    if !u.is_array(array) {
+        return Prim::Fail;
+    }
+    if end < start {
+        return ok_or(u.new_string(""));
+    }
+    if start < 1 || end as usize > array.size() {
+        return Prim::Raise(
+            ErrorKind::Index,
+            format!("Characters {start} to {end} are not within an Array of length {}.", array.size()),
+        );
+    }
+    let mut text = String::with_capacity((end - start + 1) as usize);
+    for i in start as usize - 1..end as usize {
+        match array.slot(i).as_char() {
+            Some(c) => text.push(c),
+            None => return Prim::Error(format!("Element {} is not a Character.", i + 1)),
+        }
+    }
+    ok_or(u.new_string(&text))
 }

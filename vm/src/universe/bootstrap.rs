@@ -71,11 +71,14 @@ pub struct Known {
     pub binding_class: Value,
     /// ByteArray (VM-internal)
     pub byte_array: Value,
+    /// ObjectExtensions: methods every object understands after Object's
+    /// own (see `Universe::lookup_uncached`).
+    pub object_extensions: Value,
 }
 
 /// The global names of the known objects, in the order of
 /// `Known::all_mut`.
-const KNOWN_NAMES: [&str; 28] = [
+const KNOWN_NAMES: [&str; 29] = [
     "nil",
     "true",
     "false",
@@ -104,10 +107,11 @@ const KNOWN_NAMES: [&str; 28] = [
     "Context",
     "GlobalBinding",
     "ByteArray",
+    "ObjectExtensions",
 ];
 
 impl Known {
-    fn all_mut(&mut self) -> [&mut Value; 28] {
+    fn all_mut(&mut self) -> [&mut Value; 29] {
         [
             &mut self.nil,
             &mut self.true_,
@@ -137,6 +141,7 @@ impl Known {
             &mut self.context_class,
             &mut self.binding_class,
             &mut self.byte_array,
+            &mut self.object_extensions,
         ]
     }
 
@@ -207,6 +212,7 @@ const VM_CLASSES: &[(&str, Option<&str>, Format)] = &[
     ("Context", Some("Object"), Format::Context),
     ("GlobalBinding", Some("Object"), Format::Fields),
     ("ByteArray", Some("Object"), Format::ByteArray),
+    ("ObjectExtensions", Some("Object"), Format::Fields),
 ];
 
 /// Whether `name` is one of the classes the VM itself defines (their
@@ -269,12 +275,15 @@ impl Universe {
             context_class: p,
             binding_class: p,
             byte_array: p,
+            object_extensions: p,
         };
         Universe {
             heap,
             stack: zeroed_stack(config.stack_words.max(1024)),
             sp: 0,
             handles: Vec::new(),
+            pins: Vec::new(),
+            free_pins: Vec::new(),
             symbols: HashMap::new(),
             namespaces: Vec::new(),
             namespace_ids: HashMap::new(),
@@ -288,6 +297,7 @@ impl Universe {
             jit_fp: 0,
             native_depth: 0,
             output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
+            interrupts: crate::interrupts::Interrupts::new(),
         }
     }
 
@@ -367,6 +377,7 @@ impl Universe {
         k.context_class = get("Context");
         k.binding_class = get("GlobalBinding");
         k.byte_array = get("ByteArray");
+        k.object_extensions = get("ObjectExtensions");
         // Phase 2: wiring. `Object class superclass == Class`; every
         // metaclass is an instance of Metaclass.
         let (_, object_meta) = classes["Object"];

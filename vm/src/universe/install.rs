@@ -7,7 +7,7 @@ use std::fmt;
 use num_bigint::BigInt;
 
 use super::{NamespaceId, Universe};
-use crate::bytecode::{CompiledClass, CompiledCode, Literal, verify_class};
+use crate::bytecode::{CodeFlags, CompiledClass, CompiledCode, Literal, verify_class};
 use crate::compiler::{ClassPath, ClassShape, compile_class_source};
 use crate::layout::*;
 use crate::object::Format;
@@ -59,7 +59,54 @@ pub const KERNEL_SOURCES: &[(&str, &str)] = &[
     ("Dictionary", include_str!("../../kernel/Dictionary.som")),
     ("Hashtable", include_str!("../../kernel/Hashtable.som")),
     ("Set", include_str!("../../kernel/Set.som")),
+    ("Exception", include_str!("../../kernel/Exception.som")),
+    ("Error", include_str!("../../kernel/Error.som")),
+    ("Notification", include_str!("../../kernel/Notification.som")),
+    ("Warning", include_str!("../../kernel/Warning.som")),
+    ("ArithmeticError", include_str!("../../kernel/ArithmeticError.som")),
+    ("ZeroDivide", include_str!("../../kernel/ZeroDivide.som")),
+    ("MessageNotUnderstood", include_str!("../../kernel/MessageNotUnderstood.som")),
+    ("Message", include_str!("../../kernel/Message.som")),
+    ("SubscriptOutOfBounds", include_str!("../../kernel/SubscriptOutOfBounds.som")),
+    ("PrimitiveFailed", include_str!("../../kernel/PrimitiveFailed.som")),
+    ("OutOfMemory", include_str!("../../kernel/OutOfMemory.som")),
+    ("IllegalResumeAttempt", include_str!("../../kernel/IllegalResumeAttempt.som")),
+    ("Halt", include_str!("../../kernel/Halt.som")),
+    ("ExceptionSet", include_str!("../../kernel/ExceptionSet.som")),
+    ("PositionableStream", include_str!("../../kernel/PositionableStream.som")),
+    ("ReadStream", include_str!("../../kernel/ReadStream.som")),
+    ("WriteStream", include_str!("../../kernel/WriteStream.som")),
+    ("ReadWriteStream", include_str!("../../kernel/ReadWriteStream.som")),
+    ("Process", include_str!("../../kernel/Process.som")),
+    ("ProcessorScheduler", include_str!("../../kernel/ProcessorScheduler.som")),
+    ("Semaphore", include_str!("../../kernel/Semaphore.som")),
+    ("Delay", include_str!("../../kernel/Delay.som")),
+    ("SharedQueue", include_str!("../../kernel/SharedQueue.som")),
+    ("ObjectExtensions", include_str!("../../kernel/ObjectExtensions.som")),
 ];
+
+/// Kernel methods whose frames the VM recognises: exception handlers,
+/// unwind blocks, running handlers, and signalling helpers left out of
+/// stack traces (see `CodeFlags`). `(holder, selector, marks)`.
+pub const KERNEL_MARKS: &[(&str, &str, CodeFlags)] = &[
+    ("Block", "on:do:", CodeFlags::HANDLER),
+    ("Block", "ensure:", CodeFlags::UNWIND),
+    ("Block", "ifCurtailed:", CodeFlags::UNWIND),
+    ("Exception", "handle:resumeAt:", CodeFlags::HANDLING),
+    ("Object", "error:", CodeFlags::HIDDEN),
+    ("Object", "halt", CodeFlags::HIDDEN),
+    ("Exception class", "signal", CodeFlags::HIDDEN),
+    ("Exception class", "signal:", CodeFlags::HIDDEN),
+    ("Exception class", "vmSignal:", CodeFlags::HIDDEN),
+];
+
+/// The marks of kernel method `holder>>selector`.
+pub fn kernel_marks(holder: &str, selector: &str) -> CodeFlags {
+    KERNEL_MARKS
+        .iter()
+        .find(|(h, s, _)| *h == holder && *s == selector)
+        .map_or(CodeFlags::empty(), |&(_, _, marks)| marks)
+}
 
 /// Compiles and installs the kernel sources into the kernel namespace.
 pub(super) fn install_kernel(u: &mut Universe) -> Result<(), String> {
@@ -70,6 +117,12 @@ pub(super) fn install_kernel(u: &mut Universe) -> Result<(), String> {
         let compiled = compile_class_source(&file, source, None, &class_path).map_err(|e| e.to_string())?;
         u.install_class(&compiled, NamespaceId::KERNEL).map_err(|e| format!("{file}: {e}"))?;
     }
+    // The scheduler global: its state is the VM's, so it has no fields.
+    let scheduler = u.intern("ProcessorScheduler").map_err(|e| e.to_string())?;
+    let class = u.global_in(NamespaceId::KERNEL, scheduler).ok_or("the kernel has no ProcessorScheduler")?;
+    let processor = u.alloc_old(class, Format::Fields, 0).map_err(|e| e.to_string())?;
+    let name = u.intern("Processor").map_err(|e| e.to_string())?;
+    u.set_global(NamespaceId::KERNEL, name, processor).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -205,10 +258,14 @@ impl Universe {
         };
         m.set_slot_raw(METHOD_SELECTOR, selector);
         m.set_slot_raw(METHOD_HOLDER, holder);
+        let mut flags = code.flags;
+        if ns == NamespaceId::KERNEL && outer == nil {
+            flags.insert(kernel_marks(holder_name, code.selector().unwrap_or("")));
+        }
         let info = (i64::from(code.num_args) << METHOD_INFO_ARGS_SHIFT)
             | (i64::from(code.num_temps) << METHOD_INFO_TEMPS_SHIFT)
             | (i64::from(code.max_stack) << METHOD_INFO_STACK_SHIFT)
-            | (i64::from(code.flags.bits()) << METHOD_INFO_FLAGS_SHIFT);
+            | (i64::from(flags.bits()) << METHOD_INFO_FLAGS_SHIFT);
         m.set_slot_raw(METHOD_INFO, Value::small(info));
         m.set_slot_raw(METHOD_NUM_ICS, Value::small(i64::from(code.num_ics)));
         let cell = self.new_method_cell();

@@ -51,6 +51,11 @@ pub type Result<T> = std::result::Result<T, VmError>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handle(usize);
 
+/// A long-lived root, kept until unpinned (a process the scheduler knows,
+/// say): an index into the pin table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PinId(u32);
+
 /// Configuration of a universe.
 #[derive(Clone, Copy, Debug)]
 pub struct UniverseConfig {
@@ -77,6 +82,9 @@ pub struct Universe {
     /// Number of live words of `stack`.
     pub sp: usize,
     handles: Vec<Value>,
+    /// Pinned values (free entries hold nil).
+    pins: Vec<Value>,
+    free_pins: Vec<u32>,
     symbols: HashMap<Box<str>, Value>,
     /// Namespaces, by `NamespaceId`.
     namespaces: Vec<NamespaceData>,
@@ -103,6 +111,8 @@ pub struct Universe {
     pub native_depth: usize,
     /// Where the program's output goes.
     pub output: crate::primitives::Output,
+    /// Requests for the program's thread (timers), polled at safepoints.
+    pub interrupts: std::sync::Arc<crate::interrupts::Interrupts>,
 }
 
 impl Universe {
@@ -131,6 +141,32 @@ impl Universe {
     /// Releases every handle made since `mark`.
     pub fn release_handles(&mut self, mark: usize) {
         self.handles.truncate(mark);
+    }
+
+    /// Pins `v`: it stays alive, and is updated by collections, until
+    /// unpinned.
+    pub fn pin(&mut self, v: Value) -> PinId {
+        match self.free_pins.pop() {
+            Some(i) => {
+                self.pins[i as usize] = v;
+                PinId(i)
+            }
+            None => {
+                self.pins.push(v);
+                PinId(self.pins.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// The value of a pin.
+    pub fn pinned(&self, id: PinId) -> Value {
+        self.pins[id.0 as usize]
+    }
+
+    /// Releases a pin (its id may be handed out again).
+    pub fn unpin(&mut self, id: PinId) {
+        self.pins[id.0 as usize] = self.known.nil;
+        self.free_pins.push(id.0);
     }
 
     /// Pushes a value on the frame stack.
@@ -254,6 +290,7 @@ impl Universe {
         let roots = UniverseRoots {
             stack: &mut self.stack[..self.sp],
             handles: &mut self.handles,
+            pins: &mut self.pins,
             symbols: &mut self.symbols,
             namespaces: &mut self.namespaces,
             known: &mut self.known,
@@ -322,15 +359,23 @@ impl Universe {
         m
     }
 
-    /// Method lookup without the cache.
+    /// Method lookup without the cache: the class and its superclasses,
+    /// then, for a chain through Object, `ObjectExtensions` (the methods
+    /// every object understands beyond SOM's Object protocol, which SOM's
+    /// suites count).
     pub fn lookup_uncached(&self, mut class: Value, selector: Value) -> Value {
         let nil = self.nil();
+        let mut passed_object = false;
         while class != nil {
             let m = classes::dict_lookup(class.slot(CLASS_METHOD_DICT), selector, nil);
             if m != nil {
                 return m;
             }
+            passed_object |= class == self.known.object;
             class = class.slot(CLASS_SUPERCLASS);
+        }
+        if passed_object {
+            return classes::dict_lookup(self.known.object_extensions.slot(CLASS_METHOD_DICT), selector, nil);
         }
         nil
     }
@@ -428,6 +473,7 @@ impl Universe {
 struct UniverseRoots<'a> {
     stack: &'a mut [Value],
     handles: &'a mut Vec<Value>,
+    pins: &'a mut Vec<Value>,
     symbols: &'a mut HashMap<Box<str>, Value>,
     namespaces: &'a mut Vec<NamespaceData>,
     known: &'a mut Known,
@@ -440,6 +486,9 @@ impl Roots for UniverseRoots<'_> {
             visit(v);
         }
         for v in self.handles.iter_mut() {
+            visit(v);
+        }
+        for v in self.pins.iter_mut() {
             visit(v);
         }
         for v in self.symbols.values_mut() {

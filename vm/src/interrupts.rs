@@ -1,0 +1,168 @@
+//! Interrupts: requests that the program's thread act at its next
+//! safepoint (a timer that expired; later, a request of the live
+//! connection), and the timer thread that raises them.
+//!
+//! ```text
+//!  timer thread                         program's thread
+//!  sleeps until the deadline  --------> `pending` (one word) polled at
+//!  sets TIMER in `pending`               method entries and loop
+//!                                        back-edges, by the interpreter
+//!  (other threads: their own bits)       and by native code (one load)
+//! ```
+//!
+//! The program's thread sets the deadline (the earliest timed wait), takes
+//! the pending bits at a safepoint, and, when no process can run, sleeps
+//! in [`Interrupts::idle_until`] until the deadline or a request, without
+//! spinning.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+/// Bit of `pending`: a timer's deadline passed.
+pub const TIMER: u64 = 1;
+
+/// The shared request word and the timer.
+#[derive(Debug, Default)]
+pub struct Interrupts {
+    /// Request bits; 0 when nothing is asked. Native code reads it at a
+    /// fixed address ([`Interrupts::flag_address`]).
+    pending: AtomicU64,
+    state: Mutex<TimerState>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TimerState {
+    deadline: Option<Instant>,
+    thread_started: bool,
+}
+
+impl Interrupts {
+    /// Interrupts with nothing pending and no timer.
+    pub fn new() -> Arc<Interrupts> {
+        Arc::new(Interrupts::default())
+    }
+
+    /// The address of the request word, for native code to poll.
+    pub fn flag_address(&self) -> u64 {
+        self.pending.as_ptr() as u64
+    }
+
+    /// Whether anything is pending (one relaxed load).
+    #[inline(always)]
+    pub fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) != 0
+    }
+
+    /// Takes the pending bits, leaving none.
+    pub fn take(&self) -> u64 {
+        self.pending.swap(0, Ordering::AcqRel)
+    }
+
+    /// Asks the program's thread to act on `bits` at its next safepoint
+    /// (and wakes it if it sleeps).
+    pub fn request(&self, bits: u64) {
+        self.pending.fetch_or(bits, Ordering::AcqRel);
+        let _guard = self.lock();
+        self.wake.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TimerState> {
+        // A panic on another thread holding the lock leaves the state
+        // usable: it is two plain fields.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sets (or, with `None`, clears) the time at which TIMER is raised.
+    /// The timer thread starts with the first deadline.
+    pub fn set_deadline(self: &Arc<Self>, deadline: Option<Instant>) {
+        let mut state = self.lock();
+        state.deadline = deadline;
+        if deadline.is_some() && !state.thread_started {
+            let me = Arc::clone(self);
+            let spawned = std::thread::Builder::new().name("mica-timer".into()).spawn(move || me.run_timer());
+            // Without the thread, timers are still served whenever the
+            // program waits (idle_until); only preemption by a timer is lost.
+            state.thread_started = spawned.is_ok();
+        }
+        self.wake.notify_all();
+    }
+
+    fn run_timer(&self) {
+        let mut state = self.lock();
+        loop {
+            state = match state.deadline {
+                None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        self.pending.fetch_or(TIMER, Ordering::AcqRel);
+                        state.deadline = None;
+                        self.wake.notify_all();
+                        state
+                    } else {
+                        self.wake.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()).0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps until `deadline` (forever with `None`) or until a request
+    /// is pending, whichever comes first.
+    pub fn idle_until(&self, deadline: Option<Instant>) {
+        let mut state = self.lock();
+        loop {
+            if self.is_pending() {
+                return;
+            }
+            match deadline {
+                None => state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return;
+                    }
+                    state = self.wake.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_deadline_raises_the_timer_bit() {
+        let i = Interrupts::new();
+        assert!(!i.is_pending());
+        i.set_deadline(Some(Instant::now() + Duration::from_millis(5)));
+        let start = Instant::now();
+        while !i.is_pending() {
+            assert!(start.elapsed() < Duration::from_secs(5), "the timer never fired");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(i.take(), TIMER);
+        assert!(!i.is_pending());
+    }
+
+    #[test]
+    fn idle_wakes_at_the_deadline_or_on_a_request() {
+        let i = Interrupts::new();
+        let start = Instant::now();
+        i.idle_until(Some(Instant::now() + Duration::from_millis(20)));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        let other = Arc::clone(&i);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            other.request(2);
+        });
+        i.idle_until(None);
+        assert_eq!(i.take(), 2);
+        t.join().expect("the requesting thread");
+    }
+}
