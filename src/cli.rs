@@ -100,6 +100,8 @@ pub struct Options {
     pub stats: bool,
     /// `--gc-stress`: collect at every allocation and verify the heap.
     pub gc_stress: bool,
+    /// `--max-heap=SIZE`: the most bytes the heap may hold.
+    pub max_heap: Option<usize>,
     /// `--jit=off|on|eager`.
     pub jit: JitChoice,
     /// `--jit-threshold=N`: activations before a method is compiled.
@@ -162,6 +164,10 @@ Options:
   --jit-max-recompiles=N times one method is compiled again that way (4)
   --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
+  --max-heap=SIZE        the most memory the heap may hold (bytes, or with k,
+                         m, g: 512m, 2g); past it, allocating signals
+                         OutOfMemory (default: half the machine's memory,
+                         at most 4g)
   --gc-stress            collect at every allocation and verify the heap
                          (slow; for testing the VM)
   -h, --help             print this help
@@ -174,6 +180,31 @@ fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
         .map_err(|_| CliError(format!("{prefix} needs a whole number, not '{}'", &arg[prefix.len()..])))
 }
 
+/// The smallest heap `--max-heap` accepts.
+pub const MIN_HEAP: usize = 16 << 20;
+
+/// A size in bytes: a whole number with an optional k, m or g (powers of
+/// 1024; `KiB`, `MB`... read the same).
+fn parse_size(text: &str) -> Result<usize, CliError> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let shift = match unit {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(CliError(format!("--max-heap: unknown unit '{unit}' in '{text}' (k, m or g)"))),
+    };
+    let n: usize =
+        digits.parse().map_err(|_| CliError(format!("--max-heap needs a size such as 512m or 2g, not '{text}'")))?;
+    let bytes = n.checked_mul(1 << shift).ok_or_else(|| CliError(format!("--max-heap={text} is too large")))?;
+    if bytes < MIN_HEAP {
+        return Err(CliError(format!("--max-heap={text} is too small: the heap needs at least 16m")));
+    }
+    Ok(bytes)
+}
+
 /// Reads `arg` if it is an option of running a program (`--stats`,
 /// `--jit=...`, ...): whether it was one.
 fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
@@ -182,6 +213,8 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
         o.stats = true;
     } else if arg == "--gc-stress" {
         o.gc_stress = true;
+    } else if let Some(size) = value("--max-heap=") {
+        o.max_heap = Some(parse_size(size)?);
     } else if let Some(mode) = value("--jit=") {
         o.jit = match mode {
             "off" => JitChoice::Off,
@@ -416,5 +449,18 @@ mod tests {
         assert!(parse(&args(&["--jit-threshold=x"])).unwrap_err().0.contains("needs a whole number"));
         assert!(parse(&args(&["-cp"])).unwrap_err().0.contains("needs a value"));
         assert!(parse(&args(&["--frobnicate"])).unwrap_err().0.contains("unknown option"));
+    }
+
+    #[test]
+    fn heap_sizes() {
+        let size = |s: &str| parse(&args(&[&format!("--max-heap={s}"), "Main"])).map(|o| o.max_heap);
+        assert_eq!(size("64m"), Ok(Some(64 << 20)));
+        assert_eq!(size("2G"), Ok(Some(2 << 30)));
+        assert_eq!(size("65536k"), Ok(Some(64 << 20)));
+        assert_eq!(size("17000000"), Ok(Some(17_000_000)));
+        assert!(size("1m").unwrap_err().0.contains("too small"));
+        assert!(size("12x").unwrap_err().0.contains("unknown unit"));
+        assert!(size("lots").unwrap_err().0.contains("needs a size"));
+        assert!(size("99999999999999g").unwrap_err().0.contains("too large"));
     }
 }

@@ -64,6 +64,11 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
     let mut config =
         InterpConfig { class_path: options.class_path.iter().map(PathBuf::from).collect(), ..Default::default() };
     config.universe.heap.stress = options.gc_stress;
+    if let Some(max) = options.max_heap {
+        config.universe.heap.max_bytes = max;
+        // The nursery counts against the limit: at most an eighth of it.
+        config.universe.heap.nursery_bytes = config.universe.heap.nursery_bytes.min(max / 8);
+    }
     let mut interp =
         kernel::universe(config.universe).and_then(|u| Interpreter::with_universe(u, config)).map_err(|e| {
             eprintln!("mica: cannot start: {e}");

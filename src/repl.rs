@@ -1,6 +1,6 @@
 //! The read-eval-print loop: `mica` with no class. Each line (or several
 //! statements separated by periods) is compiled as a method and run; the
-//! value is printed with `asString`. Assignments to undeclared names make
+//! value is printed with `printString` (`'it''s'`, `#(1 $a)`, `an Object`). Assignments to undeclared names make
 //! globals, so values carry over from line to line. Errors are reported and
 //! the session goes on.
 

@@ -128,11 +128,11 @@ fn binary_input_is_an_error_not_a_crash() {
 
 #[test]
 fn repl_evaluates_lines_and_survives_errors() {
-    let out = repl("3 + 4\nx := 6 * 7\n1 / 0\nx + 1\n'a' , 'b'\n");
+    let out = repl("3 + 4\nx := 6 * 7\n1 / 0\nx + 1\n'a' , 'b'\n#(1 $a 'it''s' #(2) #foo nil)\nObject new\n");
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().skip(1).collect();
-    assert_eq!(lines, ["7", "42", "43", "Vector(a b)"], "{stdout}");
+    assert_eq!(lines, ["7", "42", "43", "a Vector('a' 'b')", "#(1 $a 'it''s' #(2) #foo nil)", "an Object"], "{stdout}");
     assert!(text(&out.stderr).contains("Division by zero."));
 }
 

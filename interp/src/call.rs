@@ -31,7 +31,10 @@ impl Interpreter {
                 cache.misses += 1;
                 let m = self.u.lookup(class, selector);
                 let cell = if m == self.u.nil() { 0 } else { m.slot(METHOD_CELL).bits() & !1 };
-                self.u.runtime_mut(self.rt).ics[ic as usize].record(class, m, cell);
+                let record = self.u.runtime_mut(self.rt);
+                let cache = &mut record.ics[ic as usize];
+                cache.record(class, m, cell);
+                record.ics_outgrown |= cache.outgrown();
                 m
             }
         };
@@ -261,7 +264,7 @@ impl Interpreter {
     /// Activates the fallback code of a primitive that failed, over the
     /// receiver and arguments the primitive left on the stack.
     #[cold]
-    fn run_fallback(&mut self, method: Value, rt: usize, argc: usize) -> Step {
+    pub(crate) fn run_fallback(&mut self, method: Value, rt: usize, argc: usize) -> Step {
         let receiver = self.peek(argc);
         let nil = self.u.nil();
         self.push_frame_rt(method, rt, receiver, nil, nil)

@@ -171,6 +171,7 @@ impl Interpreter {
             | Control::ReturnFromFrame
             | Control::RestartFrame
             | Control::Unhandled => self.exception_primitive(c, argc),
+            Control::QuickReturnFromFrame | Control::QuickReturn => self.quick_return(c, method, argc),
             Control::ProcessPriority
             | Control::ProcessResume
             | Control::ProcessSuspend
@@ -192,6 +193,15 @@ impl Interpreter {
             raise @ Flow::Raise(_) => self.raise_flow(raise, argc),
             other => Err(other),
         })
+    }
+
+    /// A leaf control primitive (see `Control::is_leaf`), which answers in
+    /// place of its send or fails with a raise and no effect.
+    pub(crate) fn control_leaf(&mut self, c: Control, argc: usize) -> Step {
+        match c {
+            Control::ActiveProcess | Control::ProcessIsMain => self.process_primitive(c, argc),
+            _ => self.exception_primitive(c, argc),
+        }
     }
 
     /// Pops receiver and arguments and pushes `result`, as a data primitive

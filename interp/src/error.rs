@@ -88,7 +88,7 @@ impl Interpreter {
         out
     }
 
-    fn frame_description(&self, method: Value, pc: usize) -> String {
+    pub(crate) fn frame_description(&self, method: Value, pc: usize) -> String {
         let name = self.method_name(method);
         let line = self.u.line_at(method, pc);
         let file = self.u.string_value(method.slot(METHOD_FILE)).unwrap_or_default();

@@ -143,16 +143,21 @@ impl Interpreter {
     pub(crate) fn raise(&mut self, kind: ErrorKind, message: String, pop: usize) -> Step {
         let class = self.kernel.error_class(kind);
         let nil = self.u.nil();
-        if class == nil || (kind == ErrorKind::OutOfMemory && self.raising_out_of_memory) {
+        if class == nil {
             return Err(self.error(message));
+        }
+        if kind == ErrorKind::OutOfMemory {
+            if self.u.in_memory_reserve {
+                // Its handler ran out of the reserve too.
+                return Err(self.error(format!("{message} (The reserve for handling it is used up too.)")));
+            }
+            // The handler runs in the reserve above the limit.
+            self.u.in_memory_reserve = true;
         }
         self.u.sp -= pop;
         self.push(class);
         self.push(nil);
-        let was = self.raising_out_of_memory;
-        self.raising_out_of_memory |= kind == ErrorKind::OutOfMemory;
         let text = self.u.new_string(&message);
-        self.raising_out_of_memory = was;
         match text {
             Ok(t) => self.set_top(t),
             Err(_) if kind == ErrorKind::OutOfMemory => {}
@@ -352,20 +357,7 @@ impl Interpreter {
                 Some(fp) => self.frame_value(self.next_handler(fp)),
                 None => nil,
             },
-            Control::Handling => {
-                let exception = self.peek(0);
-                let mut fp = self.fp;
-                let mut found = None;
-                while fp != NO_FRAME {
-                    if self.frame_flags(fp).contains(CodeFlags::HANDLING) && self.u.stack[fp + FRAME_SELF] == exception
-                    {
-                        found = Some(fp);
-                        break;
-                    }
-                    fp = self.caller_fp(fp).unwrap_or(NO_FRAME);
-                }
-                self.frame_value(found)
-            }
+            Control::Handling => self.frame_value(self.handling_frame(self.peek(0))),
             Control::NextUnwindBlock => {
                 let target = self.frame_operand(self.peek(0))?;
                 let mut fp = self.fp;
@@ -401,6 +393,46 @@ impl Interpreter {
             _ => unreachable!("not an exception primitive: {c:?}"),
         };
         self.finish_primitive(argc, result)
+    }
+
+    /// `Exception return: value from: fp` and `anException return: value`
+    /// (from its handler) when no unwind block lies on the way: the frame
+    /// returns at once. Otherwise, and for anything out of the ordinary, the
+    /// method's Smalltalk code runs (it unwinds, or reports the misuse).
+    pub(crate) fn quick_return(&mut self, c: Control, method: Value, argc: usize) -> Step {
+        let target = match c {
+            Control::QuickReturnFromFrame => match self.peek(0).as_int() {
+                Some(fp) if fp >= 0 && self.on_chain(fp as usize) => Some(fp as usize),
+                _ => None,
+            },
+            _ => {
+                let exception = self.peek(1);
+                self.handling_frame(exception).and_then(|h| self.frame_arg(h, 1).as_int()).map(|fp| fp as usize)
+            }
+        };
+        let value = self.peek(argc - 1);
+        match target {
+            Some(fp) if self.on_chain(fp) && !self.pending_unwind_above(fp) => {
+                self.cut_to(fp);
+                self.return_value(value)
+            }
+            _ => {
+                let rt = self.u.runtime_index(method);
+                self.run_fallback(method, rt, argc)
+            }
+        }
+    }
+
+    /// The frame of the innermost handler running for `exception`.
+    fn handling_frame(&self, exception: Value) -> Option<usize> {
+        let mut fp = self.fp;
+        while fp != NO_FRAME {
+            if self.frame_flags(fp).contains(CodeFlags::HANDLING) && self.u.stack[fp + FRAME_SELF] == exception {
+                return Some(fp);
+            }
+            fp = self.caller_fp(fp).unwrap_or(NO_FRAME);
+        }
+        None
     }
 
     /// Starts the running frame `fp` again from its first bytecode, with

@@ -89,9 +89,6 @@ pub struct Interpreter {
     /// (a cut by an exception, a process switch): native code below must
     /// not go on, and leaves at once.
     left_native: bool,
-    /// An OutOfMemory is being raised (so a failure to allocate its text is
-    /// not raised again).
-    raising_out_of_memory: bool,
     /// Processes, when the program has made any.
     scheduler: process::Scheduler,
 }
@@ -136,7 +133,6 @@ impl Interpreter {
             pending: None,
             kernel,
             left_native: false,
-            raising_out_of_memory: false,
             scheduler: process::Scheduler::default(),
         })
     }
@@ -447,7 +443,7 @@ impl Interpreter {
     }
 
     /// Evaluates statements typed at the REPL and answers the printed value
-    /// (`asString` of the last statement's value). Undeclared names
+    /// (`printString` of the last statement's value). Undeclared names
     /// assigned to become globals.
     pub fn evaluate(&mut self, source: &str) -> Result<String, Stop> {
         let nil = self.u.nil();
@@ -479,7 +475,7 @@ impl Interpreter {
         self.u.add_method(class, method).map_err(|e| Stop::Fatal(e.to_string()))?;
         let instance = self.send(class, "new", &[])?;
         let value = self.send(instance, "doIt", &[])?;
-        let text = self.send(value, "asString", &[])?;
+        let text = self.send(value, "printString", &[])?;
         Ok(self.u.text_or_describe(text))
     }
 

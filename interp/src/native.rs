@@ -220,7 +220,11 @@ pub unsafe extern "C" fn mica_step(interp: *mut c_void, fp: u64, pc: u64) -> u64
 pub unsafe extern "C" fn mica_primitive(interp: *mut c_void, n: u64, argc: u64) -> u64 {
     // SAFETY: as in `mica_step`.
     let interp = unsafe { &mut *(interp as *mut Interpreter) };
-    let Some(vm::primitives::Kind::Data(f)) = vm::primitives::get(n as usize).map(|p| p.kind) else { return 0 };
+    let f = match vm::primitives::get(n as usize).map(|p| p.kind) {
+        Some(vm::primitives::Kind::Data(f)) => f,
+        Some(vm::primitives::Kind::Control(c)) if c.is_leaf() => return interp.native_leaf_control(c, argc as usize),
+        _ => return 0,
+    };
     let argc = argc as usize;
     match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut interp.u, argc))) {
         Ok(vm::primitives::Prim::Ok(v)) => {
@@ -232,6 +236,35 @@ pub unsafe extern "C" fn mica_primitive(interp: *mut c_void, n: u64, argc: u64) 
         Err(_) => {
             interp.pending = Some(Flow::Stop(Box::new(Stop::Fatal(format!("internal error in primitive {n}")))));
             NATIVE_LEFT
+        }
+    }
+}
+
+impl Interpreter {
+    /// A leaf control primitive for native code, in the frame native code
+    /// stored in `jit_fp`: 1 when it answered, 0 when the send must go
+    /// through the interpreter (which raises the error it met: the
+    /// primitive had no effect), or `NATIVE_LEFT`.
+    fn native_leaf_control(&mut self, c: vm::primitives::Control, argc: usize) -> u64 {
+        let saved = self.fp;
+        self.fp = self.u.jit_fp;
+        let sp = self.u.sp;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.control_leaf(c, argc)));
+        self.fp = saved;
+        match result {
+            Ok(Ok(())) => 1,
+            Ok(Err(Flow::Raise(_))) => {
+                self.u.sp = sp;
+                0
+            }
+            Ok(Err(flow)) => {
+                self.pending = Some(flow);
+                NATIVE_LEFT
+            }
+            Err(_) => {
+                self.pending = Some(Flow::Stop(Box::new(Stop::Fatal(format!("internal error in primitive {c:?}")))));
+                NATIVE_LEFT
+            }
         }
     }
 }

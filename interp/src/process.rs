@@ -486,17 +486,33 @@ impl Interpreter {
             let main_mark = if main == Some(i as u32) { " (the main process)" } else { "" };
             let _ = write!(
                 text,
-                "\n  {}{main_mark}, priority {}, {what}",
+                "\n  {}{main_mark}, priority {}, {what} in {}",
                 self.process_name(process),
-                self.priority_of(process)
+                self.priority_of(process),
+                self.top_frame_of(i as u32)
             );
         }
-        if let Some(m) = main
-            && self.scheduler.slots.get(m as usize).is_none_or(Option::is_none)
-        {
-            text += "\n  the main process is suspended, and no process is left to resume it";
-        }
-        Flow::Stop(Box::new(Stop::Error { message: text, trace: self.stack_trace(), on_stdout: false }))
+        Flow::Stop(Box::new(Stop::Error { message: text, trace: String::new(), on_stdout: false }))
+    }
+
+    /// Where process `index` stands: `Class>>selector (file:line)` of its
+    /// running frame.
+    pub(crate) fn top_frame_of(&self, index: u32) -> String {
+        let process = self.proc_object(index);
+        let frames = process.slot(fields::FRAMES);
+        let (method, pc) = if frames == self.u.nil() {
+            if self.fp == NO_FRAME {
+                return "no method".into();
+            }
+            (self.frame(FRAME_METHOD), self.pc)
+        } else {
+            let fp = process.slot(fields::FP).int_value();
+            if fp < 0 || fp as usize >= frames.size() {
+                return "no method".into();
+            }
+            (frames.slot(fp as usize + FRAME_METHOD), process.slot(fields::PC).int_value().max(0) as usize)
+        };
+        self.frame_description(method, pc.saturating_sub(1))
     }
 
     /// If a ready process has a higher priority than the active one, it

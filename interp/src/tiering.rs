@@ -189,6 +189,9 @@ impl Interpreter {
     /// code was made, and that keeps happening, the code is thrown away so
     /// that the method is compiled again, with what the caches know now.
     pub(crate) fn note_native_send_exit(&mut self, pc: usize) {
+        if !self.u.runtime(self.rt).ics_outgrown {
+            return;
+        }
         // SAFETY: `code` and `code_len` describe the running method's
         // bytecode, which the method keeps alive.
         let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };

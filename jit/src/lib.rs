@@ -104,10 +104,12 @@ impl Jit {
         let frontend = self.isa.frontend_config();
         let known = u.known.clone();
         let stack_base = u.stack.as_ptr() as u64;
+        let interrupts = u.interrupts.flag_address();
         let stack_words = u.stack.len() as u64;
         let no_inline_allocation = u.heap.config().stress;
         let constants = |func: &mut ir::Function| translate::Constants {
             stack_base,
+            interrupts,
             stack_words,
             layout: interp::Interpreter::native_layout(),
             nil: known.nil.bits(),
@@ -216,6 +218,7 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
         let bytes_equal = import("mica_bytes_equal", translate::bytes_equal_signature(cc));
         translate::Constants {
             stack_base: 0x1000_0000,
+            interrupts: 0x1800_0000,
             stack_words: 0x100_0000,
             layout: interp::native::NativeLayout {
                 sp: 0x40,

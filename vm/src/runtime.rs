@@ -303,6 +303,10 @@ pub struct MethodRuntime {
     /// Sends native code left to the interpreter at sites whose inline
     /// cache learnt classes after the code was made.
     pub outgrown_exits: u64,
+    /// Whether some inline cache may have learnt classes since the native
+    /// code was made (so that an exit from native code looks at its site;
+    /// most exits need not decode their bytecode).
+    pub ics_outgrown: bool,
     /// Times the native code was thrown away to be made again with what
     /// the inline caches learnt.
     pub recompilations: u32,
@@ -440,6 +444,7 @@ impl MethodRuntime {
             invocations: 0,
             backedges: 0,
             outgrown_exits: 0,
+            ics_outgrown: false,
             recompilations: 0,
             native_refs: Vec::new(),
             native_entries: Box::new([]),
@@ -450,7 +455,10 @@ impl MethodRuntime {
         c.num_args.set(u64::from(info.num_args));
         c.num_temps.set(u64::from(info.num_temps));
         c.max_stack.set(u64::from(info.max_stack));
-        c.primitive.set(u64::from(info.primitive));
+        // Native code calls the primitive through `mica_primitive` when it
+        // can; the others it leaves to the interpreter's send at once.
+        let callable = crate::primitives::native_callable(info.primitive as usize);
+        c.primitive.set(if callable { u64::from(info.primitive) } else { 0 });
         let home = info.flags & crate::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
         c.trivial.set(if home || info.missing_primitive || info.primitive != 0 { 0 } else { info.trivial.word() });
         if let Trivial::Constant(v) = info.trivial {

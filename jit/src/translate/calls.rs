@@ -84,6 +84,8 @@ impl Translator<'_, '_> {
         let fp = self.fp();
         let sp = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps + cur.depth as i32) as i64);
         self.store(sp, self.interp, self.k.layout.sp);
+        // The frame the primitive runs in (leaf control primitives read it).
+        self.store(fp, self.interp, self.k.layout.jit_fp);
         let n = self.konst(u64::from(argc));
         let call = self.b.ins().call(self.k.primitive, &[self.interp, primitive, n]);
         let r = self.b.inst_results(call)[0];

@@ -79,6 +79,9 @@ pub struct Classes {
 pub struct Constants {
     /// The frame stack's first word.
     pub stack_base: u64,
+    /// The address of the interrupt word native code polls at method
+    /// entries and loop back-edges (`vm::interrupts`).
+    pub interrupts: u64,
     /// Words of frame stack.
     pub stack_words: u64,
     /// Offsets from the interpreter pointer.
@@ -237,9 +240,8 @@ fn target_kind(u: &Universe, method: VmValue, symbolic: bool, slot: usize) -> Op
         return None;
     }
     if info.primitive != 0 {
-        let data =
-            matches!(vm::primitives::get(info.primitive as usize).map(|p| p.kind), Some(vm::primitives::Kind::Data(_)));
-        return data.then_some(TargetKind::Primitive(u64::from(info.primitive)));
+        let callable = vm::primitives::native_callable(info.primitive as usize);
+        return callable.then_some(TargetKind::Primitive(u64::from(info.primitive)));
     }
     let home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
     Some(match info.trivial {
@@ -334,6 +336,8 @@ pub fn translate(
         }
     }
     u.runtime_mut(rt).native_refs = refs;
+    // The code knows what every cache knows now.
+    u.runtime_mut(rt).ics_outgrown = false;
     // Doubles: a method whose arithmetic has met SmallFloats keeps an
     // unboxed shadow of every value next to it.
     let shadows = u.runtime(rt).ics.iter().any(|c| c.saw_float);
@@ -421,6 +425,20 @@ pub fn translate(
     for &var in &slot_vars {
         b.def_var(var, zero);
     }
+    // A method entry is a safepoint: with an interrupt pending, the
+    // interpreter runs the first bytecode, and acts on it first.
+    let poll = b.create_block();
+    let start = b.create_block();
+    let flag_at = b.ins().iconst(types::I64, k.interrupts as i64);
+    let pending = b.ins().atomic_load(types::I64, MemFlagsData::trusted(), flag_at);
+    b.ins().brif(pending, poll, &[], start, &[]);
+    b.switch_to_block(poll);
+    b.seal_block(poll);
+    b.def_var(stub_pc, zero);
+    b.def_var(stub_depth, zero);
+    b.ins().jump(slow_stub, &[]);
+    b.switch_to_block(start);
+    b.seal_block(start);
     if shadows {
         let zero_f = b.ins().f64const(0.0);
         for &var in slot_f64.iter().chain(&local_f64) {
@@ -855,6 +873,13 @@ impl Translator<'_, '_> {
             let v = self.load(self.frame, off);
             self.put(d, v);
         }
+    }
+
+    /// Whether an interrupt is pending (an atomic load, so that it is read
+    /// again on every pass).
+    fn poll_interrupts(&mut self) -> Value {
+        let at = self.konst(self.k.interrupts);
+        self.b.ins().atomic_load(types::I64, Self::flags(), at)
     }
 
     /// The slow path of the current bytecode: its operands go back to the

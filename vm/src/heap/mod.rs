@@ -44,12 +44,33 @@ pub struct HeapConfig {
     /// Collect at every allocation and verify the heap after each
     /// collection.
     pub stress: bool,
+    /// The most bytes the heap (nursery and old space) may hold; an
+    /// allocation past it, after a full collection, fails (`--max-heap`).
+    pub max_bytes: usize,
 }
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig { nursery_bytes: 8 << 20, large_object_bytes: 64 << 10, stress: false }
+        HeapConfig {
+            nursery_bytes: 8 << 20,
+            large_object_bytes: 64 << 10,
+            stress: false,
+            max_bytes: default_max_heap(),
+        }
     }
+}
+
+/// The default heap limit: half the machine's memory, at most 4 GiB (4 GiB
+/// where the machine's memory cannot be read), so that a runaway program
+/// gets an out-of-memory error rather than the system's killer.
+pub fn default_max_heap() -> usize {
+    const CAP: usize = 4 << 30;
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    total.map_or(CAP, |t| (t / 2).clamp(64 << 20, CAP))
 }
 
 /// Collection counters, as `system gcStats` reports them.
@@ -201,6 +222,12 @@ impl Heap {
     /// Old-space bytes in use.
     pub fn old_bytes(&self) -> usize {
         self.old.used_bytes()
+    }
+
+    /// Bytes the heap holds against its limit: old space in use and the
+    /// whole nursery.
+    pub fn held_bytes(&self) -> usize {
+        self.old.used_bytes() + (self.nursery_end - self.nursery_start)
     }
 
     fn next_hash(&mut self) -> u32 {

@@ -135,6 +135,12 @@ pub enum Control {
     ReturnFromFrame,
     /// `Exception primRestart: fp with: aBlockOrNil`: the frame restarts.
     RestartFrame,
+    /// `Exception return: value from: fp` with no unwind block on the way
+    /// (else its Smalltalk code runs them first).
+    QuickReturnFromFrame,
+    /// `anException return: value` from its handler, with no unwind block
+    /// on the way (else its Smalltalk code).
+    QuickReturn,
     /// `Exception primUnhandled: anException text: aString stdout: aBoolean`:
     /// the report of an unhandled error (stops the program in the main
     /// process).
@@ -161,6 +167,26 @@ pub enum Control {
     SemaphoreWait,
     /// `Semaphore>>waitTimeoutMilliseconds:`
     SemaphoreWaitTimeout,
+}
+
+impl Control {
+    /// Whether the primitive only reads (or marks) frames and answers a
+    /// value: it never pushes, cuts or switches frames, runs Smalltalk code
+    /// or stops, so native code may call it as it calls a data primitive
+    /// (through `mica_primitive`, with its frame named).
+    pub fn is_leaf(self) -> bool {
+        matches!(
+            self,
+            Control::Frame
+                | Control::FrameCaller
+                | Control::FrameArgument
+                | Control::NextHandler
+                | Control::Handling
+                | Control::NextUnwindBlock
+                | Control::ActiveProcess
+                | Control::ProcessIsMain
+        )
+    }
 }
 
 /// What a primitive is.
@@ -343,6 +369,8 @@ pub static PRIMITIVES: &[Primitive] = &[
     control("Exception class", "primUnwindBlockAbove:", Control::NextUnwindBlock),
     control("Exception class", "primReturn:from:", Control::ReturnFromFrame),
     control("Exception class", "primRestart:with:", Control::RestartFrame),
+    control("Exception class", "return:from:", Control::QuickReturnFromFrame),
+    control("Exception", "return:", Control::QuickReturn),
     control("Exception class", "primUnhandled:text:stdout:", Control::Unhandled),
     // Processes
     control("Process", "priority:", Control::ProcessPriority),
@@ -369,6 +397,16 @@ pub fn find(class: &str, selector: &str) -> Option<u16> {
 /// The primitive with number `n`.
 pub fn get(n: usize) -> Option<&'static Primitive> {
     n.checked_sub(1).and_then(|i| PRIMITIVES.get(i))
+}
+
+/// Whether native code may call primitive `n` directly: a data primitive
+/// or a leaf control primitive ([`Control::is_leaf`]).
+pub fn native_callable(n: usize) -> bool {
+    match get(n).map(|p| p.kind) {
+        Some(Kind::Data(_)) => true,
+        Some(Kind::Control(c)) => c.is_leaf(),
+        None => false,
+    }
 }
 
 /// The receiver of a primitive with `argc` arguments.

@@ -298,6 +298,7 @@ impl Universe {
             native_depth: 0,
             output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
             interrupts: crate::interrupts::Interrupts::new(),
+            in_memory_reserve: false,
         }
     }
 

@@ -32,14 +32,46 @@ pub enum VmError {
         /// Bytes asked for.
         bytes: usize,
     },
+    /// The heap reached its limit (`--max-heap`), even after a full
+    /// collection.
+    HeapLimit {
+        /// Bytes asked for.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl std::fmt::Display for VmError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VmError::OutOfMemory { bytes } => write!(f, "out of memory (allocating {bytes} bytes)"),
+            VmError::OutOfMemory { bytes } => write!(f, "Out of memory (allocating {bytes} bytes)."),
+            VmError::HeapLimit { bytes, limit } => write!(
+                f,
+                "Out of memory: the heap reached its limit of {} (--max-heap) while allocating {bytes} bytes.",
+                show_bytes(*limit)
+            ),
         }
     }
+}
+
+/// `n` bytes for people: `512 KiB`, `64 MiB`, `1.5 GiB`.
+pub fn show_bytes(n: usize) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 { format!("{value} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// Bytes above the heap limit that a program may use once it has been
+/// told it is out of memory, so that its handler can run; the limit holds
+/// again once a collection brings the heap below it.
+pub fn memory_reserve(limit: usize) -> usize {
+    (limit / 8).clamp(1 << 20, 64 << 20)
 }
 
 impl std::error::Error for VmError {}
@@ -113,6 +145,9 @@ pub struct Universe {
     pub output: crate::primitives::Output,
     /// Requests for the program's thread (timers), polled at safepoints.
     pub interrupts: std::sync::Arc<crate::interrupts::Interrupts>,
+    /// Whether the program may use the reserve above the heap limit (it
+    /// was told it is out of memory, and its handler runs).
+    pub in_memory_reserve: bool,
 }
 
 impl Universe {
@@ -230,16 +265,20 @@ impl Universe {
     fn alloc_slow(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
         let mark = self.handle_mark();
         let h = self.handle(class);
-        let large =
-            (crate::object::HEADER_WORDS + format.body_words(size)) * 8 >= self.heap.config().large_object_bytes;
+        let bytes = (crate::object::HEADER_WORDS + format.body_words(size)) * 8;
+        let large = bytes >= self.heap.config().large_object_bytes;
         if !large {
             self.collect_young()?;
         }
+        let mut full = false;
         if self.heap.full_collection_due() {
             self.collect_full()?;
+            full = true;
         }
+        let limited = self.check_limit(if large { bytes } else { 0 }, bytes, full);
         let class = self.get(h);
         self.release_handles(mark);
+        limited?;
         if !large && let Some(v) = self.heap.try_alloc_young(class, format, size) {
             return Ok(v);
         }
@@ -249,7 +288,41 @@ impl Universe {
     /// Allocates in old space (classes, methods, literals): never moves and
     /// never collects.
     pub fn alloc_old(&mut self, class: Value, format: Format, size: usize) -> Result<Value> {
+        let bytes = (crate::object::HEADER_WORDS + format.body_words(size)) * 8;
+        if self.heap.held_bytes() + bytes > self.heap_limit() {
+            return Err(VmError::HeapLimit { bytes, limit: self.heap.config().max_bytes });
+        }
         self.heap.alloc_old(class, format, size).map_err(|e| VmError::OutOfMemory { bytes: e.bytes })
+    }
+
+    /// The bytes the heap may hold now: its limit, and the reserve above it
+    /// while a program handles running out of memory.
+    fn heap_limit(&self) -> usize {
+        let max = self.heap.config().max_bytes;
+        if self.in_memory_reserve { max.saturating_add(memory_reserve(max)) } else { max }
+    }
+
+    /// Fails if the heap, with `bytes` more in old space, would pass its
+    /// limit even after a full collection (made unless `collected` says
+    /// one just was); `asked` is the allocation's size, for the message.
+    /// Leaves the reserve once the heap is below its limit again.
+    fn check_limit(&mut self, bytes: usize, asked: usize, collected: bool) -> Result<()> {
+        let max = self.heap.config().max_bytes;
+        if self.heap.held_bytes() + bytes <= max {
+            self.in_memory_reserve = false;
+            return Ok(());
+        }
+        if !collected {
+            self.collect_full()?;
+            if self.heap.held_bytes() + bytes <= max {
+                self.in_memory_reserve = false;
+                return Ok(());
+            }
+        }
+        if self.heap.held_bytes() + bytes <= self.heap_limit() {
+            return Ok(());
+        }
+        Err(VmError::HeapLimit { bytes: asked, limit: max })
     }
 
     /// Every heap object the program reaches — from the roots, and from

@@ -1,5 +1,5 @@
-//! Jump family: unconditional jumps and loop back-edges, Boolean and nil
-//! branches. A non-Boolean condition is the interpreter's
+//! Jump family: unconditional jumps and loop back-edges (which poll for
+//! interrupts), Boolean and nil branches. A non-Boolean condition is the interpreter's
 //! (`mustBeBoolean`).
 
 use cranelift_codegen::ir::InstBuilder;
@@ -12,6 +12,17 @@ impl Translator<'_, '_> {
     pub(super) fn op_jump(&mut self, target: usize) -> Next {
         let block = self.blocks[&target];
         self.b.ins().jump(block, &[]);
+        Next::Done
+    }
+
+    /// `JumpBack`: a loop back-edge, which is a safepoint: with an
+    /// interrupt pending (a timer, a request) the interpreter runs it, and
+    /// acts on the interrupt first.
+    pub(super) fn op_jump_back(&mut self, target: usize) -> Next {
+        let slow = self.slow_block();
+        let pending = self.poll_interrupts();
+        let block = self.blocks[&target];
+        self.b.ins().brif(pending, slow, &[], block, &[]);
         Next::Done
     }
 

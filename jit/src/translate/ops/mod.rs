@@ -178,7 +178,7 @@ impl Visitor for Translator<'_, '_> {
         self.op_jump(self.cur.next_pc + offset as usize)
     }
     fn jump_back(&mut self, offset: u32) -> Next {
-        self.op_jump(self.cur.next_pc - offset as usize)
+        self.op_jump_back(self.cur.next_pc - offset as usize)
     }
     fn jump_if_true(&mut self, offset: u32) -> Next {
         self.op_jump_if_boolean(offset, true)
