@@ -189,6 +189,9 @@ fn parse_size(text: &str) -> Result<usize, CliError> {
     let lower = text.trim().to_ascii_lowercase();
     let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &lower[digits.len()..];
+    if digits.is_empty() {
+        return Err(CliError(format!("--max-heap needs a size such as 512m or 2g, not '{text}'")));
+    }
     let shift = match unit {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,

@@ -193,3 +193,39 @@ fn help_and_bad_arguments() {
     let out = mica(&["--version"]);
     assert!(text(&out.stdout).starts_with("mica "));
 }
+
+#[test]
+fn ten_thousand_processes() {
+    for mode in ["--jit=off", "--jit=on", "--jit=eager"] {
+        let out = mica(&[mode, "tests/programs/ManyProcesses.som"]);
+        assert!(out.status.success(), "{mode}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "10000 waiting\n10000 finished, sum 50005000\n", "{mode}");
+    }
+}
+
+#[test]
+fn running_out_of_the_heap_is_an_error_a_handler_can_catch() {
+    for mode in ["--jit=off", "--jit=on"] {
+        let out = mica(&[mode, "--max-heap=32m", "tests/programs/HeapLimit.som"]);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "caught: OutOfMemory\nallocating again works\n", "{mode}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("Out of memory: the heap reached its limit of 32 MiB (--max-heap)"),
+            "{mode}: {stderr}"
+        );
+        assert!(stderr.contains("HeapLimit>>run"), "a stack trace: {stderr}");
+    }
+}
+
+#[test]
+fn heap_limits_are_checked() {
+    let out = mica(&["--max-heap=1m", "examples/Hello.som"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("too small"), "{}", text(&out.stderr));
+    let out = mica(&["--max-heap=lots", "examples/Hello.som"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs a size"), "{}", text(&out.stderr));
+    let out = mica(&["--max-heap=64m", "examples/Hello.som"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

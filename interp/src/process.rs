@@ -252,6 +252,13 @@ impl Interpreter {
         self.scheduler.active.is_none() || self.scheduler.active == self.scheduler.main
     }
 
+    /// A line for `--stats` once the program has made processes.
+    pub(crate) fn process_report(&self) -> Option<String> {
+        self.scheduler.active?;
+        let known = self.scheduler.slots.iter().filter(|s| s.is_some()).count();
+        Some(format!("processes: {} switches, {known} ready, running or waiting at exit", self.scheduler.switches))
+    }
+
     /// The active process's name, for reports.
     pub(crate) fn active_process_name(&self) -> String {
         match self.scheduler.active {

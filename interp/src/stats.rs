@@ -67,6 +67,9 @@ impl Interpreter {
             gc.bytes_allocated,
             gc.bytes_promoted
         );
+        if let Some(line) = self.process_report() {
+            let _ = writeln!(out, "{line}");
+        }
         out
     }
 }
