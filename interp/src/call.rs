@@ -210,6 +210,12 @@ impl Interpreter {
         unsafe { *self.u.stack.get_unchecked_mut(base) = value };
         self.u.sp = base + 1;
         if caller < 0 {
+            if !self.in_main_process() {
+                // The bottom frame of another process returned (only a
+                // forged cut gets there: `Process>>startUp` never returns):
+                // that process ends.
+                return self.end_active_process();
+            }
             self.fp = NO_FRAME;
             return Err(Flow::Return(value));
         }

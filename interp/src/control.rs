@@ -32,6 +32,15 @@ impl Interpreter {
                 let closure = self.peek(n);
                 self.call_block(closure, n)
             }
+            Control::BlockCull => {
+                let closure = self.peek(1);
+                let code = closure.slot(CLOSURE_CODE);
+                let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
+                if arity == 0 {
+                    self.u.sp -= 1;
+                }
+                self.call_block(closure, arity.min(1))
+            }
             Control::BlockRestart => {
                 // The block's frame is the caller of `restart`: run it again
                 // from its first instruction.

@@ -66,6 +66,10 @@ pub(crate) struct KernelRefs {
     pub vm_signal: Value,
     /// `#return:from:`.
     pub return_from: Value,
+    /// `#handles:`.
+    pub handles: Value,
+    /// `Exception class>>handles:` (a kind test the VM can make itself).
+    pub handles_method: Value,
 }
 
 impl KernelRefs {
@@ -90,6 +94,7 @@ impl KernelRefs {
             _ => nil,
         };
         let start_up_method = method(process, "startUp");
+        let handles_method = if exception == nil { nil } else { method(exception.class_word(), "handles:") };
         let terminate_here_method = method(process, "terminateHere");
         let processes_ok = fields_are(u, process, &crate::process::fields::NAMES)
             && fields_are(u, semaphore, &crate::process::SEMAPHORE_FIELDS)
@@ -106,6 +111,8 @@ impl KernelRefs {
             terminate_here_method,
             vm_signal: sym("vmSignal:"),
             return_from: sym("return:from:"),
+            handles: sym("handles:"),
+            handles_method,
         }
     }
 
@@ -257,10 +264,34 @@ impl Interpreter {
             || (k.exception_set != nil && inherits(self.u.class_of(selector), k.exception_set))
     }
 
-    /// The next `on:do:` frame at or below `start` whose selector can
-    /// select exceptions, going past the `on:do:` of every handler running
+    /// Whether exception selector `selector` takes `exception`, when the VM
+    /// can tell: a class whose class side has the kernel's `handles:` (a
+    /// kind test). `None`: Smalltalk must ask it (an ExceptionSet, a
+    /// `handles:` of its own).
+    fn selector_takes(&mut self, selector: Value, exception: Value) -> Option<bool> {
+        if !self.u.is_class(selector) {
+            return None;
+        }
+        let sel = self.kernel.handles;
+        if self.u.lookup(selector.class_word(), sel) != self.kernel.handles_method {
+            return None;
+        }
+        let nil = self.u.nil();
+        let mut c = self.u.class_of(exception);
+        while c != nil {
+            if c == selector {
+                return Some(true);
+            }
+            c = c.slot(CLASS_SUPERCLASS);
+        }
+        Some(false)
+    }
+
+    /// The next `on:do:` frame at or below `start` that takes `exception`
+    /// (`(frame, true)`), or whose selector Smalltalk must ask
+    /// (`(frame, false)`), going past the `on:do:` of every handler running
     /// on the way (a signal inside a handler is looked for outside it).
-    fn next_handler(&self, start: usize) -> Option<usize> {
+    fn next_handler(&mut self, start: usize, exception: Value) -> Option<(usize, bool)> {
         let mut fp = start;
         // While set: the on:do: frame of a running handler, which the
         // search skips to and goes on below.
@@ -283,7 +314,12 @@ impl Interpreter {
             }
             let flags = self.frame_flags(fp);
             if flags.contains(CodeFlags::HANDLER) && self.is_exception_selector(self.frame_arg(fp, 1)) {
-                return Some(fp);
+                let selector = self.frame_arg(fp, 1);
+                match self.selector_takes(selector, exception) {
+                    Some(true) => return Some((fp, true)),
+                    Some(false) => {}
+                    None => return Some((fp, false)),
+                }
             }
             if flags.contains(CodeFlags::HANDLING)
                 && let Some(h) = self.frame_arg(fp, 1).as_int()
@@ -327,6 +363,19 @@ impl Interpreter {
         false
     }
 
+    /// Whether `target` is a frame of the running chain with no unwind
+    /// block still to run above it (one walk).
+    fn clear_path_to(&self, target: usize) -> bool {
+        let mut fp = self.fp;
+        while fp != NO_FRAME && fp > target {
+            if self.frame_flags(fp).contains(CodeFlags::UNWIND) && self.unwind_pending(fp) {
+                return false;
+            }
+            fp = self.caller_fp(fp).unwrap_or(NO_FRAME);
+        }
+        fp == target
+    }
+
     fn unwind_pending(&self, fp: usize) -> bool {
         self.frame_temps(fp) > 0 && self.u.stack[fp + FRAME_HEADER] == self.u.nil()
     }
@@ -353,10 +402,14 @@ impl Interpreter {
                     }
                 }
             }
-            Control::NextHandler => match self.frame_operand(self.peek(0))? {
-                Some(fp) => self.frame_value(self.next_handler(fp)),
-                None => nil,
-            },
+            Control::NextHandler => {
+                let exception = self.peek(0);
+                match self.frame_operand(self.peek(1))?.and_then(|fp| self.next_handler(fp, exception)) {
+                    Some((fp, true)) => Value::small(fp as i64),
+                    Some((fp, false)) => Value::small(-1 - fp as i64),
+                    None => nil,
+                }
+            }
             Control::Handling => self.frame_value(self.handling_frame(self.peek(0))),
             Control::NextUnwindBlock => {
                 let target = self.frame_operand(self.peek(0))?;
@@ -401,18 +454,15 @@ impl Interpreter {
     /// method's Smalltalk code runs (it unwinds, or reports the misuse).
     pub(crate) fn quick_return(&mut self, c: Control, method: Value, argc: usize) -> Step {
         let target = match c {
-            Control::QuickReturnFromFrame => match self.peek(0).as_int() {
-                Some(fp) if fp >= 0 && self.on_chain(fp as usize) => Some(fp as usize),
-                _ => None,
-            },
+            Control::QuickReturnFromFrame => self.peek(0).as_int(),
             _ => {
                 let exception = self.peek(1);
-                self.handling_frame(exception).and_then(|h| self.frame_arg(h, 1).as_int()).map(|fp| fp as usize)
+                self.handling_frame(exception).and_then(|h| self.frame_arg(h, 1).as_int())
             }
         };
         let value = self.peek(argc - 1);
-        match target {
-            Some(fp) if self.on_chain(fp) && !self.pending_unwind_above(fp) => {
+        match target.filter(|&fp| fp >= 0).map(|fp| fp as usize) {
+            Some(fp) if self.clear_path_to(fp) => {
                 self.cut_to(fp);
                 self.return_value(value)
             }

@@ -640,13 +640,10 @@ impl Interpreter {
                         "The main process cannot be terminated: system exit: ends the program.",
                     ));
                 }
-                let process = self.proc_object(active);
-                let nil = self.u.nil();
-                self.set_state(process, State::Terminated);
-                self.set_field(process, fields::FRAMES, nil);
-                self.set_field(process, fields::BLOCK, nil);
-                self.unregister(active);
-                self.run_next(true)
+                if self.fp == NO_FRAME {
+                    return Err(self.failure(ErrorKind::Error, "A process can end itself only inside a method."));
+                }
+                self.end_active_process()
             }
             Control::ProcessPriority => {
                 let Some(p) = self.peek(0).as_int().filter(|p| (1..=MAX_PRIORITY).contains(p)) else {
@@ -798,6 +795,21 @@ impl Interpreter {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Ends the active process (not the main one) without unwinding: its
+    /// frames are dropped and the next ready process runs.
+    pub(crate) fn end_active_process(&mut self) -> Step {
+        let Some(active) = self.scheduler.active.filter(|&a| Some(a) != self.scheduler.main) else {
+            return Err(self.error("internal error: the main process cannot end this way"));
+        };
+        let process = self.proc_object(active);
+        let nil = self.u.nil();
+        self.set_state(process, State::Terminated);
+        self.set_field(process, fields::FRAMES, nil);
+        self.set_field(process, fields::BLOCK, nil);
+        self.unregister(active);
+        self.run_next(true)
     }
 
     /// Forgets a suspended process (it lives as long as the program refers

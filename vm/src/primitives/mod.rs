@@ -99,6 +99,9 @@ pub enum Control {
     BlockValueWithArguments,
     /// `restart` on a block: run it again from the start.
     BlockRestart,
+    /// `cull:` on a block: `value:` with the argument, or `value` for a
+    /// block of none.
+    BlockCull,
     /// `perform:` and `perform:with:...`
     Perform,
     /// `perform:withArguments:`
@@ -125,7 +128,8 @@ pub enum Control {
     FrameCaller,
     /// `Exception primArgument: n of: fp`
     FrameArgument,
-    /// `Exception primHandlerFrom: fp`: the next `on:do:` frame.
+    /// `Exception primHandlerFrom: fp for: anException`: the next `on:do:`
+    /// frame that takes it (or whose selector must be asked).
     NextHandler,
     /// `Exception primHandling: anException`: its running handler's frame.
     Handling,
@@ -329,6 +333,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     control("Block4", "value:with:with:", Control::BlockValue),
     control("Block", "valueWithArguments:", Control::BlockValueWithArguments),
     control("Block", "restart", Control::BlockRestart),
+    control("Block", "cull:", Control::BlockCull),
     data("Block", "numArgs", object::block_num_args),
     // Methods
     data("Method", "signature", object::method_signature),
@@ -364,7 +369,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     control("Exception class", "primFrame", Control::Frame),
     control("Exception class", "primCallerOf:", Control::FrameCaller),
     control("Exception class", "primArgument:of:", Control::FrameArgument),
-    control("Exception class", "primHandlerFrom:", Control::NextHandler),
+    control("Exception class", "primHandlerFrom:for:", Control::NextHandler),
     control("Exception class", "primHandling:", Control::Handling),
     control("Exception class", "primUnwindBlockAbove:", Control::NextUnwindBlock),
     control("Exception class", "primReturn:from:", Control::ReturnFromFrame),
