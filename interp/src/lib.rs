@@ -111,6 +111,7 @@ impl Interpreter {
         class_path.set_kernel_shapes(u.class_shapes(vm::universe::NamespaceId::KERNEL));
         let nil = u.nil();
         let kernel = exceptions::KernelRefs::find(&mut u);
+        u.interrupts.set_depth_bound(native::MAX_NATIVE_DEPTH as u64);
         Ok(Interpreter {
             u,
             fp: 0,

@@ -105,11 +105,13 @@ impl Jit {
         let known = u.known.clone();
         let stack_base = u.stack.as_ptr() as u64;
         let interrupts = u.interrupts.flag_address();
+        let native_limit = u.interrupts.native_limit_address();
         let stack_words = u.stack.len() as u64;
         let no_inline_allocation = u.heap.config().stress;
         let constants = |func: &mut ir::Function| translate::Constants {
             stack_base,
             interrupts,
+            native_limit,
             stack_words,
             layout: interp::Interpreter::native_layout(),
             nil: known.nil.bits(),
@@ -219,6 +221,7 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
         translate::Constants {
             stack_base: 0x1000_0000,
             interrupts: 0x1800_0000,
+            native_limit: 0x1800_0008,
             stack_words: 0x100_0000,
             layout: interp::native::NativeLayout {
                 sp: 0x40,

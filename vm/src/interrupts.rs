@@ -6,8 +6,11 @@
 //!  timer thread                         program's thread
 //!  sleeps until the deadline  --------> `pending` (one word) polled at
 //!  sets TIMER in `pending`               method entries and loop
-//!                                        back-edges, by the interpreter
-//!  (other threads: their own bits)       and by native code (one load)
+//!  and `native_limit` to 0               back-edges by the interpreter,
+//!                                        at loop back-edges by native code
+//!  (other threads: their own bits)       (one load), and `native_limit`
+//!                                        at native calls (which compare
+//!                                        the native call depth with it)
 //! ```
 //!
 //! The program's thread sets the deadline (the earliest timed wait), takes
@@ -28,6 +31,13 @@ pub struct Interrupts {
     /// Request bits; 0 when nothing is asked. Native code reads it at a
     /// fixed address ([`Interrupts::flag_address`]).
     pending: AtomicU64,
+    /// The native call depth native code may reach before a call goes
+    /// through the interpreter: the depth bound normally, 0 while an
+    /// interrupt is pending, so that the next native call is a safepoint
+    /// too (native method entries need no poll of their own).
+    native_limit: AtomicU64,
+    /// What `native_limit` holds when nothing is pending.
+    depth_bound: AtomicU64,
     state: Mutex<TimerState>,
     wake: Condvar,
 }
@@ -49,6 +59,20 @@ impl Interrupts {
         self.pending.as_ptr() as u64
     }
 
+    /// The address of the native call depth limit, for native code.
+    pub fn native_limit_address(&self) -> u64 {
+        self.native_limit.as_ptr() as u64
+    }
+
+    /// Sets the native call depth bound (the limit while nothing is
+    /// pending).
+    pub fn set_depth_bound(&self, bound: u64) {
+        self.depth_bound.store(bound, Ordering::Release);
+        if !self.is_pending() {
+            self.native_limit.store(bound, Ordering::Release);
+        }
+    }
+
     /// Whether anything is pending (one relaxed load).
     #[inline(always)]
     pub fn is_pending(&self) -> bool {
@@ -57,13 +81,25 @@ impl Interrupts {
 
     /// Takes the pending bits, leaving none.
     pub fn take(&self) -> u64 {
-        self.pending.swap(0, Ordering::AcqRel)
+        let bits = self.pending.swap(0, Ordering::AcqRel);
+        self.native_limit.store(self.depth_bound.load(Ordering::Acquire), Ordering::Release);
+        // A request that came meanwhile keeps native calls stopping.
+        if self.is_pending() {
+            self.native_limit.store(0, Ordering::Release);
+        }
+        bits
+    }
+
+    /// Raises `bits` and makes native calls stop at the interpreter.
+    fn raise(&self, bits: u64) {
+        self.pending.fetch_or(bits, Ordering::AcqRel);
+        self.native_limit.store(0, Ordering::Release);
     }
 
     /// Asks the program's thread to act on `bits` at its next safepoint
     /// (and wakes it if it sleeps).
     pub fn request(&self, bits: u64) {
-        self.pending.fetch_or(bits, Ordering::AcqRel);
+        self.raise(bits);
         let _guard = self.lock();
         self.wake.notify_all();
     }
@@ -97,7 +133,7 @@ impl Interrupts {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        self.pending.fetch_or(TIMER, Ordering::AcqRel);
+                        self.raise(TIMER);
                         state.deadline = None;
                         self.wake.notify_all();
                         state

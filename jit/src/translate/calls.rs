@@ -1,7 +1,9 @@
 //! Native calls: pushing a callee's frame (the interpreter's layout) over
 //! the receiver and arguments and calling its native code. Each call site
 //! has its own call sequence: it writes the operands back, checks the
-//! native depth and the room left on the frame stack, writes the callee's
+//! native depth (against a limit that drops to 0 while an interrupt is
+//! pending, which makes every native call a safepoint) and the room left
+//! on the frame stack, writes the callee's
 //! frame header and calls; after a native return it reads the operands
 //! back (a collection may have moved what they point to) and the result
 //! from the receiver's slot, and goes on at the next bytecode.
@@ -9,7 +11,6 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, Value};
 use interp::frame::*;
-use interp::native::MAX_NATIVE_DEPTH;
 use vm::runtime::code_cell;
 
 use super::{FRESH, LEFT, RETURNED, Translator, W};
@@ -116,8 +117,12 @@ impl Translator<'_, '_> {
     fn call_with_code(&mut self, cell: Cell, code: Value, frame: CalleeFrame, slow: ir::Block) {
         let cur = self.cur;
         self.flush(cur.depth);
+        // The depth limit drops to 0 while an interrupt is pending: the
+        // call is then a safepoint, through the interpreter.
         let depth = self.load(self.interp, self.k.layout.native_depth);
-        let too_deep = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, depth, MAX_NATIVE_DEPTH as i64);
+        let limit_at = self.konst(self.k.native_limit);
+        let limit = self.b.ins().atomic_load(ir::types::I64, Self::flags(), limit_at);
+        let too_deep = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, depth, limit);
         self.branch_or_continue(too_deep, slow);
         // The callee's frame starts where the operands end.
         let callee_words = FRAME_HEADER as i64 + i64::from(self.temps) + i64::from(cur.depth);

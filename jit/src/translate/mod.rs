@@ -79,9 +79,12 @@ pub struct Classes {
 pub struct Constants {
     /// The frame stack's first word.
     pub stack_base: u64,
-    /// The address of the interrupt word native code polls at method
-    /// entries and loop back-edges (`vm::interrupts`).
+    /// The address of the interrupt word native code polls at loop
+    /// back-edges (`vm::interrupts`).
     pub interrupts: u64,
+    /// The address of the native call depth limit, which drops to 0 while
+    /// an interrupt is pending (so native calls are safepoints too).
+    pub native_limit: u64,
     /// Words of frame stack.
     pub stack_words: u64,
     /// Offsets from the interpreter pointer.
@@ -425,20 +428,6 @@ pub fn translate(
     for &var in &slot_vars {
         b.def_var(var, zero);
     }
-    // A method entry is a safepoint: with an interrupt pending, the
-    // interpreter runs the first bytecode, and acts on it first.
-    let poll = b.create_block();
-    let start = b.create_block();
-    let flag_at = b.ins().iconst(types::I64, k.interrupts as i64);
-    let pending = b.ins().atomic_load(types::I64, MemFlagsData::trusted(), flag_at);
-    b.ins().brif(pending, poll, &[], start, &[]);
-    b.switch_to_block(poll);
-    b.seal_block(poll);
-    b.def_var(stub_pc, zero);
-    b.def_var(stub_depth, zero);
-    b.ins().jump(slow_stub, &[]);
-    b.switch_to_block(start);
-    b.seal_block(start);
     if shadows {
         let zero_f = b.ins().f64const(0.0);
         for &var in slot_f64.iter().chain(&local_f64) {
