@@ -210,14 +210,7 @@ impl Interpreter {
         unsafe { *self.u.stack.get_unchecked_mut(base) = value };
         self.u.sp = base + 1;
         if caller < 0 {
-            if !self.in_main_process() {
-                // The bottom frame of another process returned (only a
-                // forged cut gets there: `Process>>startUp` never returns):
-                // that process ends.
-                return self.end_active_process();
-            }
-            self.fp = NO_FRAME;
-            return Err(Flow::Return(value));
+            return self.bottom_returned(value);
         }
         self.fp = caller as usize;
         self.pc = caller_pc;
@@ -225,6 +218,19 @@ impl Interpreter {
         let method = unsafe { *self.u.stack.get_unchecked(self.fp + FRAME_METHOD) };
         self.set_method(method);
         Ok(())
+    }
+
+    /// The bottom frame returned `value`: the send from Rust answers it. In
+    /// a process other than the main one (only a forged cut gets there:
+    /// `Process>>startUp` never returns) that process ends instead.
+    #[cold]
+    #[inline(never)]
+    fn bottom_returned(&mut self, value: Value) -> Step {
+        if !self.in_main_process() {
+            return self.end_active_process();
+        }
+        self.fp = NO_FRAME;
+        Err(Flow::Return(value))
     }
 
     /// Marks the home context of the method frame at `fp` as returned, so
