@@ -102,6 +102,8 @@ pub struct Options {
     pub gc_stress: bool,
     /// `--max-heap=SIZE`: the most bytes the heap may hold.
     pub max_heap: Option<usize>,
+    /// `--live=off`: open no live connection endpoint.
+    pub live_off: bool,
     /// `--jit=off|on|eager`.
     pub jit: JitChoice,
     /// `--jit-threshold=N`: activations before a method is compiled.
@@ -168,10 +170,15 @@ Options:
                          m, g: 512m, 2g); past it, allocating signals
                          OutOfMemory (default: half the machine's memory,
                          at most 4g)
+  --live=on|off          on (default): the same user may connect to the
+                         running program with mica connect PID; off: no
+                         connection endpoint is opened
   --gc-stress            collect at every allocation and verify the heap
                          (slow; for testing the VM)
   -h, --help             print this help
   -V, --version          print the version
+
+  mica connect PID ...   connect to a running program (mica connect --help)
 ";
 
 fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
@@ -218,6 +225,12 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
         o.gc_stress = true;
     } else if let Some(size) = value("--max-heap=") {
         o.max_heap = Some(parse_size(size)?);
+    } else if let Some(choice) = value("--live=") {
+        o.live_off = match choice {
+            "on" => false,
+            "off" => true,
+            other => return Err(CliError(format!("--live is on or off, not '{other}'"))),
+        };
     } else if let Some(mode) = value("--jit=") {
         o.jit = match mode {
             "off" => JitChoice::Off,

@@ -289,6 +289,7 @@ fn run_prepared(options: &Options, images: Vec<Prepared>, args: &[String]) -> Ex
             Err(e) => return fail(e),
         }
     }
+    let sealed = all.iter().any(|p| p.meta.layout.header.flags.contains(Flags::SEALED));
     let indices = match loader::load_all(&mut interp.u, all) {
         Ok(i) => i,
         Err(e) => return fail(e),
@@ -310,8 +311,13 @@ fn run_prepared(options: &Options, images: Vec<Prepared>, args: &[String]) -> Ex
     let Some(class) = class.filter(|&c| interp.u.is_class(c)) else {
         return fail(format!("{image_name}: its main class {main_name} is not defined"));
     };
+    let endpoint = crate::go_live(options, &mut interp, &main_name, sealed);
     let status = interp.run_class(class, args);
+    interp.disable_live();
     crate::print_stats(options, &interp);
+    if let Some(e) = endpoint {
+        e.close(status);
+    }
     ExitCode::from(status.clamp(0, 255) as u8)
 }
 
@@ -330,4 +336,22 @@ pub fn run_bundled(args: &[String]) -> Option<ExitCode> {
         Err(e) => return Some(fail(e)),
     };
     Some(run_prepared(&Options::default(), vec![prepared], args))
+}
+
+/// Whether the executable at `path` is a Mica bundle whose image is
+/// sealed (such a program never opens the live connection).
+pub fn is_sealed_bundle(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    match image_format::read_trailer(&file, len) {
+        Ok(Some(at)) => ImageMeta::read_from(&file, at).is_ok_and(|m| m.layout.header.flags.contains(Flags::SEALED)),
+        _ => false,
+    }
+}
+
+/// Whether this executable is a bundle (an image follows the VM).
+pub fn is_bundle() -> bool {
+    let Ok(file) = std::fs::File::open("/proc/self/exe") else { return false };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    matches!(image_format::read_trailer(&file, len), Ok(Some(_)))
 }

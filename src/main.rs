@@ -4,7 +4,9 @@
 mod cli;
 mod images;
 mod kernel;
+mod live;
 mod repl;
+mod signals;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +17,9 @@ use vm::compiler::{ClassPath, compile_file};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "connect") && !images::is_bundle() {
+        return live::client::main(&args[1..]);
+    }
     if let Some(status) = images::run_bundled(&args) {
         return status;
     }
@@ -126,9 +131,39 @@ fn run(options: &cli::Options) -> ExitCode {
         Err(code) => return code,
     };
     let (main, args) = options.rest.split_first().expect("rest is not empty");
+    let endpoint = go_live(options, &mut interp, main, false);
     let status = interp.run_main(main, args);
+    interp.disable_live();
     print_stats(options, &interp);
+    if let Some(e) = endpoint {
+        e.close(status);
+    }
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// Before a program runs: SIGINT and SIGTERM flush its output and end it,
+/// and (unless `--live=off` or `sealed`) the same user may connect to it.
+pub(crate) fn go_live(
+    options: &cli::Options,
+    interp: &mut Interpreter,
+    program: &str,
+    sealed: bool,
+) -> Option<live::Endpoint> {
+    let endpoint = (!options.live_off && !sealed).then(|| {
+        let info = live::ProgramInfo {
+            program: program.to_string(),
+            jit: match options.jit {
+                cli::JitChoice::Off => "off",
+                cli::JitChoice::On => "on",
+                cli::JitChoice::Eager => "eager",
+            }
+            .into(),
+            started: std::time::Instant::now(),
+        };
+        live::Endpoint::open(interp.enable_live(), info)
+    });
+    signals::install(std::sync::Arc::clone(&interp.u.interrupts), endpoint.as_ref().map(|e| e.path().to_path_buf()));
+    endpoint
 }
 
 /// With `--stats`, prints the counters, the JIT's figures and the images'.
@@ -137,6 +172,13 @@ pub(crate) fn print_stats(options: &cli::Options, interp: &Interpreter) {
         return;
     }
     eprint!("{}", interp.stats_report(20));
+    let edits = interp.live_edits();
+    if !edits.is_empty() {
+        eprintln!("live edits: {}", edits.len());
+        for e in &edits {
+            eprintln!("  {}: {} compiled methods invalidated", e.what, e.invalidated);
+        }
+    }
     if let Some(report) = interp.jit_report() {
         eprint!("{report}");
         let exits = interp.native_exits();

@@ -192,6 +192,7 @@ impl Interpreter {
             | Control::SemaphoreSignal
             | Control::SemaphoreWait
             | Control::SemaphoreWaitTimeout => self.process_primitive(c, argc),
+            Control::LiveAnswer => self.live_answer(argc),
         }
         .or_else(|flow| match flow {
             Flow::Stop(stop) => match *stop {
@@ -281,6 +282,9 @@ impl Interpreter {
         let fields = self.u.field_names(class);
         let code = vm::compiler::compile_method_source("<compile:>", source, &fields, Default::default())
             .map_err(|e| e.to_string())?;
+        if let Some(why) = code.selector().and_then(|s| self.u.edit_refusal(class, s)) {
+            return Err(why);
+        }
         vm::bytecode::verify_method(&code, fields.len() as u32).map_err(|e| e.to_string())?;
         let ns = self.u.namespace_of(class);
         let nil = self.u.nil();

@@ -70,6 +70,8 @@ pub(crate) struct KernelRefs {
     pub handles: Value,
     /// `Exception class>>handles:` (a kind test the VM can make itself).
     pub handles_method: Value,
+    /// `LiveEvaluation`: the block of a live client's evaluation.
+    pub live_evaluation: Value,
 }
 
 impl KernelRefs {
@@ -86,6 +88,7 @@ impl KernelRefs {
         let exception_set = class("ExceptionSet");
         let process = class("Process");
         let semaphore = class("Semaphore");
+        let live_evaluation = class("LiveEvaluation");
         let errors = ErrorKind::ALL.map(|k| class(k.class_name()));
         let fields_are =
             |u: &vm::universe::Universe, class: Value, names: &[&str]| class != nil && u.field_names(class) == names;
@@ -113,6 +116,7 @@ impl KernelRefs {
             return_from: sym("return:from:"),
             handles: sym("handles:"),
             handles_method,
+            live_evaluation,
         }
     }
 
@@ -521,6 +525,11 @@ impl Interpreter {
         let trace = self.stack_trace_from(top, pc);
         if self.in_main_process() {
             return Err(Flow::Stop(Box::new(Stop::Error { message: text, trace, on_stdout })));
+        }
+        if let Some(index) = self.scheduler_active()
+            && self.live_eval_failed(index, &text, &trace)
+        {
+            return self.finish_primitive(argc, self.u.nil());
         }
         let name = self.active_process_name();
         let report = format!("Unhandled error in process {name}:\n{trace}{text}\n");

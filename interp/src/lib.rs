@@ -12,6 +12,7 @@ mod control;
 mod error;
 mod exceptions;
 pub mod frame;
+pub mod live;
 mod loader;
 pub mod native;
 mod ops;
@@ -91,6 +92,12 @@ pub struct Interpreter {
     left_native: bool,
     /// Processes, when the program has made any.
     scheduler: process::Scheduler,
+    /// Live requests, once a connection endpoint is open.
+    live: Option<Box<live::LiveState>>,
+    /// Clients connected now (the endpoint counts them).
+    live_clients: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The edits of a live session that ended (for `--stats`).
+    past_edits: Vec<live::EditRecord>,
 }
 
 impl Interpreter {
@@ -135,6 +142,9 @@ impl Interpreter {
             kernel,
             left_native: false,
             scheduler: process::Scheduler::default(),
+            live: None,
+            live_clients: Default::default(),
+            past_edits: Vec::new(),
         })
     }
 
@@ -184,7 +194,10 @@ impl Interpreter {
                 if self.u.interrupts.is_pending() {
                     // Before native code runs (it would only come back).
                     if let Err(flow) = self.safepoint() {
-                        return self.leave_loop(flow);
+                        match self.leave_or_contain(flow) {
+                            Some(r) => return r,
+                            None => continue,
+                        }
                     }
                     if self.left_native {
                         self.left_native = false;
@@ -207,7 +220,10 @@ impl Interpreter {
                 if next == vm::runtime::NATIVE_LEFT {
                     // A runtime function set the registers (or left a flow).
                     if let Some(flow) = self.pending.take() {
-                        return self.leave_loop(flow);
+                        match self.leave_or_contain(flow) {
+                            Some(r) => return r,
+                            None => continue,
+                        }
                     }
                     continue;
                 }
@@ -216,7 +232,10 @@ impl Interpreter {
                     // functions deeper down may have moved the registers).
                     self.fp = entered;
                     if let Err(flow) = self.after_native_return() {
-                        return self.leave_loop(flow);
+                        match self.leave_or_contain(flow) {
+                            Some(r) => return r,
+                            None => continue,
+                        }
                     }
                     continue;
                 }
@@ -236,13 +255,22 @@ impl Interpreter {
             // never moves, and stays alive while a frame refers to its method.
             let step = unsafe { dispatch_verified(self, self.code, self.pc) };
             if let Err(flow) = step {
-                return self.leave_loop(flow);
+                match self.leave_or_contain(flow) {
+                    Some(r) => return r,
+                    None => continue,
+                }
             }
         }
     }
 
     /// What `execute` answers for a flow that ends the loop. A raise that
     /// reached the loop unconverted stops the program with its message.
+    #[cold]
+    fn leave_or_contain(&mut self, flow: Flow) -> Option<Result<Value, Stop>> {
+        let flow = if self.live.is_some() { self.live_contain(flow)? } else { flow };
+        Some(self.leave_loop(flow))
+    }
+
     #[cold]
     fn leave_loop(&mut self, flow: Flow) -> Result<Value, Stop> {
         match flow {

@@ -135,6 +135,10 @@ pub(crate) struct Scheduler {
     next_timer: u64,
     /// Process switches so far (for `--stats`).
     pub switches: u64,
+    /// The active process was ended while the scheduler looked for the
+    /// next one (a live interrupt while it waited): its frames are
+    /// dropped, not kept, at the switch.
+    discard_active: bool,
 }
 
 impl Scheduler {
@@ -205,6 +209,9 @@ impl Interpreter {
 
     /// Forgets a process (suspended, or terminated).
     fn unregister(&mut self, index: u32) {
+        if self.live.is_some() {
+            self.live_process_gone(index);
+        }
         let process = self.proc_object(index);
         let nil = self.u.nil();
         self.set_field(process, fields::INDEX, nil);
@@ -216,7 +223,7 @@ impl Interpreter {
 
     /// The active process's slot, making the main process (the one the
     /// program started in) on first use.
-    fn active_index(&mut self) -> Result<u32, Flow> {
+    pub(crate) fn active_index(&mut self) -> Result<u32, Flow> {
         if let Some(a) = self.scheduler.active {
             return Ok(a);
         }
@@ -384,7 +391,7 @@ impl Interpreter {
     /// its new state; unless `discard`, its frames are kept aside first.
     fn switch_to(&mut self, next: u32, discard: bool) -> Step {
         let current = self.scheduler.active.expect("a process runs");
-        if next == current {
+        if next == current && !discard {
             let process = self.proc_object(current);
             self.set_state(process, State::Running);
             return Ok(());
@@ -463,16 +470,20 @@ impl Interpreter {
                 let (queue, next) = self.pop_front(queue);
                 self.set_ready_queue(p, queue);
                 let next = next.expect("a ready queue marked not empty");
+                let discard = discard || std::mem::take(&mut self.scheduler.discard_active);
                 return self.switch_to(next, discard);
             }
-            let Some(Reverse((deadline, _, _))) = self.scheduler.timers.peek().copied() else {
+            let deadline = self.scheduler.timers.peek().map(|Reverse((d, _, _))| *d);
+            if deadline.is_none() && !self.live_waits() {
                 return Err(self.deadlock());
-            };
-            // Nothing can run before the next timer: sleep (output first,
-            // so that someone watching sees what was printed).
+            }
+            // Nothing can run before the next timer (or live request):
+            // sleep (output first, so that someone watching sees what was
+            // printed).
             self.u.output.flush();
-            self.u.interrupts.idle_until(Some(deadline));
-            self.u.interrupts.take();
+            self.u.interrupts.idle_until(deadline);
+            let bits = self.u.interrupts.take();
+            self.idle_interrupts(bits)?;
             self.expire_timers();
         }
     }
@@ -595,12 +606,96 @@ impl Interpreter {
     /// processes ready, and one of higher priority takes over.
     #[cold]
     pub(crate) fn safepoint(&mut self) -> Step {
+        use vm::interrupts::{FLUSH, LIVE, SIGNAL, TIMER};
         let bits = self.u.interrupts.take();
-        if bits & vm::interrupts::TIMER != 0 && self.scheduler.active.is_some() {
+        if bits & (FLUSH | SIGNAL) != 0 {
+            self.u.output.flush();
+        }
+        if bits & SIGNAL != 0 {
+            return Err(self.signalled());
+        }
+        let mut preempt = false;
+        if bits & LIVE != 0 && self.fp != NO_FRAME {
+            preempt |= self.serve_live(false)?;
+        } else if bits & LIVE != 0 {
+            // A primitive sent from Rust: the requests wait for the next
+            // safepoint with a frame.
+            self.u.interrupts.request(LIVE);
+        }
+        if bits & TIMER != 0 && self.scheduler.active.is_some() {
             self.expire_timers();
-            return self.preempt_if_needed();
+            preempt = true;
+        }
+        if preempt { self.preempt_if_needed() } else { Ok(()) }
+    }
+
+    /// The interrupts taken while no process can run.
+    fn idle_interrupts(&mut self, bits: u64) -> Step {
+        use vm::interrupts::{LIVE, SIGNAL};
+        if bits & SIGNAL != 0 {
+            self.u.output.flush();
+            return Err(self.signalled());
+        }
+        if bits & LIVE != 0 {
+            self.serve_live(true)?;
         }
         Ok(())
+    }
+
+    /// SIGINT or SIGTERM arrived: the program ends with the shell's status
+    /// for it (output flushed).
+    fn signalled(&mut self) -> Flow {
+        let signal = self.u.interrupts.signal().unwrap_or(15);
+        Flow::Stop(Box::new(Stop::Exit(128 + signal)))
+    }
+
+    /// Whether live clients may still make a process ready (so that no
+    /// process being ready is not yet a deadlock).
+    fn live_waits(&self) -> bool {
+        self.live.is_some() && self.live_clients.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+
+    /// The running process's slot, if processes were made.
+    pub(crate) fn scheduler_active(&self) -> Option<u32> {
+        self.scheduler.active
+    }
+
+    /// A new, not started Process object.
+    pub(crate) fn new_process_object(&mut self) -> Result<Value, String> {
+        let class = self.kernel.process;
+        self.u.alloc(class, Format::Fields, fields::NAMES.len()).map_err(|e| e.to_string())
+    }
+
+    /// Makes `process` ready to run `block` (anything that understands
+    /// `value`) at `priority`; answers its slot.
+    pub(crate) fn schedule_new_process(&mut self, process: Value, block: Value, name: Value, priority: i64) -> u32 {
+        self.set_field(process, fields::NAME, name);
+        self.set_field(process, fields::PRIORITY, Value::small(priority.clamp(1, MAX_PRIORITY)));
+        self.set_field(process, fields::BLOCK, block);
+        self.set_state(process, State::Suspended);
+        let index = self.register(process);
+        self.make_ready(index, false);
+        index
+    }
+
+    /// Ends process `index` at once, without running its unwind blocks
+    /// (an interrupted live evaluation). The active one may only be ended
+    /// so while the scheduler looks for the next process.
+    pub(crate) fn kill_process(&mut self, index: u32) {
+        let process = self.proc_object(index);
+        match self.state_of(process) {
+            State::Ready => self.take_ready(index),
+            State::Waiting => self.stop_waiting(index),
+            _ => {}
+        }
+        if self.scheduler.active == Some(index) {
+            self.scheduler.discard_active = true;
+        }
+        let nil = self.u.nil();
+        self.set_state(process, State::Terminated);
+        self.set_field(process, fields::FRAMES, nil);
+        self.set_field(process, fields::BLOCK, nil);
+        self.unregister(index);
     }
 
     // ---- the primitives ------------------------------------------------------------

@@ -24,6 +24,16 @@ use std::time::Instant;
 
 /// Bit of `pending`: a timer's deadline passed.
 pub const TIMER: u64 = 1;
+/// Bit of `pending`: a request of the live connection waits.
+pub const LIVE: u64 = 2;
+/// Bit of `pending`: buffered program output has waited long enough.
+pub const FLUSH: u64 = 4;
+/// Bit of `pending`: the program received SIGINT or SIGTERM
+/// ([`Interrupts::signal`] says which) and should flush and end.
+pub const SIGNAL: u64 = 8;
+
+/// How long program output may wait in its buffer.
+pub const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The shared request word and the timer.
 #[derive(Debug, Default)]
@@ -38,6 +48,8 @@ pub struct Interrupts {
     native_limit: AtomicU64,
     /// What `native_limit` holds when nothing is pending.
     depth_bound: AtomicU64,
+    /// The signal that raised SIGNAL (0: none).
+    signal: AtomicU64,
     state: Mutex<TimerState>,
     wake: Condvar,
 }
@@ -45,6 +57,8 @@ pub struct Interrupts {
 #[derive(Debug, Default)]
 struct TimerState {
     deadline: Option<Instant>,
+    /// When FLUSH is raised (output is waiting in its buffer).
+    flush_deadline: Option<Instant>,
     thread_started: bool,
 }
 
@@ -115,33 +129,72 @@ impl Interrupts {
     pub fn set_deadline(self: &Arc<Self>, deadline: Option<Instant>) {
         let mut state = self.lock();
         state.deadline = deadline;
-        if deadline.is_some() && !state.thread_started {
+        if deadline.is_some() {
+            self.start_timer(&mut state);
+        }
+        self.wake.notify_all();
+    }
+
+    /// Raises FLUSH [`FLUSH_DELAY`] from now, unless it is already due
+    /// (buffered output must not wait longer than that).
+    pub fn arm_flush(self: &Arc<Self>) {
+        let mut state = self.lock();
+        if state.flush_deadline.is_none() {
+            state.flush_deadline = Some(Instant::now() + FLUSH_DELAY);
+            self.start_timer(&mut state);
+            self.wake.notify_all();
+        }
+    }
+
+    fn start_timer(self: &Arc<Self>, state: &mut TimerState) {
+        if !state.thread_started {
             let me = Arc::clone(self);
             let spawned = std::thread::Builder::new().name("mica-timer".into()).spawn(move || me.run_timer());
             // Without the thread, timers are still served whenever the
-            // program waits (idle_until); only preemption by a timer is lost.
+            // program waits (idle_until), and output at exit; only
+            // preemption by a timer and timely flushes are lost.
             state.thread_started = spawned.is_ok();
         }
-        self.wake.notify_all();
     }
 
     fn run_timer(&self) {
         let mut state = self.lock();
         loop {
-            state = match state.deadline {
+            let now = Instant::now();
+            if state.deadline.is_some_and(|d| now >= d) {
+                self.raise(TIMER);
+                state.deadline = None;
+                self.wake.notify_all();
+            }
+            if state.flush_deadline.is_some_and(|d| now >= d) {
+                self.raise(FLUSH);
+                state.flush_deadline = None;
+                self.wake.notify_all();
+            }
+            let next = match (state.deadline, state.flush_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            state = match next {
                 None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        self.raise(TIMER);
-                        state.deadline = None;
-                        self.wake.notify_all();
-                        state
-                    } else {
-                        self.wake.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()).0
-                    }
+                    self.wake.wait_timeout(state, d.saturating_duration_since(now)).unwrap_or_else(|p| p.into_inner()).0
                 }
             }
+        }
+    }
+
+    /// Records that `signal` (SIGINT, SIGTERM) arrived and raises SIGNAL.
+    pub fn signal_received(&self, signal: i32) {
+        self.signal.store(signal as u64, Ordering::Release);
+        self.request(SIGNAL);
+    }
+
+    /// The signal that raised SIGNAL, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::Acquire) {
+            0 => None,
+            s => Some(s as i32),
         }
     }
 

@@ -314,6 +314,10 @@ pub struct MethodRuntime {
     /// caches held when it was made): kept alive for it, so that no other
     /// object takes their address while the code may compare with it.
     pub native_refs: Vec<Value>,
+    /// The lookups the native code relied on (selector, receiver class):
+    /// it inlined what they found, so a change of what one of them would
+    /// find throws the code away (and nothing else does).
+    pub native_deps: Vec<(Value, Value)>,
     /// The bytecode offsets native code can be entered at, one bit each (a
     /// slow path that ends between them leaves the frame to the
     /// interpreter, which enters the code again at the next one).
@@ -447,6 +451,7 @@ impl MethodRuntime {
             ics_outgrown: false,
             recompilations: 0,
             native_refs: Vec::new(),
+            native_deps: Vec::new(),
             native_entries: Box::new([]),
             cell,
         };
@@ -479,6 +484,10 @@ impl MethodRuntime {
         visit(&mut self.info.literals);
         for v in &mut self.native_refs {
             visit(v);
+        }
+        for (selector, class) in &mut self.native_deps {
+            visit(selector);
+            visit(class);
         }
         if let Trivial::Constant(v) = &mut self.info.trivial {
             visit(v);

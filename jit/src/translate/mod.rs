@@ -312,6 +312,7 @@ pub fn translate(
     let mut supers: HashMap<usize, TargetKind> = HashMap::new();
     let holder = method.slot(METHOD_HOLDER);
     let mut refs: Vec<VmValue> = Vec::new();
+    let mut deps: Vec<(VmValue, VmValue)> = Vec::new();
     for op in &ops {
         match op.insn {
             Insn::SuperSend { selector, .. } => {
@@ -319,6 +320,7 @@ pub fn translate(
                 if let Some((t, found)) = super_target(u, holder, sel, k.symbolic) {
                     supers.insert(op.pc, t);
                     refs.push(found);
+                    deps.push((sel, holder.slot(CLASS_SUPERCLASS)));
                 }
             }
             insn => {
@@ -331,6 +333,9 @@ pub fn translate(
                         cache.compiled_len = t.len() as u8;
                     }
                     refs.extend(t.iter().flat_map(|t| t.keep));
+                    // The method found names the selector; the class is
+                    // the receiver's.
+                    deps.extend(t.iter().map(|t| (t.keep[1].slot(METHOD_SELECTOR), t.keep[0])));
                     if !t.is_empty() {
                         targets.insert(op.pc, t);
                     }
@@ -339,6 +344,7 @@ pub fn translate(
         }
     }
     u.runtime_mut(rt).native_refs = refs;
+    u.runtime_mut(rt).native_deps = deps;
     // The code knows what every cache knows now.
     u.runtime_mut(rt).ics_outgrown = false;
     // Doubles: a method whose arithmetic has met SmallFloats keeps an

@@ -20,7 +20,7 @@ mod system;
 pub use double::format_double;
 pub use object::{identity_hash, same};
 pub use string::string_hash;
-pub use system::{Output, expected_symbol};
+pub use system::{Output, StdOutput, expected_symbol};
 
 use crate::universe::Universe;
 use crate::value::Value;
@@ -171,6 +171,8 @@ pub enum Control {
     SemaphoreWait,
     /// `Semaphore>>waitTimeoutMilliseconds:`
     SemaphoreWaitTimeout,
+    /// `LiveEvaluation>>answer:class:`: the reply to a live client's eval.
+    LiveAnswer,
 }
 
 impl Control {
@@ -389,6 +391,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     control("Semaphore", "signal", Control::SemaphoreSignal),
     control("Semaphore", "wait", Control::SemaphoreWait),
     control("Semaphore", "waitTimeoutMilliseconds:", Control::SemaphoreWaitTimeout),
+    control("LiveEvaluation", "answer:class:", Control::LiveAnswer),
     // Streams
     data("String", "primCharacters", string::characters),
     data("String class", "primFromCharacters:from:to:", string::from_characters),

@@ -122,10 +122,27 @@ pub fn gc_stats(u: &mut Universe, _argc: usize) -> Prim {
 /// Where program output goes: standard output and error (buffered), or
 /// in-memory buffers for tests.
 pub enum Output {
-    /// The process's standard streams.
-    Std(std::io::BufWriter<std::io::Stdout>),
+    /// The process's standard streams. Output waits in the buffer at most
+    /// [`crate::interrupts::FLUSH_DELAY`]: the first write after a flush
+    /// arms the timer, which raises FLUSH for the next safepoint.
+    Std(StdOutput),
     /// Captured: standard output, then standard error.
     Captured(Vec<u8>, Vec<u8>),
+}
+
+/// Buffered standard output that is flushed in time.
+pub struct StdOutput {
+    writer: std::io::BufWriter<std::io::Stdout>,
+    /// Whether a flush is due (the timer was armed since the last one).
+    armed: bool,
+    interrupts: std::sync::Arc<crate::interrupts::Interrupts>,
+}
+
+impl StdOutput {
+    /// Standard output, flushed through `interrupts`' timer.
+    pub fn new(interrupts: std::sync::Arc<crate::interrupts::Interrupts>) -> StdOutput {
+        StdOutput { writer: std::io::BufWriter::new(std::io::stdout()), armed: false, interrupts }
+    }
 }
 
 impl Output {
@@ -133,7 +150,11 @@ impl Output {
     pub fn write_out(&mut self, bytes: &[u8]) {
         match self {
             Output::Std(w) => {
-                let _ = w.write_all(bytes);
+                let _ = w.writer.write_all(bytes);
+                if !w.armed {
+                    w.armed = true;
+                    w.interrupts.arm_flush();
+                }
             }
             Output::Captured(out, _) => out.extend_from_slice(bytes),
         }
@@ -144,7 +165,8 @@ impl Output {
     pub fn write_err(&mut self, bytes: &[u8]) {
         match self {
             Output::Std(w) => {
-                let _ = w.flush();
+                let _ = w.writer.flush();
+                w.armed = false;
                 let _ = std::io::stderr().write_all(bytes);
             }
             Output::Captured(_, err) => err.extend_from_slice(bytes),
@@ -154,7 +176,8 @@ impl Output {
     /// Flushes standard output.
     pub fn flush(&mut self) {
         if let Output::Std(w) = self {
-            let _ = w.flush();
+            let _ = w.writer.flush();
+            w.armed = false;
         }
     }
 }

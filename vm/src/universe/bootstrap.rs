@@ -277,6 +277,7 @@ impl Universe {
             byte_array: p,
             object_extensions: p,
         };
+        let interrupts = crate::interrupts::Interrupts::new();
         Universe {
             heap,
             stack: zeroed_stack(config.stack_words.max(1024)),
@@ -296,8 +297,10 @@ impl Universe {
             deoptimizations: Vec::new(),
             jit_fp: 0,
             native_depth: 0,
-            output: crate::primitives::Output::Std(std::io::BufWriter::new(std::io::stdout())),
-            interrupts: crate::interrupts::Interrupts::new(),
+            output: crate::primitives::Output::Std(crate::primitives::StdOutput::new(std::sync::Arc::clone(
+                &interrupts,
+            ))),
+            interrupts,
             in_memory_reserve: false,
         }
     }

@@ -68,9 +68,68 @@ impl Universe {
     /// Replaces the methods of `class` (in definition order) and rebuilds its
     /// dictionary; every cache is invalidated.
     pub fn set_methods(&mut self, class: Value, methods: &[Value]) -> Result<()> {
+        let old = self.methods_of(class);
         self.set_methods_of_new_class(class, methods)?;
-        self.invalidate_caches();
+        // The selectors whose method in `class` is not the one it was.
+        let find =
+            |list: &[Value], sel: Value| list.iter().copied().find(|m| m.slot(METHOD_SELECTOR).same_selector(sel));
+        let mut changed: Vec<Value> = Vec::new();
+        for m in old.iter().chain(methods) {
+            let sel = m.slot(METHOD_SELECTOR);
+            if find(&old, sel) != find(methods, sel) && !changed.iter().any(|c| c.same_selector(sel)) {
+                changed.push(sel);
+            }
+        }
+        self.invalidate_lookups(class, &changed);
         Ok(())
+    }
+
+    /// What lookups of `selectors` from `class` and its subclasses find
+    /// changed: the inline caches that hold such a lookup (or a failed
+    /// one) are cleared, and the native code that inlined one is thrown
+    /// away. Everything else stays.
+    pub fn invalidate_lookups(&mut self, class: Value, selectors: &[Value]) {
+        self.flush_lookup_cache();
+        self.method_epoch += 1;
+        if selectors.is_empty() {
+            return;
+        }
+        let nil = self.nil();
+        // Methods of ObjectExtensions are found after Object's.
+        let class = if class == self.known.object_extensions { self.known.object } else { class };
+        let inherits = |mut c: Value| {
+            while c.is_pointer() && c != nil {
+                if c == class {
+                    return true;
+                }
+                c = c.slot(CLASS_SUPERCLASS);
+            }
+            false
+        };
+        let affected =
+            |sel: Value, receiver: Value| selectors.iter().any(|s| s.same_selector(sel)) && inherits(receiver);
+        let mut discarded = 0;
+        for rt in &mut self.runtimes {
+            for ic in rt.ics.iter_mut() {
+                let stale = ic.entries[..ic.len as usize]
+                    .iter()
+                    .any(|e| e.method == nil || affected(e.method.slot(METHOD_SELECTOR), e.class));
+                if stale {
+                    ic.clear();
+                }
+            }
+            if rt.info.speculative && rt.info.native.is_some() && rt.native_deps.iter().any(|&(s, c)| affected(s, c)) {
+                rt.set_native(None);
+                rt.info.speculative = false;
+                rt.info.jit = crate::runtime::JitState::Interpreted;
+                rt.invocations = 0;
+                rt.backedges = 0;
+                discarded += 1;
+            }
+        }
+        if discarded > 0 {
+            self.record_deoptimization("a method dictionary changed", discarded);
+        }
     }
 
     /// The methods of `class`, in definition order.

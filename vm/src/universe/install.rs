@@ -83,6 +83,7 @@ pub const KERNEL_SOURCES: &[(&str, &str)] = &[
     ("Delay", include_str!("../../kernel/Delay.som")),
     ("SharedQueue", include_str!("../../kernel/SharedQueue.som")),
     ("ObjectExtensions", include_str!("../../kernel/ObjectExtensions.som")),
+    ("LiveEvaluation", include_str!("../../kernel/LiveEvaluation.som")),
 ];
 
 /// Kernel methods whose frames the VM recognises: exception handlers,

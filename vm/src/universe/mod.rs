@@ -5,6 +5,7 @@
 
 mod bootstrap;
 mod classes;
+mod edits;
 mod install;
 mod namespaces;
 mod numbers;
@@ -18,6 +19,7 @@ use crate::object::Format;
 use crate::runtime::{MethodInfo, MethodRuntime, Trivial};
 use crate::value::Value;
 pub use bootstrap::Spec;
+pub use edits::INLINED_SELECTORS;
 pub use install::KERNEL_SOURCES;
 
 pub use bootstrap::{Known, is_vm_class_name, kernel_version};

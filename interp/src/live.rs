@@ -1,0 +1,692 @@
+//! Live requests: what a client connected to the running program asks of
+//! it (evaluate, define, remove, revert, interrupt, statistics), served by
+//! the program's own thread at safepoints.
+//!
+//! ```text
+//!  connection threads (the mica crate)        program's thread
+//!  LiveRequest --mpsc--> inbox, then LIVE     safepoint (method entry or
+//!  raised in the interrupt word  ---------->  loop back-edge, interpreted
+//!                                             or native; or while idle):
+//!                                             drains the inbox
+//!  LiveReply <--mpsc-- (per connection) <---  a definition: at once
+//!                                             an evaluation: a process of
+//!                                             priority 50, which answers
+//!                                             when it ends
+//! ```
+//!
+//! Requests never run on another thread: the heap, the method
+//! dictionaries and native code belong to the program's thread. An
+//! evaluation runs as a process of its own (a kernel `LiveEvaluation` as
+//! its block), above the program's priority, so it preempts the program at
+//! once, may wait on a Delay or a Semaphore like any process, and an
+//! error nobody handles ends only it (the client gets the message and the
+//! trace). Interrupting it terminates that process. A definition is
+//! compiled whole before anything is installed, so a compile error changes
+//! nothing; every change keeps the method list it replaced, for `revert`.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, Sender};
+
+use vm::layout::*;
+use vm::object::Format;
+use vm::universe::{NamespaceId, PinId};
+use vm::value::Value;
+
+use crate::call::NO_FRAME;
+use crate::error::Stop;
+use crate::{Flow, Interpreter, Step};
+
+/// The priority of a live evaluation's process (the program's is 40).
+pub const EVAL_PRIORITY: i64 = 50;
+
+/// What the connection threads need to reach the program's thread.
+#[derive(Clone, Debug)]
+pub struct LiveHandle {
+    /// Where requests go.
+    pub requests: Sender<LiveRequest>,
+    /// Clients connected now (counted by the endpoint; while one is, a
+    /// program whose processes all wait is not deadlocked).
+    pub clients: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The interrupt word to raise LIVE in.
+    pub interrupts: std::sync::Arc<vm::interrupts::Interrupts>,
+}
+
+impl LiveHandle {
+    /// Hands `request` to the program; false if the program is gone.
+    pub fn send(&self, request: LiveRequest) -> bool {
+        let ok = self.requests.send(request).is_ok();
+        self.interrupts.request(vm::interrupts::LIVE);
+        ok
+    }
+}
+
+/// A request, as the connection threads hand it to the program.
+pub struct LiveRequest {
+    /// The client's request id (echoed in the reply).
+    pub id: u64,
+    /// Which connection it came from.
+    pub client: u64,
+    /// What it asks.
+    pub op: LiveOp,
+    /// Where the reply goes.
+    pub reply: Sender<LiveReply>,
+}
+
+/// What a request asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveOp {
+    /// Evaluate statements; answer the last one's `printString`.
+    Eval {
+        /// The statements.
+        source: String,
+    },
+    /// Stop running evaluations: the one with request id `target` of this
+    /// client, or all of this client's.
+    Interrupt {
+        /// The request id of the evaluation.
+        target: Option<u64>,
+    },
+    /// Define (add or replace) one method.
+    DefineMethod {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The method in class-file syntax (`selector = ( ... )`).
+        source: String,
+    },
+    /// Define a whole class in class-file syntax.
+    DefineClass {
+        /// The class file's text.
+        source: String,
+    },
+    /// Remove a method.
+    RemoveMethod {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The selector.
+        selector: String,
+    },
+    /// Remove a class (its global becomes nil).
+    RemoveClass {
+        /// The class's name.
+        class: String,
+    },
+    /// Undo the last edit, or every edit of one class.
+    Revert {
+        /// The class whose edits to undo (None: the last edit).
+        class: Option<String>,
+    },
+    /// The edits so far and what they invalidated.
+    Stats,
+    /// The client left: its evaluations are interrupted.
+    Disconnected,
+}
+
+/// A reply to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveReply {
+    /// The request id.
+    pub id: u64,
+    /// What came of it.
+    pub outcome: Result<LiveAnswer, LiveFailure>,
+}
+
+/// A request's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveAnswer {
+    /// An evaluation's value.
+    Value {
+        /// Its `printString`.
+        print: String,
+        /// Its class's name.
+        class: String,
+    },
+    /// An edit took effect.
+    Edited(EditRecord),
+    /// Evaluations stopped.
+    Interrupted {
+        /// How many.
+        evaluations: usize,
+    },
+    /// The statistics.
+    Stats(LiveStats),
+}
+
+/// One edit, as `stats` and `--stats` show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditRecord {
+    /// `defined Foo>>bar`, `removed class Foo`, `reverted Foo>>bar` ...
+    pub what: String,
+    /// The selectors defined or removed (`Foo>>bar`, `Foo class>>new`).
+    pub methods: Vec<String>,
+    /// Compiled methods whose native code it threw away.
+    pub invalidated: u64,
+}
+
+/// The edits of the session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Every edit, oldest first.
+    pub edits: Vec<EditRecord>,
+    /// Methods with native code now.
+    pub native_methods: usize,
+    /// Evaluations running or waiting.
+    pub evaluations: usize,
+    /// Edits `revert` can still undo.
+    pub revertible: usize,
+}
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The source did not compile (nothing changed).
+    Compile,
+    /// The evaluation raised an error nobody handled.
+    Error,
+    /// The evaluation was interrupted (or its process ended without an
+    /// answer).
+    Interrupted,
+    /// The edit would not take effect, or may not be made.
+    Refused,
+    /// No such class or method.
+    NotFound,
+}
+
+impl FailureKind {
+    /// The name the protocol uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Compile => "compile",
+            FailureKind::Error => "error",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::Refused => "refused",
+            FailureKind::NotFound => "notFound",
+        }
+    }
+}
+
+/// A failed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveFailure {
+    /// The kind.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub message: String,
+    /// A stack trace, for errors of evaluations (else empty).
+    pub trace: String,
+}
+
+fn failure(kind: FailureKind, message: impl Into<String>) -> LiveFailure {
+    LiveFailure { kind, message: message.into(), trace: String::new() }
+}
+
+/// An evaluation waiting for its process to answer.
+struct PendingEval {
+    id: u64,
+    client: u64,
+    reply: Sender<LiveReply>,
+}
+
+/// What `revert` restores: the method list a class had before an edit.
+struct Undo {
+    class: PinId,
+    /// The class's method list before (an Array, or nil).
+    methods: PinId,
+    /// For a new class or a removed one: the binding and its value before.
+    binding: Option<(PinId, PinId)>,
+    class_name: String,
+    what: String,
+}
+
+/// The live state of the interpreter.
+pub(crate) struct LiveState {
+    inbox: Receiver<LiveRequest>,
+    /// Running evaluations, by scheduler slot of their process.
+    evals: HashMap<u32, PendingEval>,
+    undo: Vec<Undo>,
+    edits: Vec<EditRecord>,
+}
+
+impl Interpreter {
+    /// Lets live requests reach this interpreter: the connection threads
+    /// send them through the answer's `requests` and raise
+    /// [`vm::interrupts::LIVE`] in its `interrupts`.
+    pub fn enable_live(&mut self) -> LiveHandle {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.live = Some(Box::new(LiveState { inbox: rx, evals: HashMap::new(), undo: Vec::new(), edits: Vec::new() }));
+        LiveHandle {
+            requests: tx,
+            clients: std::sync::Arc::clone(&self.live_clients),
+            interrupts: std::sync::Arc::clone(&self.u.interrupts),
+        }
+    }
+
+    /// Stops taking live requests (the program ends): evaluations that
+    /// did not answer never will, and requests still waiting are dropped.
+    pub fn disable_live(&mut self) {
+        if let Some(live) = self.live.take() {
+            self.past_edits = live.edits;
+        }
+    }
+
+    /// The edits of the session, for `--stats`.
+    pub fn live_edits(&self) -> Vec<EditRecord> {
+        self.live.as_ref().map(|l| l.edits.clone()).unwrap_or_else(|| self.past_edits.clone())
+    }
+
+    /// Serves the requests waiting, at a safepoint (`idle`: while no
+    /// process can run, inside the scheduler). Definitions take effect at
+    /// once; evaluations become ready processes; interrupts end them.
+    /// Answers whether a process was made ready or ended.
+    pub(crate) fn serve_live(&mut self, idle: bool) -> Result<bool, Flow> {
+        let mut scheduled = false;
+        loop {
+            let Some(live) = self.live.as_ref() else { return Ok(false) };
+            let Ok(request) = live.inbox.try_recv() else { break };
+            let LiveRequest { id, client, op, reply } = request;
+            let outcome = match op {
+                LiveOp::Eval { source } => match self.start_eval(id, client, &source, reply.clone()) {
+                    Ok(()) => {
+                        scheduled = true;
+                        continue;
+                    }
+                    Err(f) => Err(f),
+                },
+                LiveOp::Interrupt { target } => {
+                    let n = self.interrupt_evals(client, target, idle)?;
+                    scheduled |= n > 0;
+                    if target.is_some() && n == 0 {
+                        Err(failure(FailureKind::NotFound, "no evaluation of this client with that id is running"))
+                    } else {
+                        Ok(LiveAnswer::Interrupted { evaluations: n })
+                    }
+                }
+                LiveOp::Disconnected => {
+                    scheduled |= self.interrupt_evals(client, None, idle)? > 0;
+                    continue;
+                }
+                LiveOp::DefineMethod { class, class_side, source } => self.define_method(&class, class_side, &source),
+                LiveOp::DefineClass { source } => self.define_class(&source),
+                LiveOp::RemoveMethod { class, class_side, selector } => {
+                    self.remove_live_method(&class, class_side, &selector)
+                }
+                LiveOp::RemoveClass { class } => self.remove_live_class(&class),
+                LiveOp::Revert { class } => self.revert(class.as_deref()),
+                LiveOp::Stats => Ok(LiveAnswer::Stats(self.live_stats())),
+            };
+            let _ = reply.send(LiveReply { id, outcome });
+        }
+        Ok(scheduled)
+    }
+
+    fn live_mut(&mut self) -> &mut LiveState {
+        self.live.as_mut().expect("live requests are enabled")
+    }
+
+    // ---- evaluations ---------------------------------------------------------
+
+    fn start_eval(&mut self, id: u64, client: u64, source: &str, reply: Sender<LiveReply>) -> Result<(), LiveFailure> {
+        let class = self.kernel.live_evaluation;
+        let nil = self.u.nil();
+        if class == nil || !self.kernel.processes_ok {
+            return Err(failure(FailureKind::Refused, "this kernel cannot run evaluations (no LiveEvaluation)"));
+        }
+        let text = format!("doIt = ( ^[\n{source}\n] value )");
+        let options = vm::compiler::CompileOptions { allow_global_assignment: true };
+        let code = vm::compiler::compile_method_source("<live>", &text, &[], options)
+            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        vm::bytecode::verify_method(&code, 0).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        let holder = self.u.class_of(nil);
+        let internal = |e: String| failure(FailureKind::Error, e);
+        let file = self.u.new_old_string("<live>").map_err(|e| internal(e.to_string()))?;
+        let method = self
+            .u
+            .make_method(&code, holder, NamespaceId::PROGRAM, nil, file, "UndefinedObject")
+            .map_err(|e| internal(e.to_string()))?;
+        let mark = self.u.handle_mark();
+        let hm = self.u.handle(method);
+        let made = (|| {
+            // The program's process exists before another is made.
+            self.active_index().map_err(|_| internal("cannot make the main process".into()))?;
+            let eval = self.u.alloc(class, Format::Fields, 1).map_err(|e| internal(e.to_string()))?;
+            let method = self.u.get(hm);
+            eval.set_slot_raw(0, method);
+            let he = self.u.handle(eval);
+            let name = self.u.new_string(&format!("live evaluation {id}")).map_err(|e| internal(e.to_string()))?;
+            let hn = self.u.handle(name);
+            let process = self.new_process_object().map_err(internal)?;
+            let (eval, name) = (self.u.get(he), self.u.get(hn));
+            Ok::<_, LiveFailure>(self.schedule_new_process(process, eval, name, EVAL_PRIORITY))
+        })();
+        self.u.release_handles(mark);
+        let index = made?;
+        self.live_mut().evals.insert(index, PendingEval { id, client, reply });
+        Ok(())
+    }
+
+    /// `LiveEvaluation>>answer: printString class: className`: the
+    /// evaluation's reply.
+    pub(crate) fn live_answer(&mut self, argc: usize) -> Step {
+        let print = self.u.text_or_describe(self.peek(1));
+        let class = self.u.text_or_describe(self.peek(0));
+        if let Some(pending) = self.scheduler_active().and_then(|i| self.live.as_mut()?.evals.remove(&i)) {
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome: Ok(LiveAnswer::Value { print, class }) });
+        }
+        let receiver = self.peek(argc);
+        self.finish_primitive(argc, receiver)
+    }
+
+    /// An error nobody handled in process `index`: if it is an evaluation,
+    /// its client gets the report (answers whether it was).
+    pub(crate) fn live_eval_failed(&mut self, index: u32, message: &str, trace: &str) -> bool {
+        let Some(pending) = self.live.as_mut().and_then(|l| l.evals.remove(&index)) else { return false };
+        let outcome = Err(LiveFailure { kind: FailureKind::Error, message: message.into(), trace: trace.into() });
+        let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
+        true
+    }
+
+    /// Process `index` ended or was forgotten: an evaluation that did not
+    /// answer answers that it was interrupted.
+    pub(crate) fn live_process_gone(&mut self, index: u32) {
+        if let Some(pending) = self.live.as_mut().and_then(|l| l.evals.remove(&index)) {
+            let outcome = Err(failure(FailureKind::Interrupted, "the evaluation was interrupted"));
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
+        }
+    }
+
+    /// A flow that would stop the program, in an evaluation's process:
+    /// the client gets it and only that process ends. Answers the flow to
+    /// go on with (`None`: go on running).
+    pub(crate) fn live_contain(&mut self, flow: Flow) -> Option<Flow> {
+        let Some(index) = self.scheduler_active() else { return Some(flow) };
+        if !self.live.as_ref().is_some_and(|l| l.evals.contains_key(&index)) {
+            return Some(flow);
+        }
+        let (message, trace) = match &flow {
+            Flow::Stop(stop) => match &**stop {
+                Stop::Error { message, trace, .. } => (message.clone(), trace.clone()),
+                Stop::Fatal(message) => (message.clone(), String::new()),
+                Stop::Exit(_) => return Some(flow),
+            },
+            Flow::Raise(r) => (r.message.clone(), self.stack_trace()),
+            Flow::Return(_) => return Some(flow),
+        };
+        self.live_eval_failed(index, &message, &trace);
+        self.end_active_process().err()
+    }
+
+    fn interrupt_evals(&mut self, client: u64, target: Option<u64>, idle: bool) -> Result<usize, Flow> {
+        let Some(live) = self.live.as_ref() else { return Ok(0) };
+        let victims: Vec<u32> = live
+            .evals
+            .iter()
+            .filter(|(_, p)| p.client == client && target.is_none_or(|t| t == p.id))
+            .map(|(&i, _)| i)
+            .collect();
+        let active = self.scheduler_active();
+        for &index in &victims {
+            if Some(index) != active {
+                self.live_process_gone(index);
+                self.kill_process(index);
+            }
+        }
+        // The running one last: ending it switches to another process.
+        if let Some(a) = active.filter(|a| victims.contains(a)) {
+            self.live_process_gone(a);
+            if idle {
+                // It waits, its frames on the stack: the scheduler drops
+                // them when it switches.
+                self.kill_process(a);
+            } else if self.fp != NO_FRAME {
+                self.end_active_process()?;
+            }
+        }
+        Ok(victims.len())
+    }
+
+    // ---- definitions ---------------------------------------------------------------
+
+    /// The class a request names (in the program's namespace, then the
+    /// kernel's), or its metaclass.
+    fn named_class(&mut self, name: &str, class_side: bool) -> Result<Value, LiveFailure> {
+        let bare = name.strip_suffix(" class").unwrap_or(name);
+        let class_side = class_side || bare.len() != name.len();
+        let sym = self.u.intern(bare).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let class = match self.u.global_from(NamespaceId::PROGRAM, sym) {
+            Some(c) if self.u.is_class(c) => c,
+            _ => match self.load_class(bare) {
+                Ok(Some(c)) => c,
+                Ok(None) => return Err(failure(FailureKind::NotFound, format!("no class named {bare}"))),
+                Err(e) => return Err(failure(FailureKind::Compile, e)),
+            },
+        };
+        Ok(if class_side { class.class_word() } else { class })
+    }
+
+    fn define_method(&mut self, class_name: &str, class_side: bool, source: &str) -> Result<LiveAnswer, LiveFailure> {
+        let class = self.named_class(class_name, class_side)?;
+        let name = self.u.class_name(class);
+        let fields = self.u.field_names(class);
+        let file = format!("<live {name}>");
+        let code = vm::compiler::compile_method_source(&file, source, &fields, Default::default())
+            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        vm::bytecode::verify_method(&code, fields.len() as u32)
+            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        let selector = code.selector().unwrap_or_default().to_string();
+        if let Some(why) = self.u.edit_refusal(class, &selector) {
+            return Err(failure(FailureKind::Refused, why));
+        }
+        let ns = self.u.namespace_of(class);
+        let nil = self.u.nil();
+        let err = |e: String| failure(FailureKind::Error, e);
+        let file = self.u.new_old_string(&file).map_err(|e| err(e.to_string()))?;
+        let method = self.u.make_method(&code, class, ns, nil, file, &name).map_err(|e| err(e.to_string()))?;
+        let what = format!("defined {name}>>{selector}");
+        self.record_undo(class, None, &name, &what);
+        let before = self.discarded();
+        self.u.add_method(class, method).map_err(|e| err(e.to_string()))?;
+        Ok(self.record_edit(what, vec![format!("{name}>>{selector}")], before))
+    }
+
+    fn define_class(&mut self, source: &str) -> Result<LiveAnswer, LiveFailure> {
+        // Compiled whole first: any error and nothing changed.
+        let compiled = vm::compiler::compile_class_source("<live>", source, None, &self.class_path)
+            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        vm::bytecode::verify_class(&compiled).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        let name = compiled.name.clone();
+        let sym = self.u.intern(&name).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let existing = match self.u.global_from(NamespaceId::PROGRAM, sym) {
+            Some(c) if self.u.is_class(c) => Some(c),
+            _ => self.load_class(&name).ok().flatten(),
+        };
+        let mut methods: Vec<String> = Vec::new();
+        for (side, list) in [("", &compiled.methods), (" class", &compiled.class_methods)] {
+            for code in list.iter() {
+                methods.push(format!("{name}{side}>>{}", code.selector().unwrap_or_default()));
+            }
+        }
+        let ns = match existing {
+            Some(class) => {
+                let ns = self.u.namespace_of(class);
+                let all_fields: Vec<String> =
+                    compiled.inherited_fields.iter().chain(&compiled.fields).cloned().collect();
+                let all_class_fields: Vec<String> =
+                    compiled.inherited_class_fields.iter().chain(&compiled.class_fields).cloned().collect();
+                let superclass = class.slot(CLASS_SUPERCLASS);
+                let same_super = match &compiled.superclass {
+                    None => superclass == self.u.nil(),
+                    Some(s) => self.u.is_class(superclass) && self.u.class_name(superclass) == *s,
+                };
+                if !same_super {
+                    return Err(failure(
+                        FailureKind::Refused,
+                        format!("{name} cannot change its superclass while the program runs (not supported yet)"),
+                    ));
+                }
+                if self.u.field_names(class) != all_fields || self.u.field_names(class.class_word()) != all_class_fields
+                {
+                    return Err(failure(
+                        FailureKind::Refused,
+                        format!(
+                            "{name} cannot change its fields while the program runs: migrating its instances is not supported yet (fields now: {}; asked: {})",
+                            self.u.field_names(class).join(" "),
+                            all_fields.join(" ")
+                        ),
+                    ));
+                }
+                for (list, target) in [(&compiled.methods, class), (&compiled.class_methods, class.class_word())] {
+                    for code in list.iter() {
+                        if let Some(why) = code.selector().and_then(|s| self.u.edit_refusal(target, s)) {
+                            return Err(failure(FailureKind::Refused, why));
+                        }
+                    }
+                }
+                let what = format!("defined class {name}");
+                self.record_undo(class, None, &name, &what);
+                let meta = class.class_word();
+                self.record_undo(meta, None, &name, &what);
+                ns
+            }
+            None => NamespaceId::PROGRAM,
+        };
+        let before = self.discarded();
+        let binding = self.u.binding(ns, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let old_value = binding.slot(BINDING_VALUE);
+        let class = self.u.install_class(&compiled, ns).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let what = format!("defined class {name}");
+        if existing.is_none() {
+            self.record_undo(class, Some((binding, old_value)), &name, &what);
+        }
+        Ok(self.record_edit(what, methods, before))
+    }
+
+    fn remove_live_method(
+        &mut self,
+        class_name: &str,
+        class_side: bool,
+        selector: &str,
+    ) -> Result<LiveAnswer, LiveFailure> {
+        let class = self.named_class(class_name, class_side)?;
+        let name = self.u.class_name(class);
+        if let Some(why) = self.u.edit_refusal(class, selector) {
+            return Err(failure(FailureKind::Refused, why));
+        }
+        let sym = self.u.intern(selector).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        if self.u.local_method(class, sym) == self.u.nil() {
+            return Err(failure(FailureKind::NotFound, format!("{name} has no method {selector}")));
+        }
+        let what = format!("removed {name}>>{selector}");
+        self.record_undo(class, None, &name, &what);
+        let before = self.discarded();
+        self.u.remove_method(class, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        Ok(self.record_edit(what, vec![format!("{name}>>{selector}")], before))
+    }
+
+    fn remove_live_class(&mut self, class_name: &str) -> Result<LiveAnswer, LiveFailure> {
+        let class = self.named_class(class_name, false)?;
+        let ns = self.u.namespace_of(class);
+        if ns == NamespaceId::KERNEL {
+            return Err(failure(FailureKind::Refused, format!("{class_name} is a kernel class and cannot be removed")));
+        }
+        let sym = self.u.intern(class_name).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let binding = self.u.binding(ns, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let what = format!("removed class {class_name}");
+        self.record_undo(class, Some((binding, class)), class_name, &what);
+        let before = self.discarded();
+        let nil = self.u.nil();
+        self.u.heap.store(binding, BINDING_VALUE, nil);
+        // Sends cached for its instances stay right; the globals that named
+        // it are read again.
+        self.u.invalidate_caches();
+        Ok(self.record_edit(what, Vec::new(), before))
+    }
+
+    fn revert(&mut self, class: Option<&str>) -> Result<LiveAnswer, LiveFailure> {
+        let live = self.live.as_mut().expect("live requests are enabled");
+        let picked: Vec<Undo> = match class {
+            None => {
+                let Some(last) = live.undo.last() else {
+                    return Err(failure(FailureKind::NotFound, "there is no edit to revert"));
+                };
+                // The last edit may have recorded the class and its
+                // metaclass: take every record with its description.
+                let what = last.what.clone();
+                let name = last.class_name.clone();
+                let mut out = Vec::new();
+                while live.undo.last().is_some_and(|u| u.what == what && u.class_name == name) {
+                    out.push(live.undo.pop().expect("checked"));
+                }
+                out
+            }
+            Some(name) => {
+                let bare = name.strip_suffix(" class").unwrap_or(name);
+                let (mine, rest): (Vec<Undo>, Vec<Undo>) =
+                    std::mem::take(&mut live.undo).into_iter().partition(|u| u.class_name == bare);
+                live.undo = rest;
+                if mine.is_empty() {
+                    return Err(failure(FailureKind::NotFound, format!("no edit of {bare} to revert")));
+                }
+                mine.into_iter().rev().collect()
+            }
+        };
+        let what = match class {
+            Some(c) => format!("reverted the edits of {c}"),
+            None => format!("reverted: {}", picked[0].what),
+        };
+        let before = self.discarded();
+        let mut result = Ok(());
+        for undo in picked {
+            let class = self.u.pinned(undo.class);
+            let list = self.u.pinned(undo.methods);
+            let methods: Vec<Value> =
+                if list == self.u.nil() { Vec::new() } else { (0..list.size()).map(|i| list.slot(i)).collect() };
+            if result.is_ok() {
+                result = self.u.set_methods(class, &methods).map_err(|e| e.to_string());
+            }
+            if let Some((b, v)) = undo.binding {
+                let (binding, value) = (self.u.pinned(b), self.u.pinned(v));
+                self.u.heap.store(binding, BINDING_VALUE, value);
+                self.u.unpin(b);
+                self.u.unpin(v);
+            }
+            self.u.unpin(undo.class);
+            self.u.unpin(undo.methods);
+        }
+        self.u.invalidate_caches();
+        result.map_err(|e| failure(FailureKind::Error, e))?;
+        Ok(self.record_edit(what, Vec::new(), before))
+    }
+
+    fn record_undo(&mut self, class: Value, binding: Option<(Value, Value)>, class_name: &str, what: &str) {
+        let list = class.slot(CLASS_METHOD_LIST);
+        let class = self.u.pin(class);
+        let methods = self.u.pin(list);
+        let binding = binding.map(|(b, v)| (self.u.pin(b), self.u.pin(v)));
+        let undo = Undo { class, methods, binding, class_name: class_name.into(), what: what.into() };
+        self.live_mut().undo.push(undo);
+    }
+
+    /// Native code thrown away so far because a method dictionary changed.
+    fn discarded(&self) -> u64 {
+        self.u.deoptimizations.iter().find(|(r, _)| r == "a method dictionary changed").map_or(0, |(_, n)| *n)
+    }
+
+    fn record_edit(&mut self, what: String, methods: Vec<String>, before: u64) -> LiveAnswer {
+        let record = EditRecord { what, methods, invalidated: self.discarded() - before };
+        self.live_mut().edits.push(record.clone());
+        LiveAnswer::Edited(record)
+    }
+
+    fn live_stats(&self) -> LiveStats {
+        let live = self.live.as_ref().expect("live requests are enabled");
+        LiveStats {
+            edits: live.edits.clone(),
+            native_methods: self.u.runtimes.iter().filter(|rt| rt.info.native.is_some()).count(),
+            evaluations: live.evals.len(),
+            revertible: live.undo.len(),
+        }
+    }
+}

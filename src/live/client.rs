@@ -1,0 +1,516 @@
+//! `mica connect`: the client of the live connection.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{socket_dir, socket_path};
+
+/// The text of `mica connect --help`.
+pub const USAGE: &str = "\
+mica connect: talk to a running Mica program of yours
+
+Usage:
+  mica connect PID                   an interactive session in the program
+  mica connect PID --eval EXPR       evaluate EXPR there and print its value
+  mica connect PID --file A.som...   define (or redefine) the classes of files
+  mica connect PID --json            the raw protocol: request lines on
+                                     standard input, replies and events on
+                                     standard output (docs/live-protocol.md)
+  mica connect --list                the programs you can connect to
+
+The session evaluates what you type (several lines while brackets are
+open) and prints its printString; Ctrl-C interrupts a running evaluation.
+Commands:
+  :define FILE.som                   define the class in a file
+  :method CLASS [class] SOURCE       define one method (SOURCE may go on
+                                     over several lines)
+  :remove CLASS[>>SELECTOR]          remove a method, or a class
+  :revert [CLASS]                    undo the last edit (or those of CLASS)
+  :stats                             the edits so far and what they
+                                     invalidated
+  :describe                          what the program is
+  :help, :quit
+
+Errors go to standard error; with --eval and --file the status is 1 if
+anything failed.
+";
+
+/// Runs `mica connect ARGS`.
+pub fn main(args: &[String]) -> ExitCode {
+    let fail = |message: &str| {
+        eprintln!("mica connect: {message}");
+        ExitCode::from(2)
+    };
+    let Some(first) = args.first() else { return fail("give the process id of a program (or --list); see --help") };
+    match first.as_str() {
+        "-h" | "--help" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        "--list" => return list(),
+        _ => {}
+    }
+    let Ok(pid) = first.parse::<u32>() else { return fail(&format!("'{first}' is not a process id; see --help")) };
+    let rest = &args[1..];
+    let mut conn = match Connection::open(pid) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mica connect: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rest.first().map(String::as_str) {
+        None => interactive(&mut conn),
+        Some("--eval") => match rest.get(1..) {
+            Some([expr]) => one_shot(&mut conn, &[json!({ "op": "eval", "source": expr })]),
+            _ => fail("--eval takes one expression (quote it)"),
+        },
+        Some("--file") if rest.len() > 1 => {
+            let mut requests = Vec::new();
+            for f in &rest[1..] {
+                match std::fs::read_to_string(f) {
+                    Ok(source) => requests.push(json!({ "op": "define", "source": source })),
+                    Err(e) => return fail(&format!("{f}: {e}")),
+                }
+            }
+            one_shot(&mut conn, &requests)
+        }
+        Some("--file") => fail("--file takes one or more class files"),
+        Some("--json") if rest.len() == 1 => raw(conn),
+        Some(other) => fail(&format!("unknown option '{other}'; see --help")),
+    }
+}
+
+/// A connection to a program.
+pub struct Connection {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+    /// The program's hello event.
+    pub hello: Value,
+}
+
+impl Connection {
+    /// Connects to the program with process id `pid` and reads its hello.
+    pub fn open(pid: u32) -> Result<Connection, String> {
+        let path = socket_path(pid);
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            return Err(format!("no process has id {pid}"));
+        }
+        let stream = match UnixStream::connect(&path) {
+            Ok(s) => s,
+            Err(_) => {
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+                if exe.as_deref().is_some_and(crate::images::is_sealed_bundle) {
+                    return Err(format!("process {pid} is a sealed Mica bundle: it accepts no connection"));
+                }
+                return Err(format!(
+                    "process {pid} accepts no live connection (it is not a Mica program of yours, was started with --live=off, or is just starting)"
+                ));
+            }
+        };
+        let writer = stream.try_clone().map_err(|e| e.to_string())?;
+        let mut conn = Connection { reader: BufReader::new(stream), writer, next_id: 1, hello: Value::Null };
+        let hello = conn.read()?.ok_or("the program closed the connection")?;
+        if hello["event"] == "refused" {
+            return Err(format!("refused: {}", hello["message"].as_str().unwrap_or("")));
+        }
+        conn.hello = hello;
+        Ok(conn)
+    }
+
+    /// Reads the next line (a reply or an event); `None` at the end.
+    pub fn read(&mut self) -> Result<Option<Value>, String> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {
+                    return serde_json::from_str(&line)
+                        .map(Some)
+                        .map_err(|e| format!("bad line from the program: {e}"));
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return Err("timeout".into());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Sends `request` (an object without an id) and answers its id.
+    pub fn send(&mut self, mut request: Value) -> Result<u64, String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        request["id"] = json!(id);
+        writeln!(self.writer, "{request}").map_err(|e| format!("the program closed the connection ({e})"))?;
+        Ok(id)
+    }
+
+    /// Sends `request` and waits for its reply; while it waits, `interrupt`
+    /// turning true sends an interrupt of it. Events are printed.
+    pub fn call(&mut self, request: Value, interrupt: Option<&AtomicBool>) -> Result<Value, String> {
+        let id = self.send(request)?;
+        let _ = self.reader.get_ref().set_read_timeout(interrupt.map(|_| Duration::from_millis(100)));
+        loop {
+            if let Some(flag) = interrupt
+                && flag.swap(false, Ordering::AcqRel)
+            {
+                self.send(json!({ "op": "interrupt", "target": id }))?;
+            }
+            let line = match self.read() {
+                Ok(Some(v)) => v,
+                Ok(None) => return Err("the program closed the connection".into()),
+                Err(e) if e == "timeout" => continue,
+                Err(e) => return Err(e),
+            };
+            if line["id"] == json!(id) {
+                return Ok(line);
+            }
+            if line.get("event").is_some() {
+                print_event(&line);
+            }
+        }
+    }
+}
+
+fn print_event(event: &Value) {
+    match event["event"].as_str() {
+        Some("exit") => eprintln!("(the program exited with status {})", event["status"]),
+        Some(other) => eprintln!("({other}: {event})"),
+        None => {}
+    }
+}
+
+/// Prints a reply as the session shows it; answers whether it succeeded.
+fn show(reply: &Value) -> bool {
+    if reply["ok"] == json!(true) {
+        if let Some(v) = reply["value"].as_str() {
+            println!("{v}");
+        } else if let Some(edit) = reply["edit"].as_str() {
+            let n = reply["invalidated"].as_u64().unwrap_or(0);
+            println!("{edit} ({n} compiled method{} invalidated)", if n == 1 { "" } else { "s" });
+        } else if let Some(edits) = reply["edits"].as_array() {
+            println!(
+                "{} edit{}; {} methods native now; {} evaluation(s) running",
+                edits.len(),
+                if edits.len() == 1 { "" } else { "s" },
+                reply["nativeMethods"],
+                reply["evaluations"]
+            );
+            for e in edits {
+                println!("  {}: {} compiled methods invalidated", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
+            }
+        } else if reply.get("interrupted").is_some() {
+            println!("interrupted {}", reply["interrupted"]);
+        } else if reply.get("protocol").is_some() {
+            println!(
+                "{} (pid {}), mica {}, JIT {}, up {} ms, protocol {}",
+                reply["program"].as_str().unwrap_or("?"),
+                reply["pid"],
+                reply["mica"].as_str().unwrap_or("?"),
+                reply["jit"].as_str().unwrap_or("?"),
+                reply["uptimeMs"],
+                reply["protocol"]
+            );
+        }
+        true
+    } else {
+        let e = &reply["error"];
+        if let Some(trace) = e["trace"].as_str() {
+            eprint!("{trace}");
+        }
+        eprintln!("{}: {}", e["kind"].as_str().unwrap_or("error"), e["message"].as_str().unwrap_or(""));
+        false
+    }
+}
+
+fn one_shot(conn: &mut Connection, requests: &[Value]) -> ExitCode {
+    let mut ok = true;
+    for r in requests {
+        match conn.call(r.clone(), None) {
+            Ok(reply) => ok &= show(&reply),
+            Err(e) => {
+                eprintln!("mica connect: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn raw(conn: Connection) -> ExitCode {
+    use std::sync::atomic::AtomicU64;
+    let Connection { mut reader, mut writer, hello, .. } = conn;
+    println!("{hello}");
+    // Every request line gets one reply (bad ones too): at the end of
+    // input the client waits for the replies still on their way, so that
+    // leaving does not interrupt what it asked.
+    let replies = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&replies);
+    let out = std::thread::spawn(move || {
+        let mut line = String::new();
+        let stdout = std::io::stdout();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            let mut lock = stdout.lock();
+            let _ = lock.write_all(line.as_bytes());
+            let _ = lock.flush();
+            if serde_json::from_str::<Value>(&line).is_ok_and(|v| v.get("id").is_some()) {
+                counted.fetch_add(1, Ordering::AcqRel);
+            }
+            line.clear();
+        }
+        // The program ended: nothing more will come.
+        counted.store(u64::MAX, Ordering::Release);
+    });
+    let mut sent = 0u64;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if writeln!(writer, "{line}").is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    while replies.load(Ordering::Acquire) < sent {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = writer.shutdown(std::net::Shutdown::Both);
+    let _ = out.join();
+    ExitCode::SUCCESS
+}
+
+/// Whether brackets and strings are all closed in `text` (Smalltalk
+/// syntax: 'strings' with '' inside, "comments", $c characters).
+pub fn balanced(text: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => loop {
+                match chars.next() {
+                    None => return false,
+                    Some('\'') if chars.peek() == Some(&'\'') => {
+                        chars.next();
+                    }
+                    Some('\'') => break,
+                    Some(_) => {}
+                }
+            },
+            '"' => loop {
+                match chars.next() {
+                    None => return false,
+                    Some('"') => break,
+                    Some(_) => {}
+                }
+            },
+            '$' => {
+                chars.next();
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth <= 0
+}
+
+fn interactive(conn: &mut Connection) -> ExitCode {
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mica connect: cannot start the line editor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".mica_connect_history"));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt));
+    println!(
+        "Connected to {} (pid {}). Type Smalltalk to evaluate it there, :help for commands, Ctrl-D to leave.",
+        conn.hello["program"].as_str().unwrap_or("?"),
+        conn.hello["pid"]
+    );
+    let mut status = ExitCode::SUCCESS;
+    loop {
+        let mut text = match editor.readline("live> ") {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(_) => break,
+        };
+        while !balanced(&text) {
+            match editor.readline("  ... ") {
+                Ok(more) => {
+                    text.push('\n');
+                    text.push_str(&more);
+                }
+                Err(_) => break,
+            }
+        }
+        if text.trim().is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(text.as_str());
+        interrupt.store(false, Ordering::Release);
+        let request = match command(text.trim()) {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(message) => {
+                eprintln!("{message}");
+                continue;
+            }
+        };
+        match conn.call(request, Some(&interrupt)) {
+            Ok(reply) => {
+                show(&reply);
+            }
+            Err(e) => {
+                eprintln!("mica connect: {e}");
+                status = ExitCode::FAILURE;
+                break;
+            }
+        }
+    }
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    status
+}
+
+/// The request a line of the session stands for (`None`: leave).
+pub fn command(text: &str) -> Result<Option<Value>, String> {
+    let Some(cmd) = text.strip_prefix(':') else { return Ok(Some(json!({ "op": "eval", "source": text }))) };
+    let (word, rest) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+    let rest = rest.trim();
+    Ok(Some(match word {
+        "quit" | "q" => return Ok(None),
+        "help" | "h" => {
+            print!("{}", USAGE.split("Commands:").nth(1).unwrap_or(""));
+            return Err(String::new());
+        }
+        "define" if !rest.is_empty() => {
+            let source = std::fs::read_to_string(rest).map_err(|e| format!("{rest}: {e}"))?;
+            json!({ "op": "define", "source": source })
+        }
+        "method" => {
+            let (class, source) = rest.split_once(char::is_whitespace).ok_or(":method CLASS [class] SOURCE")?;
+            let source = source.trim_start();
+            match source.strip_prefix("class").filter(|s| s.starts_with(char::is_whitespace)) {
+                Some(s) => json!({ "op": "define", "class": class, "classSide": true, "source": s.trim_start() }),
+                None => json!({ "op": "define", "class": class, "source": source }),
+            }
+        }
+        "remove" if !rest.is_empty() => match rest.split_once(">>") {
+            Some((class, selector)) => {
+                let (class, side) = match class.strip_suffix(" class") {
+                    Some(c) => (c, true),
+                    None => (class, false),
+                };
+                json!({ "op": "remove", "class": class.trim(), "classSide": side, "selector": selector.trim() })
+            }
+            None => json!({ "op": "remove", "class": rest }),
+        },
+        "revert" if rest.is_empty() => json!({ "op": "revert" }),
+        "revert" => json!({ "op": "revert", "class": rest }),
+        "stats" => json!({ "op": "stats" }),
+        "describe" => json!({ "op": "describe" }),
+        _ => return Err(format!("unknown command :{word} (or it lacks its argument); :help lists them")),
+    }))
+}
+
+fn list() -> ExitCode {
+    let dir = socket_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("no Mica program of yours accepts connections");
+        return ExitCode::SUCCESS;
+    };
+    let mut rows = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_suffix(".sock").and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Left by a program that did not end normally.
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        let Ok(mut conn) = Connection::open(pid) else { continue };
+        let _ = conn.reader.get_ref().set_read_timeout(Some(Duration::from_secs(2)));
+        if let Ok(d) = conn.call(json!({ "op": "describe" }), None) {
+            rows.push((pid, d["program"].as_str().unwrap_or("?").to_string(), d["uptimeMs"].as_u64().unwrap_or(0)));
+        }
+    }
+    if rows.is_empty() {
+        println!("no Mica program of yours accepts connections");
+        return ExitCode::SUCCESS;
+    }
+    rows.sort();
+    println!("{:>8}  {:<24}  UPTIME", "PID", "PROGRAM");
+    for (pid, program, ms) in rows {
+        println!("{pid:>8}  {program:<24}  {}", uptime(ms));
+    }
+    ExitCode::SUCCESS
+}
+
+fn uptime(ms: u64) -> String {
+    let s = ms / 1000;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s / 60) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brackets_strings_and_comments_balance() {
+        assert!(balanced("3 + 4"));
+        assert!(!balanced("#(1 2"));
+        assert!(!balanced("[:x | x"));
+        assert!(balanced("'a ( string'"));
+        assert!(balanced("\"a ( comment\" 3"));
+        assert!(!balanced("'it''s"));
+        assert!(balanced("$( printString"));
+        assert!(balanced("foo = (\n ^[ 1 ] value\n)"));
+    }
+
+    #[test]
+    fn commands_make_requests() {
+        assert_eq!(command("3 + 4").unwrap().unwrap(), json!({ "op": "eval", "source": "3 + 4" }));
+        assert_eq!(
+            command(":method Foo bar = ( ^1 )").unwrap().unwrap(),
+            json!({ "op": "define", "class": "Foo", "source": "bar = ( ^1 )" })
+        );
+        assert_eq!(
+            command(":method Foo class make = ( ^self new )").unwrap().unwrap(),
+            json!({ "op": "define", "class": "Foo", "classSide": true, "source": "make = ( ^self new )" })
+        );
+        assert_eq!(
+            command(":remove Foo>>bar").unwrap().unwrap(),
+            json!({ "op": "remove", "class": "Foo", "classSide": false, "selector": "bar" })
+        );
+        assert_eq!(command(":remove Foo").unwrap().unwrap(), json!({ "op": "remove", "class": "Foo" }));
+        assert_eq!(command(":revert Foo").unwrap().unwrap(), json!({ "op": "revert", "class": "Foo" }));
+        assert!(command(":quit").unwrap().is_none());
+        assert!(command(":fly").is_err());
+    }
+}

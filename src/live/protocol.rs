@@ -1,0 +1,224 @@
+//! The live protocol, version 1: one JSON object per line (UTF-8, `\n`
+//! ended, at most [`MAX_LINE`] bytes) each way. `docs/live-protocol.md`
+//! is the reference; this module decodes requests and encodes replies and
+//! events.
+
+use interp::live::{LiveAnswer, LiveFailure, LiveOp, LiveReply};
+use serde_json::{Map, Value, json};
+
+/// The protocol's version.
+pub const VERSION: u64 = 1;
+
+/// The longest line accepted (a whole class file fits many times over).
+pub const MAX_LINE: usize = 4 << 20;
+
+/// The operations a server of this version supports.
+pub const OPERATIONS: &[&str] = &["describe", "eval", "interrupt", "define", "remove", "revert", "stats", "save"];
+
+/// A decoded request.
+#[derive(Debug, PartialEq)]
+pub enum Request {
+    /// `describe`: answered by the connection itself.
+    Describe,
+    /// `save`: not supported by this version's server (an error reply).
+    Save,
+    /// What the program's thread serves.
+    Program(LiveOp),
+}
+
+/// A request that cannot be served: the error reply says why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+fn text(obj: &Map<String, Value>, key: &str) -> Result<String, BadRequest> {
+    match obj.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(BadRequest(format!("\"{key}\" must be a string"))),
+        None => Err(BadRequest(format!("\"{key}\" is missing"))),
+    }
+}
+
+fn optional_text(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, BadRequest> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(BadRequest(format!("\"{key}\" must be a string"))),
+    }
+}
+
+fn flag(obj: &Map<String, Value>, key: &str) -> Result<bool, BadRequest> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(BadRequest(format!("\"{key}\" must be true or false"))),
+    }
+}
+
+/// The id of a request line, if it has a usable one (a number or a
+/// string), for the error reply of a bad request.
+pub fn id_of(line: &str) -> Value {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(o)) => match o.get("id") {
+            Some(v @ (Value::Number(_) | Value::String(_))) => v.clone(),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// Decodes one line: the request's id and what it asks.
+pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
+    let value: Value = serde_json::from_str(line).map_err(|e| BadRequest(format!("not JSON: {e}")))?;
+    let Value::Object(obj) = value else { return Err(BadRequest("a request must be a JSON object".into())) };
+    let id = match obj.get("id") {
+        Some(v @ (Value::Number(_) | Value::String(_))) => v.clone(),
+        Some(_) => return Err(BadRequest("\"id\" must be a number or a string".into())),
+        None => return Err(BadRequest("\"id\" is missing".into())),
+    };
+    let op = text(&obj, "op")?;
+    let request = match op.as_str() {
+        "describe" => Request::Describe,
+        "save" => Request::Save,
+        "eval" => Request::Program(LiveOp::Eval { source: text(&obj, "source")? }),
+        "interrupt" => Request::Program(LiveOp::Interrupt { target: None }),
+        "define" => match optional_text(&obj, "class")? {
+            Some(class) => Request::Program(LiveOp::DefineMethod {
+                class,
+                class_side: flag(&obj, "classSide")?,
+                source: text(&obj, "source")?,
+            }),
+            None => Request::Program(LiveOp::DefineClass { source: text(&obj, "source")? }),
+        },
+        "remove" => {
+            let class = text(&obj, "class")?;
+            match optional_text(&obj, "selector")? {
+                Some(selector) => {
+                    Request::Program(LiveOp::RemoveMethod { class, class_side: flag(&obj, "classSide")?, selector })
+                }
+                None => Request::Program(LiveOp::RemoveClass { class }),
+            }
+        }
+        "revert" => Request::Program(LiveOp::Revert { class: optional_text(&obj, "class")? }),
+        "stats" => Request::Program(LiveOp::Stats),
+        other => {
+            return Err(BadRequest(format!("unknown op \"{other}\" (this server knows: {})", OPERATIONS.join(", "))));
+        }
+    };
+    Ok((id, request))
+}
+
+/// The `target` of an `interrupt` request (the id of the evaluation to
+/// stop), if it names one.
+pub fn interrupt_target(line: &str) -> Option<Value> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(o)) => o.get("target").filter(|v| !v.is_null()).cloned(),
+        _ => None,
+    }
+}
+
+/// The line of an error reply.
+pub fn error_line(id: &Value, kind: &str, message: &str, trace: &str) -> String {
+    let mut error = json!({ "kind": kind, "message": message });
+    if !trace.is_empty() {
+        error["trace"] = Value::String(trace.to_string());
+    }
+    json!({ "id": id, "ok": false, "error": error }).to_string()
+}
+
+/// The line of a reply from the program.
+pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
+    match &reply.outcome {
+        Ok(answer) => {
+            let mut out = json!({ "id": id, "ok": true });
+            match answer {
+                LiveAnswer::Value { print, class } => {
+                    out["value"] = json!(print);
+                    out["class"] = json!(class);
+                }
+                LiveAnswer::Edited(edit) => {
+                    out["edit"] = json!(edit.what);
+                    out["methods"] = json!(edit.methods);
+                    out["invalidated"] = json!(edit.invalidated);
+                }
+                LiveAnswer::Interrupted { evaluations } => out["interrupted"] = json!(evaluations),
+                LiveAnswer::Stats(stats) => {
+                    let edits: Vec<Value> = stats
+                        .edits
+                        .iter()
+                        .map(|e| json!({ "edit": e.what, "methods": e.methods, "invalidated": e.invalidated }))
+                        .collect();
+                    out["edits"] = Value::Array(edits);
+                    out["nativeMethods"] = json!(stats.native_methods);
+                    out["evaluations"] = json!(stats.evaluations);
+                    out["revertible"] = json!(stats.revertible);
+                }
+            }
+            out.to_string()
+        }
+        Err(LiveFailure { kind, message, trace }) => error_line(id, kind.name(), message, trace),
+    }
+}
+
+/// Every error kind a reply may carry (the protocol page lists them).
+pub const ERROR_KINDS: &[&str] =
+    &["badRequest", "unsupported", "compile", "error", "interrupted", "refused", "notFound"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_operation() {
+        let (id, r) = decode(r#"{"id":1,"op":"eval","source":"3 + 4"}"#).unwrap();
+        assert_eq!(id, json!(1));
+        assert_eq!(r, Request::Program(LiveOp::Eval { source: "3 + 4".into() }));
+        let (_, r) =
+            decode(r#"{"id":"a","op":"define","class":"Foo","classSide":true,"source":"x = ( ^1 )"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Program(LiveOp::DefineMethod {
+                class: "Foo".into(),
+                class_side: true,
+                source: "x = ( ^1 )".into()
+            })
+        );
+        let (_, r) = decode(r#"{"id":2,"op":"define","source":"Foo = ()"}"#).unwrap();
+        assert_eq!(r, Request::Program(LiveOp::DefineClass { source: "Foo = ()".into() }));
+        let (_, r) = decode(r#"{"id":2,"op":"remove","class":"Foo","selector":"x"}"#).unwrap();
+        assert!(matches!(r, Request::Program(LiveOp::RemoveMethod { .. })));
+        let (_, r) = decode(r#"{"id":2,"op":"remove","class":"Foo"}"#).unwrap();
+        assert!(matches!(r, Request::Program(LiveOp::RemoveClass { .. })));
+        let (_, r) = decode(r#"{"id":2,"op":"revert"}"#).unwrap();
+        assert_eq!(r, Request::Program(LiveOp::Revert { class: None }));
+        assert_eq!(decode(r#"{"id":3,"op":"describe"}"#).unwrap().1, Request::Describe);
+        assert_eq!(interrupt_target(r#"{"id":4,"op":"interrupt","target":1}"#), Some(json!(1)));
+    }
+
+    #[test]
+    fn every_failure_kind_is_a_documented_error_kind() {
+        use interp::live::FailureKind::*;
+        for k in [Compile, Error, Interrupted, Refused, NotFound] {
+            assert!(ERROR_KINDS.contains(&k.name()), "{}", k.name());
+        }
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        for (line, why) in [
+            ("nonsense", "not JSON"),
+            ("[1,2]", "JSON object"),
+            (r#"{"op":"eval","source":"1"}"#, "\"id\" is missing"),
+            (r#"{"id":[1],"op":"eval"}"#, "\"id\" must be"),
+            (r#"{"id":1}"#, "\"op\" is missing"),
+            (r#"{"id":1,"op":"fly"}"#, "unknown op \"fly\""),
+            (r#"{"id":1,"op":"eval"}"#, "\"source\" is missing"),
+            (r#"{"id":1,"op":"eval","source":3}"#, "must be a string"),
+            (r#"{"id":1,"op":"define","class":"A","classSide":"yes","source":"x = ()"}"#, "true or false"),
+        ] {
+            let e = decode(line).unwrap_err();
+            assert!(e.0.contains(why), "{line}: {}", e.0);
+        }
+        assert_eq!(id_of(r#"{"id":7,"op":"fly"}"#), json!(7));
+        assert_eq!(id_of("garbage"), Value::Null);
+    }
+}

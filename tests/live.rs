@@ -1,0 +1,702 @@
+//! The live connection, end to end: real programs, driven through a raw
+//! socket speaking the protocol and through `mica connect`, in every JIT
+//! mode. Each test keeps its sockets in a directory of its own
+//! (`MICA_LIVE_DIR`), so tests running at once do not see each other.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const MODES: [&str; 3] = ["--jit=off", "--jit=on", "--jit=eager"];
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory for one test (kept when the test fails).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("mica-live-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).expect("scratch dir");
+    Scratch(dir)
+}
+
+impl Scratch {
+    fn sockets(&self) -> PathBuf {
+        self.0.join("sockets")
+    }
+
+    fn class(&self, name: &str, source: &str) {
+        std::fs::write(self.0.join("src").join(format!("{name}.som")), source).expect("class file");
+    }
+
+    /// Starts `mica FLAGS -cp src MAIN`, its output going to files.
+    fn start(&self, flags: &[&str], main: &str) -> Program {
+        let out = self.0.join(format!("{main}.out"));
+        let err = self.0.join(format!("{main}.err"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mica"));
+        cmd.env("MICA_LIVE_DIR", self.sockets())
+            .current_dir(&self.0)
+            .args(flags)
+            .args(["-cp", "src", main])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("out"))
+            .stderr(std::fs::File::create(&err).expect("err"));
+        let child = cmd.spawn().expect("mica starts");
+        let socket = self.sockets().join(format!("{}.sock", child.id()));
+        Program { child, socket, out, err }
+    }
+
+    /// Runs `mica connect ARGS` against the test's sockets.
+    fn connect(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mica"))
+            .env("MICA_LIVE_DIR", self.sockets())
+            .arg("connect")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("mica connect runs")
+    }
+}
+
+struct Program {
+    child: Child,
+    socket: PathBuf,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Program {
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Connects (waiting for the endpoint to open) and reads the hello.
+    fn connect(&mut self) -> Conn {
+        let start = Instant::now();
+        loop {
+            if let Ok(stream) = UnixStream::connect(&self.socket) {
+                stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+                let mut conn = Conn { reader: BufReader::new(stream.try_clone().expect("clone")), writer: stream };
+                let hello = conn.line();
+                assert_eq!(hello["event"], "hello", "{hello}");
+                return conn;
+            }
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("the program ended ({status}) before it could be connected to: {}", self.stderr());
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "no endpoint at {}", self.socket.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits for the program to end (at most a minute); its status.
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("the program did not end: {}{}", self.stdout(), self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until standard output contains `what`.
+    fn wait_for_output(&mut self, what: &str) {
+        let start = Instant::now();
+        while !self.stdout().contains(what) {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("ended ({status}) without printing {what:?}: {}{}", self.stdout(), self.stderr());
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "no {what:?} in {:?}", self.stdout());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Conn {
+    fn line(&mut self) -> Value {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).expect("a line from the program");
+        assert!(n > 0, "the program closed the connection");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"))
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        self.writer.write_all(line.as_bytes()).expect("write");
+        self.writer.write_all(b"\n").expect("write");
+    }
+
+    /// Sends `request` with `id` and answers its reply (events skipped).
+    fn call(&mut self, id: u64, mut request: Value) -> Value {
+        request["id"] = json!(id);
+        self.send_raw(&request.to_string());
+        self.reply(id)
+    }
+
+    fn reply(&mut self, id: u64) -> Value {
+        loop {
+            let v = self.line();
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+
+    /// Sends `request` with `id` and answers the replies to it and to
+    /// the earlier request `other`, which come in either order.
+    fn call_and_reply(&mut self, id: u64, mut request: Value, other: u64) -> (Value, Value) {
+        request["id"] = json!(id);
+        self.send_raw(&request.to_string());
+        let (mut mine, mut theirs) = (None, None);
+        while mine.is_none() || theirs.is_none() {
+            let v = self.line();
+            if v["id"] == json!(id) {
+                mine = Some(v);
+            } else if v["id"] == json!(other) {
+                theirs = Some(v);
+            }
+        }
+        (mine.expect("reply"), theirs.expect("reply"))
+    }
+
+    fn eval(&mut self, id: u64, source: &str) -> Value {
+        self.call(id, json!({ "op": "eval", "source": source }))
+    }
+}
+
+fn ok_value(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["value"].as_str().unwrap_or_else(|| panic!("no value: {reply}"))
+}
+
+fn error_kind(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], false, "{reply}");
+    reply["error"]["kind"].as_str().expect("an error kind")
+}
+
+/// A program that runs until told to stop (`Idle stop: true`), busy in a
+/// loop that sends `tick` and waits a little now and then.
+const IDLE: &str = "Idle = (
+    run = (
+        | n |
+        n := 0. Idle stop: false.
+        'started' println.
+        [ Idle stopped ] whileFalse: [
+            n := n + Idle tick.
+            n % 100000 = 0 ifTrue: [ (Delay forMilliseconds: 1) wait ] ].
+        'stopped' println
+    )
+    ----
+    | stop |
+    stop: b = ( stop := b )
+    stopped = ( ^stop )
+    tick = ( ^1 )
+)";
+
+#[test]
+fn eval_define_remove_and_revert_in_every_mode() {
+    let s = scratch("eval");
+    s.class("Idle", IDLE);
+    s.class(
+        "Counter",
+        "Counter = ( | n | n = ( ^n ifNil: [ 0 ] ) bump = ( n := self n + 1 ) ---- | made | made = ( ^made ifNil: [ 0 ] ) new = ( made := self made + 1. ^super new ) )",
+    );
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Idle");
+        p.wait_for_output("started");
+        let mut c = p.connect();
+        let d = c.call(1, json!({ "op": "describe" }));
+        assert_eq!(d["protocol"], 1, "{d}");
+        assert_eq!(d["program"], "Idle", "{d}");
+        assert!(d["operations"].as_array().is_some_and(|o| o.contains(&json!("eval"))), "{d}");
+        let r = c.eval(2, "3 + 4");
+        assert_eq!(ok_value(&r), "7");
+        assert_eq!(r["class"], "Integer");
+        assert_eq!(ok_value(&c.eval(3, "#(1 $a 'it''s' #sym)")), "#(1 $a 'it''s' #sym)");
+        // Globals assigned in one evaluation stay for the next.
+        ok_value(&c.eval(4, "kept := Counter new. kept bump; bump. kept n"));
+        assert_eq!(ok_value(&c.eval(5, "kept n")), "2");
+        // Errors come back with their trace; the program goes on.
+        let e = c.eval(6, "1 / 0");
+        assert_eq!(error_kind(&e), "error");
+        assert!(e["error"]["message"].as_str().unwrap().contains("Division by zero"), "{e}");
+        assert!(e["error"]["trace"].as_str().unwrap().contains("doIt"), "{e}");
+        let e = c.eval(7, "nil foo");
+        assert!(e["error"]["message"].as_str().unwrap().contains("foo"), "{e}");
+        assert_eq!(error_kind(&c.eval(8, "3 +")), "compile");
+        // A method defined, used by instances that exist, then reverted.
+        let d = c.call(9, json!({ "op": "define", "class": "Counter", "source": "bump = ( n := self n + 10 )" }));
+        assert_eq!(d["ok"], true, "{d}");
+        assert_eq!(d["edit"], "defined Counter>>bump");
+        assert_eq!(ok_value(&c.eval(10, "kept bump. kept n")), "12");
+        let d = c.call(11, json!({ "op": "define", "class": "Counter", "source": "twice = ( ^self n * 2 )" }));
+        assert_eq!(d["ok"], true, "{d}");
+        assert_eq!(ok_value(&c.eval(12, "kept twice")), "24");
+        let r = c.call(13, json!({ "op": "remove", "class": "Counter", "selector": "twice" }));
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(c.eval(14, "kept twice")["error"]["message"].as_str().unwrap().contains("twice"));
+        assert_eq!(
+            error_kind(&c.call(15, json!({ "op": "remove", "class": "Counter", "selector": "zork" }))),
+            "notFound"
+        );
+        // Undo the removal, then the addition, then the redefinition.
+        assert_eq!(c.call(16, json!({ "op": "revert" }))["ok"], true);
+        assert_eq!(ok_value(&c.eval(17, "kept twice")), "24");
+        assert_eq!(c.call(18, json!({ "op": "revert", "class": "Counter" }))["ok"], true);
+        assert_eq!(ok_value(&c.eval(19, "kept bump. kept n")), "13");
+        assert!(c.eval(20, "kept twice")["error"]["message"].as_str().unwrap().contains("twice"));
+        assert_eq!(error_kind(&c.call(21, json!({ "op": "revert", "class": "Counter" }))), "notFound");
+        // Class side, with its state kept.
+        ok_value(&c.eval(22, "Counter new. Counter new. Counter made"));
+        let d = c.call(
+            23,
+            json!({ "op": "define", "class": "Counter", "classSide": true, "source": "made = ( ^(made ifNil: [ 0 ]) * 100 )" }),
+        );
+        assert_eq!(d["ok"], true, "{d}");
+        assert_eq!(ok_value(&c.eval(24, "Counter made")), "300", "{mode}");
+        let stats = c.call(25, json!({ "op": "stats" }));
+        assert!(stats["edits"].as_array().is_some_and(|e| e.len() >= 6), "{stats}");
+        assert_eq!(ok_value(&c.eval(26, "Idle stop: true. 'bye'")), "'bye'");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert!(p.stdout().ends_with("stopped\n"), "{}", p.stdout());
+    }
+}
+
+#[test]
+fn a_hot_native_loop_sees_a_redefinition_at_once_and_unrelated_code_stays_native() {
+    let s = scratch("hot");
+    s.class(
+        "Hot",
+        "Hot = (
+            value = ( ^1 )
+            other: x = ( ^x + 1 )
+            run = (
+                | n |
+                n := 0.
+                [ n := self other: n. self value = 2 ] whileFalse: [
+                    n = 100000 ifTrue: [ 'hot' println ] ].
+                'changed' println
+            )
+        )",
+    );
+    for mode in ["--jit=on", "--jit=eager"] {
+        let mut p = s.start(&[mode, "--stats"], "Hot");
+        p.wait_for_output("hot");
+        // Let it run native for a while.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut c = p.connect();
+        let before = c.call(1, json!({ "op": "stats" }));
+        assert!(before["nativeMethods"].as_u64().unwrap() >= 2, "{mode}: {before}");
+        let sent = Instant::now();
+        let d = c.call(2, json!({ "op": "define", "class": "Hot", "source": "value = ( ^2 )" }));
+        assert_eq!(d["ok"], true, "{d}");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        let latency = sent.elapsed();
+        assert!(p.stdout().ends_with("changed\n"), "{}", p.stdout());
+        assert!(latency < Duration::from_secs(5), "{mode}: {latency:?}");
+        // Only the code that inlined Hot>>value went: `other:` stayed.
+        let invalidated = d["invalidated"].as_u64().unwrap();
+        assert!(invalidated <= 1, "{mode}: {d}");
+        assert!(p.stderr().contains("live edits: 1"), "{}", p.stderr());
+        assert!(p.stderr().contains("defined Hot>>value"), "{}", p.stderr());
+    }
+}
+
+#[test]
+fn running_activations_finish_in_their_old_version() {
+    let s = scratch("recursion");
+    s.class(
+        "Deep",
+        "Deep = (
+            down: n = (
+                n = 0 ifTrue: [ 'bottom' println. (Delay forMilliseconds: 300) wait. ^0 ].
+                ^(self down: n - 1) + 1 )
+            run = ( (self down: 10) println. (self down: 10) println )
+        )",
+    );
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Deep");
+        p.wait_for_output("bottom");
+        let mut c = p.connect();
+        let d = c.call(1, json!({ "op": "define", "class": "Deep", "source": "down: n = ( ^100 )" }));
+        assert_eq!(d["ok"], true, "{d}");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "bottom\n10\n100\n", "{mode}");
+    }
+}
+
+#[test]
+fn edits_that_fast_paths_or_inlining_would_ignore_are_refused() {
+    let s = scratch("refused");
+    s.class("Idle", IDLE);
+    s.class("Money", "Money = ( | cents | cents: c = ( cents := c ) cents = ( ^cents ) )");
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    for (id, (class, source, why)) in [
+        ("Integer", "+ other = ( ^0 )", "fast path"),
+        ("Double", "< other = ( ^true )", "fast path"),
+        ("Array", "at: i = ( ^nil )", "fast path"),
+        ("Block1", "value = ( ^nil )", "fast path"),
+        ("True", "not = ( ^true )", "fast path"),
+        ("True", "ifTrue: b = ( ^nil )", "inlines"),
+        ("Integer", "to: n do: b = ( ^nil )", "inlines"),
+        ("Money", "ifNil: b = ( ^1 )", "identity test"),
+        ("Money", "== other = ( ^true )", "identity test"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = c.call(id as u64 + 1, json!({ "op": "define", "class": class, "source": source }));
+        assert_eq!(error_kind(&r), "refused", "{class}>>{source}: {r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{class}>>{source}: {message}");
+    }
+    // compile: refuses them too, with the same reason.
+    let r = c.eval(20, "Integer compile: '+ x = ( ^0 )'");
+    assert!(r["error"]["message"].as_str().unwrap().contains("fast path"), "{r}");
+    assert_eq!(ok_value(&c.eval(21, "3 + 4")), "7");
+    // The same selectors are fine where no fast path stands for them.
+    let r = c.call(
+        30,
+        json!({ "op": "define", "class": "Money", "source": "+ other = ( ^Money new cents: cents + other cents )" }),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(ok_value(&c.eval(31, "((Money new cents: 2) + (Money new cents: 3)) cents")), "5");
+    let r = c.call(32, json!({ "op": "define", "class": "Integer", "source": "double = ( ^self * 2 )" }));
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(ok_value(&c.eval(33, "21 double")), "42");
+    c.eval(34, "Idle stop: true");
+    assert!(p.wait().success());
+}
+
+#[test]
+fn an_evaluation_in_a_tight_loop_is_interrupted_in_every_mode() {
+    let s = scratch("interrupt");
+    s.class("Idle", IDLE);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Idle");
+        let mut c = p.connect();
+        c.send_raw(&json!({ "id": 1, "op": "eval", "source": "[ true ] whileTrue: [ ]" }).to_string());
+        c.send_raw(
+            &json!({ "id": 2, "op": "eval", "source": "| n | n := 0. [ true ] whileTrue: [ n := n + 1 ]" }).to_string(),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = Instant::now();
+        let (r, stopped) = c.call_and_reply(3, json!({ "op": "interrupt", "target": 1 }), 1);
+        assert_eq!(r["interrupted"], 1, "{mode}: {r}");
+        assert_eq!(error_kind(&stopped), "interrupted");
+        let (r, stopped) = c.call_and_reply(4, json!({ "op": "interrupt" }), 2);
+        assert_eq!(r["interrupted"], 1, "{mode}: {r}");
+        assert_eq!(error_kind(&stopped), "interrupted");
+        assert!(sent.elapsed() < Duration::from_secs(5), "{mode}: {:?}", sent.elapsed());
+        // The program and the connection go on.
+        assert_eq!(ok_value(&c.eval(5, "6 * 7")), "42");
+        assert_eq!(c.call(6, json!({ "op": "stats" }))["evaluations"], 0);
+        assert_eq!(error_kind(&c.call(7, json!({ "op": "interrupt", "target": 99 }))), "notFound");
+        // An evaluation waiting in a Delay is interrupted as well.
+        c.send_raw(&json!({ "id": 8, "op": "eval", "source": "(Delay forSeconds: 60) wait" }).to_string());
+        std::thread::sleep(Duration::from_millis(100));
+        let (r, stopped) = c.call_and_reply(9, json!({ "op": "interrupt", "target": 8 }), 8);
+        assert_eq!(r["interrupted"], 1, "{mode}: {r}");
+        assert_eq!(error_kind(&stopped), "interrupted");
+        c.eval(10, "Idle stop: true");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+    }
+}
+
+#[test]
+fn bad_messages_get_error_replies_and_leave_no_trace() {
+    let s = scratch("bad");
+    s.class("Idle", IDLE);
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    for line in [
+        "garbage",
+        "[1, 2]",
+        "{\"op\": \"eval\", \"source\": \"1\"}",
+        "{\"id\": {}, \"op\": \"eval\"}",
+        "{\"id\": 1}",
+        "{\"id\": 1, \"op\": \"fly\"}",
+        "{\"id\": 1, \"op\": \"eval\"}",
+        "{\"id\": 1, \"op\": \"define\", \"class\": 3, \"source\": \"x = ( )\"}",
+        "{\"id\": 1, \"op\": \"eval\", \"source\": \"1\"",
+    ] {
+        c.send_raw(line);
+        let r = c.line();
+        assert_eq!(r["ok"], false, "{line}: {r}");
+        assert_eq!(r["error"]["kind"], "badRequest", "{line}: {r}");
+    }
+    // A line too long to take, and bytes that are not UTF-8.
+    let huge = format!("{{\"id\": 2, \"op\": \"eval\", \"source\": \"{}\"}}", "x".repeat(5 << 20));
+    c.send_raw(&huge);
+    let r = c.line();
+    assert!(r["error"]["message"].as_str().unwrap().contains("at most"), "{r}");
+    c.writer.write_all(b"{\"id\": 3, \"op\": \xff}\n").expect("write");
+    assert_eq!(c.line()["error"]["kind"], "badRequest");
+    // Definitions that do not compile change nothing.
+    let r = c.call(4, json!({ "op": "define", "source": "Broken = ( x = ( ^ ) )" }));
+    assert_eq!(error_kind(&r), "compile", "{r}");
+    let r = c.call(5, json!({ "op": "define", "class": "Idle", "classSide": true, "source": "tick = ( ^ )" }));
+    assert_eq!(error_kind(&r), "compile", "{r}");
+    assert_eq!(
+        error_kind(&c.call(6, json!({ "op": "define", "class": "Nowhere", "source": "x = ( ^1 )" }))),
+        "notFound"
+    );
+    assert_eq!(error_kind(&c.call(7, json!({ "op": "save" }))), "unsupported");
+    assert_eq!(ok_value(&c.eval(8, "Idle tick")), "1");
+    // A client that leaves in the middle of an evaluation: it stops.
+    let mut gone = p.connect();
+    gone.send_raw(&json!({ "id": 1, "op": "eval", "source": "[ true ] whileTrue: [ ]" }).to_string());
+    std::thread::sleep(Duration::from_millis(100));
+    drop(gone);
+    let start = Instant::now();
+    while c.call(9, json!({ "op": "stats" }))["evaluations"] != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the evaluation of a client that left goes on");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Several clients at once.
+    let mut other = p.connect();
+    assert_eq!(ok_value(&other.eval(1, "1 + 1")), "2");
+    assert_eq!(ok_value(&c.eval(10, "2 + 2")), "4");
+    c.eval(11, "Idle stop: true");
+    assert!(p.wait().success(), "{}", p.stderr());
+    assert_eq!(p.stdout(), "started\nstopped\n");
+}
+
+#[test]
+fn classes_are_defined_whole_and_keep_their_identity() {
+    let s = scratch("classes");
+    s.class("Idle", IDLE);
+    s.class("Shape", "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'old' ) ---- | count | count = ( ^count ) count: n = ( count := n ) )");
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    ok_value(&c.eval(1, "shape := Shape new sides: 3. Shape count: 7. shape describe"));
+    // Same fields: the class is the same object, its methods the new ones
+    // (a method the new text leaves out is gone), class state kept.
+    let r = c.call(
+        2,
+        json!({ "op": "define", "source": "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'new ' + sides printString ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(ok_value(&c.eval(3, "shape describe")), "'new 3'");
+    assert_eq!(ok_value(&c.eval(4, "shape class == Shape")), "true");
+    assert_eq!(ok_value(&c.eval(5, "Shape count")), "7");
+    // Changed fields are refused while instance migration is missing.
+    let r = c.call(6, json!({ "op": "define", "source": "Shape = ( | sides colour | describe = ( ^colour ) )" }));
+    assert_eq!(error_kind(&r), "refused", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("fields"), "{r}");
+    assert_eq!(ok_value(&c.eval(7, "shape describe")), "'new 3'");
+    // A new class, from a file, with the client.
+    std::fs::write(s.0.join("Circle.som"), "Circle = Shape ( area = ( ^sides * 100 ) )").expect("file");
+    let out = s.connect(&[&p.pid(), "--file", s.0.join("Circle.som").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("defined class Circle"), "{}", text(&out.stdout));
+    assert_eq!(ok_value(&c.eval(8, "(Circle new sides: 2) area")), "200");
+    // Removing it, and undoing that.
+    assert_eq!(c.call(9, json!({ "op": "remove", "class": "Circle" }))["ok"], true);
+    assert_eq!(ok_value(&c.eval(10, "Circle")), "nil");
+    assert_eq!(c.call(11, json!({ "op": "revert" }))["ok"], true);
+    assert_eq!(ok_value(&c.eval(12, "(Circle new sides: 1) area")), "100");
+    assert_eq!(error_kind(&c.call(13, json!({ "op": "remove", "class": "Integer" }))), "refused");
+    c.eval(14, "Idle stop: true");
+    assert!(p.wait().success());
+}
+
+#[test]
+fn the_client_evaluates_lists_speaks_json_and_says_what_is_wrong() {
+    let s = scratch("client");
+    s.class("Idle", IDLE);
+    let mut p = s.start(&["--jit=on"], "Idle");
+    p.connect();
+    let pid = p.pid();
+    let out = s.connect(&[&pid, "--eval", "(1 to: 5) inject: 0 into: [:a :b | a + b]"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "15\n");
+    let out = s.connect(&[&pid, "--eval", "#() first"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error:"), "{}", text(&out.stderr));
+    let out = s.connect(&["--list"]);
+    assert!(text(&out.stdout).contains(&pid) && text(&out.stdout).contains("Idle"), "{}", text(&out.stdout));
+    let mut json_client = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .env("MICA_LIVE_DIR", s.sockets())
+        .args(["connect", &pid, "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mica connect --json");
+    json_client
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"{\"id\": 1, \"op\": \"eval\", \"source\": \"(Delay forMilliseconds: 50) wait. 6 * 7\"}\nbad\n")
+        .expect("write");
+    let out = json_client.wait_with_output().expect("output");
+    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines[0]["event"], "hello");
+    assert!(lines.iter().any(|l| l["id"] == 1 && l["value"] == "42"), "{lines:?}");
+    assert!(lines.iter().any(|l| l["error"]["kind"] == "badRequest"), "{lines:?}");
+    // Bad use of the client.
+    for (args, what) in [
+        (vec!["12x"], "not a process id"),
+        (vec![], "process id"),
+        (vec![pid.as_str(), "--eval"], "one expression"),
+        (vec![pid.as_str(), "--fly"], "unknown option"),
+    ] {
+        let out = s.connect(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(what), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = s.connect(&["999999999", "--eval", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no process"), "{}", text(&out.stderr));
+    assert!(s.connect(&["--help"]).status.success());
+    s.connect(&[&pid, "--eval", "Idle stop: true"]);
+    assert!(p.wait().success());
+    // The socket is gone with the program.
+    assert!(!p.socket.exists());
+}
+
+#[test]
+fn live_off_sealed_bundles_and_other_users_get_no_connection() {
+    let s = scratch("closed");
+    s.class("Idle", IDLE);
+    let mut p = s.start(&["--live=off"], "Idle");
+    p.wait_for_output("started");
+    let out = s.connect(&[&p.pid(), "--eval", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("accepts no live connection"), "{}", text(&out.stderr));
+    drop(p);
+    // A sealed bundle.
+    let pkg = s.0.join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    std::fs::write(pkg.join("mica.toml"), "[package]\nname = \"Waiter\"\nversion = \"1.0.0\"\nmain = \"Waiter\"\n")
+        .expect("manifest");
+    std::fs::write(
+        pkg.join("Waiter.som"),
+        "Waiter = ( run = ( 'up' println. [ true ] whileTrue: [ (Delay forMilliseconds: 10) wait ] ) )",
+    )
+    .expect("class");
+    let mica = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mica")).current_dir(&s.0).args(args).output().expect("mica");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    mica(&["build", "pkg", "-o", "w.mimg"]);
+    mica(&["bundle", "w.mimg", "-o", "sealed-app", "--sealed"]);
+    mica(&["bundle", "w.mimg", "-o", "open-app"]);
+    for (app, sealed) in [("sealed-app", true), ("open-app", false)] {
+        let out_file = s.0.join(format!("{app}.out"));
+        let child = Command::new(s.0.join(app))
+            .env("MICA_LIVE_DIR", s.sockets())
+            .stdout(std::fs::File::create(&out_file).expect("out"))
+            .spawn()
+            .expect("the bundle runs");
+        let mut p = Program {
+            socket: s.sockets().join(format!("{}.sock", child.id())),
+            child,
+            out: out_file,
+            err: PathBuf::new(),
+        };
+        p.wait_for_output("up");
+        if sealed {
+            std::thread::sleep(Duration::from_millis(200));
+            let out = s.connect(&[&p.pid(), "--eval", "1"]);
+            assert_eq!(out.status.code(), Some(1));
+            assert!(text(&out.stderr).contains("sealed"), "{}", text(&out.stderr));
+            assert!(!p.socket.exists());
+        } else {
+            p.connect();
+            let out = s.connect(&[&p.pid(), "--eval", "3 + 4"]);
+            assert_eq!(text(&out.stdout), "7\n", "{}", text(&out.stderr));
+        }
+    }
+    // Another user cannot reach the socket (run as nobody, when the tests
+    // run as root and so may change user).
+    if nix::unistd::geteuid().is_root() {
+        let mut p = s.start(&[], "Idle");
+        p.connect();
+        let pid = p.pid();
+        let out = Command::new(env!("CARGO_BIN_EXE_mica"))
+            .env("MICA_LIVE_DIR", s.sockets())
+            .args(["connect", &pid, "--eval", "Idle stop: true"])
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("mica connect as nobody");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(!text(&out.stdout).contains("true"));
+        // The program was not stopped by it.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(p.child.try_wait().expect("wait").is_none(), "the other user's request ran");
+    }
+}
+
+#[test]
+fn output_is_flushed_in_time_and_on_signals() {
+    let s = scratch("flush");
+    s.class("Quiet", "Quiet = ( run = ( | n | 'first line' println. n := 0. [ true ] whileTrue: [ n := n + 1 ] ) )");
+    for mode in MODES {
+        let mut p = s.start(&[mode, "--live=off"], "Quiet");
+        // Seen although the program never prints again nor waits.
+        p.wait_for_output("first line");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+            .expect("kill");
+        let status = p.wait();
+        assert_eq!(status.code(), Some(143), "{mode}: {status:?} {}", p.stderr());
+        assert_eq!(p.stdout(), "first line\n");
+    }
+    s.class(
+        "Chatty",
+        "Chatty = ( run = ( | n | n := 0. [ true ] whileTrue: [ n := n + 1. n % 1000 = 0 ifTrue: [ n println ] ] ) )",
+    );
+    let mut p = s.start(&["--jit=on"], "Chatty");
+    p.wait_for_output("5000\n");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("kill");
+    let status = p.wait();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(status.signal(), None);
+    // Every line whole: the buffer was flushed, not cut.
+    let out = p.stdout();
+    assert!(out.ends_with('\n'), "{out}");
+    assert!(!Path::new(&p.socket).exists(), "the socket stays after SIGINT");
+}
