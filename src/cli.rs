@@ -104,6 +104,8 @@ pub struct Options {
     pub max_heap: Option<usize>,
     /// `--live=off`: open no live connection endpoint.
     pub live_off: bool,
+    /// `--load FILE`: files of live edits to apply before the program runs.
+    pub load: Vec<String>,
     /// `--jit=off|on|eager`.
     pub jit: JitChoice,
     /// `--jit-threshold=N`: activations before a method is compiled.
@@ -170,6 +172,8 @@ Options:
                          m, g: 512m, 2g); past it, allocating signals
                          OutOfMemory (default: half the machine's memory,
                          at most 4g)
+  --load FILE            apply a file of live edits (mica connect PID --save
+                         FILE) before the program runs
   --live=on|off          on (default): the same user may connect to the
                          running program with mica connect PID; off: no
                          connection endpoint is opened
@@ -225,6 +229,8 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
         o.gc_stress = true;
     } else if let Some(size) = value("--max-heap=") {
         o.max_heap = Some(parse_size(size)?);
+    } else if let Some(file) = value("--load=") {
+        o.load.push(file.to_string());
     } else if let Some(choice) = value("--live=") {
         o.live_off = match choice {
             "on" => false,
@@ -313,6 +319,11 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
             "-h" | "--help" => o.help = true,
             "-V" | "--version" => o.version = true,
             s if run_option(&mut o, s)? => {}
+            "--load" => {
+                i += 1;
+                let value = args.get(i).ok_or_else(|| CliError("--load needs a file of live edits".into()))?;
+                o.load.push(value.clone());
+            }
             "-cp" | "--classpath" | "-classpath" => {
                 i += 1;
                 let value =

@@ -253,18 +253,30 @@ pub fn bundle(options: &Options) -> ExitCode {
 /// `mica run [options] FILE... [-L PATH]... [-- ARGS]`
 pub fn run(options: &Options) -> ExitCode {
     let mut images = Vec::new();
+    let mut edits = Vec::new();
     for f in &options.files {
         match Prepared::open(Path::new(f)) {
+            // Files of live edits apply once the program is loaded.
+            Ok(p) if p.meta.namespaces.iter().any(|n| n.name == interp::live::EDITS_NAMESPACE) => edits.push(p),
             Ok(p) => images.push(p),
             Err(e) => return fail(e),
         }
     }
-    run_prepared(options, images, &options.rest)
+    if images.is_empty() && !edits.is_empty() {
+        return fail("a file of live edits needs the images it edits before it (mica run app.mimg edits.mimg)");
+    }
+    run_prepared_with(options, images, edits, &options.rest)
 }
 
 /// Loads `images` (and what they import from the library paths), then runs
 /// the main class of the last one that names one.
 fn run_prepared(options: &Options, images: Vec<Prepared>, args: &[String]) -> ExitCode {
+    run_prepared_with(options, images, Vec::new(), args)
+}
+
+/// [`run_prepared`], applying files of live edits before the main class
+/// runs.
+fn run_prepared_with(options: &Options, images: Vec<Prepared>, edits: Vec<Prepared>, args: &[String]) -> ExitCode {
     let mut interp = match crate::make_interpreter(options) {
         Ok(i) => i,
         Err(code) => return code,
@@ -311,7 +323,13 @@ fn run_prepared(options: &Options, images: Vec<Prepared>, args: &[String]) -> Ex
     let Some(class) = class.filter(|&c| interp.u.is_class(c)) else {
         return fail(format!("{image_name}: its main class {main_name} is not defined"));
     };
+    interp.set_eval_namespace(ns);
     let endpoint = crate::go_live(options, &mut interp, &main_name, sealed);
+    for p in edits {
+        if let Err(e) = interp.apply_edits(p) {
+            return fail(e);
+        }
+    }
     let status = interp.run_class(class, args);
     interp.disable_live();
     crate::print_stats(options, &interp);

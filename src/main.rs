@@ -132,6 +132,19 @@ fn run(options: &cli::Options) -> ExitCode {
     };
     let (main, args) = options.rest.split_first().expect("rest is not empty");
     let endpoint = go_live(options, &mut interp, main, false);
+    if !options.load.is_empty() {
+        // The main class's file may be given by path: its directory is
+        // searched for the classes the edits change.
+        if let Some(dir) = Path::new(main).parent().filter(|d| main.ends_with(".som") && !d.as_os_str().is_empty()) {
+            interp.add_class_path(dir.to_path_buf());
+        }
+        for file in &options.load {
+            if let Err(e) = apply_edits_file(&mut interp, Path::new(file)) {
+                eprintln!("mica: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let status = interp.run_main(main, args);
     interp.disable_live();
     print_stats(options, &interp);
@@ -139,6 +152,12 @@ fn run(options: &cli::Options) -> ExitCode {
         e.close(status);
     }
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// Applies the live edits in `path` (see [`Interpreter::apply_edits`]).
+pub(crate) fn apply_edits_file(interp: &mut Interpreter, path: &Path) -> Result<usize, String> {
+    let prepared = vm::image::loader::Prepared::open(path).map_err(|e| e.to_string())?;
+    interp.apply_edits(prepared)
 }
 
 /// Before a program runs: SIGINT and SIGTERM flush its output and end it,

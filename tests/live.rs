@@ -482,7 +482,9 @@ fn bad_messages_get_error_replies_and_leave_no_trace() {
         error_kind(&c.call(6, json!({ "op": "define", "class": "Nowhere", "source": "x = ( ^1 )" }))),
         "notFound"
     );
-    assert_eq!(error_kind(&c.call(7, json!({ "op": "save" }))), "unsupported");
+    assert_eq!(error_kind(&c.call(7, json!({ "op": "save" }))), "badRequest");
+    let r = c.call(7, json!({ "op": "save", "path": "/nonexistent-dir/e.mimg" }));
+    assert!(r["error"]["message"].as_str().unwrap().contains("cannot write"), "{r}");
     assert_eq!(ok_value(&c.eval(8, "Idle tick")), "1");
     // A client that leaves in the middle of an evaluation: it stops.
     let mut gone = p.connect();
@@ -507,7 +509,10 @@ fn bad_messages_get_error_replies_and_leave_no_trace() {
 fn classes_are_defined_whole_and_keep_their_identity() {
     let s = scratch("classes");
     s.class("Idle", IDLE);
-    s.class("Shape", "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'old' ) ---- | count | count = ( ^count ) count: n = ( count := n ) )");
+    s.class(
+        "Shape",
+        "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'old' ) slowSides = ( (Delay forMilliseconds: 400) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )",
+    );
     let mut p = s.start(&["--jit=on"], "Idle");
     let mut c = p.connect();
     ok_value(&c.eval(1, "shape := Shape new sides: 3. Shape count: 7. shape describe"));
@@ -515,30 +520,48 @@ fn classes_are_defined_whole_and_keep_their_identity() {
     // (a method the new text leaves out is gone), class state kept.
     let r = c.call(
         2,
-        json!({ "op": "define", "source": "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'new ' + sides printString ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
+        json!({ "op": "define", "source": "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'new ' + sides printString ) slowSides = ( (Delay forMilliseconds: 400) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
     );
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(ok_value(&c.eval(3, "shape describe")), "'new 3'");
     assert_eq!(ok_value(&c.eval(4, "shape class == Shape")), "true");
     assert_eq!(ok_value(&c.eval(5, "Shape count")), "7");
-    // Changed fields are refused while instance migration is missing.
-    let r = c.call(6, json!({ "op": "define", "source": "Shape = ( | sides colour | describe = ( ^colour ) )" }));
+    // Changed fields: the instances that exist are migrated (fields
+    // matched by name, new ones nil), the class keeps its identity and its
+    // class-side state, and an activation of an old method that was
+    // running finishes in its old version with the fields it knew.
+    c.send_raw(&json!({ "id": 6, "op": "eval", "source": "shape slowSides" }).to_string());
+    std::thread::sleep(Duration::from_millis(100));
+    let (r, slow) = c.call_and_reply(
+        7,
+        json!({ "op": "define", "source": "Shape = ( | colour sides | colour: c = ( colour := c ) describe = ( ^colour printString + ' ' + sides printString ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
+        6,
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["edit"].as_str().unwrap().contains("1 instances migrated"), "{r}");
+    assert_eq!(ok_value(&slow), "3");
+    assert_eq!(ok_value(&c.eval(8, "shape describe")), "'nil 3'");
+    assert_eq!(ok_value(&c.eval(9, "shape colour: #red. shape describe")), "'#red 3'");
+    assert_eq!(ok_value(&c.eval(10, "shape class == Shape and: [ Shape count = 7 ]")), "true");
+    assert_eq!(ok_value(&c.eval(11, "(Shape new colour: 1) describe")), "'1 nil'");
+    // Kernel classes and classes with subclasses keep their fields.
+    let r = c.call(12, json!({ "op": "define", "source": "Pair = ( | a b c | )" }));
     assert_eq!(error_kind(&r), "refused", "{r}");
-    assert!(r["error"]["message"].as_str().unwrap().contains("fields"), "{r}");
-    assert_eq!(ok_value(&c.eval(7, "shape describe")), "'new 3'");
     // A new class, from a file, with the client.
-    std::fs::write(s.0.join("Circle.som"), "Circle = Shape ( area = ( ^sides * 100 ) )").expect("file");
+    std::fs::write(s.0.join("Circle.som"), "Circle = Shape ( area = ( ^colour * 100 ) )").expect("file");
     let out = s.connect(&[&p.pid(), "--file", s.0.join("Circle.som").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("defined class Circle"), "{}", text(&out.stdout));
-    assert_eq!(ok_value(&c.eval(8, "(Circle new sides: 2) area")), "200");
+    assert_eq!(ok_value(&c.eval(20, "(Circle new colour: 2) area")), "200");
+    let r = c.call(21, json!({ "op": "define", "source": "Shape = ( | sides | ---- | count | )" }));
+    assert!(r["error"]["message"].as_str().unwrap().contains("subclasses (Circle)"), "{r}");
     // Removing it, and undoing that.
-    assert_eq!(c.call(9, json!({ "op": "remove", "class": "Circle" }))["ok"], true);
-    assert_eq!(ok_value(&c.eval(10, "Circle")), "nil");
-    assert_eq!(c.call(11, json!({ "op": "revert" }))["ok"], true);
-    assert_eq!(ok_value(&c.eval(12, "(Circle new sides: 1) area")), "100");
-    assert_eq!(error_kind(&c.call(13, json!({ "op": "remove", "class": "Integer" }))), "refused");
-    c.eval(14, "Idle stop: true");
+    assert_eq!(c.call(22, json!({ "op": "remove", "class": "Circle" }))["ok"], true);
+    assert_eq!(ok_value(&c.eval(23, "Circle")), "nil");
+    assert_eq!(c.call(24, json!({ "op": "revert" }))["ok"], true);
+    assert_eq!(ok_value(&c.eval(25, "(Circle new colour: 1) area")), "100");
+    assert_eq!(error_kind(&c.call(26, json!({ "op": "remove", "class": "Integer" }))), "refused");
+    c.eval(27, "Idle stop: true");
     assert!(p.wait().success());
 }
 
@@ -699,4 +722,124 @@ fn output_is_flushed_in_time_and_on_signals() {
     let out = p.stdout();
     assert!(out.ends_with('\n'), "{out}");
     assert!(!Path::new(&p.socket).exists(), "the socket stays after SIGINT");
+}
+
+#[test]
+fn edits_are_saved_and_applied_at_the_next_start() {
+    let s = scratch("save");
+    s.class("Idle", IDLE);
+    s.class("Greeter", "Greeter = ( | name | greet = ( ^'hello' ) spare = ( ^0 ) )");
+    s.class("Main", "Main = ( run = ( Greeter new greet println. Greeter motto println. 21 double println. (Greeter new respondsTo: #spare) println ) )");
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    for (id, request) in [
+        json!({ "op": "define", "class": "Greeter", "source": "greet = ( ^'bonjour' )" }),
+        json!({ "op": "define", "class": "Integer", "source": "double = ( ^self * 2 )" }),
+        json!({ "op": "define", "source": "Helper = ( help = ( ^42 double ) )" }),
+        json!({ "op": "define", "class": "Greeter", "classSide": true, "source": "motto = ( ^Helper new help )" }),
+        json!({ "op": "remove", "class": "Greeter", "selector": "spare" }),
+        json!({ "op": "define", "class": "Greeter", "source": "temporary = ( ^0 )" }),
+        json!({ "op": "revert" }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = c.call(id as u64 + 1, request);
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let edits = s.0.join("edits.mimg");
+    let out = s.connect(&[&p.pid(), "--save", edits.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("saved 5 edits to {}\n", edits.display()));
+    c.eval(9, "Idle stop: true");
+    assert!(p.wait().success());
+    // The file is a mini-image.
+    let info = Command::new(env!("CARGO_BIN_EXE_mica")).args(["info", edits.to_str().unwrap()]).output().expect("info");
+    assert!(text(&info.stdout).contains("MicaEdits"), "{}", text(&info.stdout));
+    let expected = "bonjour\n84\n42\nfalse\n";
+    for mode in MODES {
+        let out = Command::new(env!("CARGO_BIN_EXE_mica"))
+            .current_dir(&s.0)
+            .args([mode, "--live=off", "--load", "edits.mimg", "-cp", "src", "Main"])
+            .output()
+            .expect("mica --load");
+        assert_eq!(text(&out.stdout), expected, "{mode}: {}", text(&out.stderr));
+    }
+    // Without it, the program is as it was.
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_mica")).current_dir(&s.0).args(["-cp", "src", "Main"]).output().expect("mica");
+    assert!(text(&out.stdout).starts_with("hello\n"), "{}", text(&out.stdout));
+    // A program run from an image, its edits saved, applied over the
+    // image: mica run app.mimg edits.mimg.
+    let pkg = s.0.join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    std::fs::write(pkg.join("mica.toml"), "[package]\nname = \"Greetings\"\nversion = \"1.0.0\"\nmain = \"Waiter\"\n")
+        .expect("toml");
+    std::fs::write(
+        pkg.join("Waiter.som"),
+        "Waiter = ( run = ( [ Waiter done ] whileFalse: [ (Delay forMilliseconds: 5) wait ]. Waiter new greet println ) greet = ( ^'hello' ) ---- | done | done = ( ^done ifNil: [ false ] ) finish = ( done := true ) )",
+    )
+    .expect("class");
+    let mica_in =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_mica")).current_dir(&s.0).args(args).output().expect("mica");
+    let build = mica_in(&["build", "pkg", "-o", "app.mimg"]);
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    let out_file = s.0.join("app.out");
+    let child = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .env("MICA_LIVE_DIR", s.sockets())
+        .current_dir(&s.0)
+        .args(["run", "app.mimg"])
+        .stdout(std::fs::File::create(&out_file).expect("out"))
+        .spawn()
+        .expect("mica run");
+    let mut app =
+        Program { socket: s.sockets().join(format!("{}.sock", child.id())), child, out: out_file, err: PathBuf::new() };
+    let mut c = app.connect();
+    let r = c.call(1, json!({ "op": "define", "class": "Waiter", "source": "greet = ( ^'hello from the edits' )" }));
+    assert_eq!(r["ok"], true, "{r}");
+    let app_edits = s.0.join("app-edits.mimg");
+    assert_eq!(c.call(2, json!({ "op": "save", "path": app_edits.to_str().unwrap() }))["edits"], 1);
+    c.eval(3, "Waiter finish");
+    assert!(app.wait().success());
+    assert_eq!(app.stdout(), "hello from the edits\n");
+    let again = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .current_dir(&s.0)
+        .env("MICA_LIVE_DIR", s.sockets())
+        .args(["run", "app.mimg", "app-edits.mimg"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mica run");
+    let pid = again.id().to_string();
+    let mut again = Program {
+        socket: s.sockets().join(format!("{pid}.sock")),
+        child: again,
+        out: PathBuf::new(),
+        err: PathBuf::new(),
+    };
+    let mut c = again.connect();
+    assert_eq!(ok_value(&c.eval(1, "Waiter new greet")), "'hello from the edits'");
+    c.eval(2, "Waiter finish");
+    assert!(again.wait().success());
+    let out = mica_in(&["run", "app-edits.mimg"]);
+    assert!(text(&out.stderr).contains("needs the images it edits"), "{}", text(&out.stderr));
+    // Over a class whose fields changed since: refused, nothing runs.
+    s.class("Greeter", "Greeter = ( | name age | greet = ( ^'hello' ) spare = ( ^0 ) )");
+    let out = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .current_dir(&s.0)
+        .args(["--load", "edits.mimg", "-cp", "src", "Main"])
+        .output()
+        .expect("mica --load");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("saved against Greeter with the fields (name)"), "{}", text(&out.stderr));
+    // Files that are not edits.
+    let out = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .current_dir(&s.0)
+        .args(["--load", "app.mimg", "-cp", "src", "Main"])
+        .output()
+        .expect("mica --load");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a file of live edits"), "{}", text(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_mica")).current_dir(&s.0).args(["--load"]).output().expect("mica");
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -98,6 +98,8 @@ pub struct Interpreter {
     live_clients: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// The edits of a live session that ended (for `--stats`).
     past_edits: Vec<live::EditRecord>,
+    /// The namespace live evaluations are compiled in.
+    eval_namespace: vm::universe::NamespaceId,
 }
 
 impl Interpreter {
@@ -145,6 +147,7 @@ impl Interpreter {
             live: None,
             live_clients: Default::default(),
             past_edits: Vec::new(),
+            eval_namespace: vm::universe::NamespaceId::PROGRAM,
         })
     }
 
@@ -423,6 +426,16 @@ impl Interpreter {
     }
 
     fn run_main_inner(&mut self, class_name: &str, args: &[String]) -> Result<Value, Stop> {
+        // Loaded already (a file of live edits changed it): as it is.
+        let stem = std::path::Path::new(class_name).file_stem().and_then(|s| s.to_str()).unwrap_or(class_name);
+        let loaded = self
+            .u
+            .own_binding(vm::universe::NamespaceId::PROGRAM, stem)
+            .map(|b| b.slot(vm::layout::BINDING_VALUE))
+            .filter(|&c| self.u.is_class(c));
+        if let Some(class) = loaded {
+            return self.start(class, stem, args, false);
+        }
         let class = self.load_class(class_name).map_err(Stop::Fatal)?.ok_or_else(|| {
             let dirs: Vec<String> = self.class_path.dirs().iter().map(|d| d.display().to_string()).collect();
             Stop::Fatal(format!("class {class_name} not found on the class path ({})", dirs.join(":")))

@@ -121,6 +121,11 @@ pub enum LiveOp {
     },
     /// The edits so far and what they invalidated.
     Stats,
+    /// Save the session's edits (their net effect) as a file of edits.
+    Save {
+        /// Where (a path the program can write; absolute is best).
+        path: String,
+    },
     /// The client left: its evaluations are interrupted.
     Disconnected,
 }
@@ -153,6 +158,13 @@ pub enum LiveAnswer {
     },
     /// The statistics.
     Stats(LiveStats),
+    /// The edits were saved.
+    Saved {
+        /// Where.
+        path: String,
+        /// How many edits the file holds.
+        edits: usize,
+    },
 }
 
 /// One edit, as `stats` and `--stats` show it.
@@ -241,6 +253,68 @@ struct Undo {
     what: String,
 }
 
+/// What one edit changed, as `save` writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SavedKind {
+    Method,
+    RemoveMethod,
+    Class,
+    RemoveClass,
+}
+
+impl SavedKind {
+    const NAMES: [(&'static str, SavedKind); 4] = [
+        ("method", SavedKind::Method),
+        ("removeMethod", SavedKind::RemoveMethod),
+        ("class", SavedKind::Class),
+        ("removeClass", SavedKind::RemoveClass),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
+
+    fn of_class(self) -> bool {
+        matches!(self, SavedKind::Class | SavedKind::RemoveClass)
+    }
+}
+
+/// One edit of the session, kept for `save`.
+#[derive(Clone, Debug)]
+struct Logged {
+    kind: SavedKind,
+    /// The namespace of the class (by name).
+    namespace: String,
+    class: String,
+    class_side: bool,
+    selector: String,
+    /// The method's or the class's source.
+    source: String,
+    /// The method the edit installed.
+    installed: Option<PinId>,
+}
+
+/// The version of the edits file's layout.
+const EDITS_FORMAT: i64 = 1;
+/// The namespace name of an edits file.
+pub const EDITS_NAMESPACE: &str = "MicaEdits";
+
+/// Class shapes for compiling against the running program: its classes
+/// as they are now, then the class path.
+struct Running<'a> {
+    shapes: HashMap<String, vm::compiler::ClassShape>,
+    path: &'a vm::compiler::ClassPath,
+}
+
+impl vm::compiler::ClassResolver for Running<'_> {
+    fn shape(&self, name: &str, from_dir: Option<&std::path::Path>) -> vm::compiler::Result<vm::compiler::ClassShape> {
+        match self.shapes.get(name) {
+            Some(shape) => Ok(shape.clone()),
+            None => self.path.shape(name, from_dir),
+        }
+    }
+}
+
 /// The live state of the interpreter.
 pub(crate) struct LiveState {
     inbox: Receiver<LiveRequest>,
@@ -248,6 +322,7 @@ pub(crate) struct LiveState {
     evals: HashMap<u32, PendingEval>,
     undo: Vec<Undo>,
     edits: Vec<EditRecord>,
+    log: Vec<Logged>,
 }
 
 impl Interpreter {
@@ -256,12 +331,24 @@ impl Interpreter {
     /// [`vm::interrupts::LIVE`] in its `interrupts`.
     pub fn enable_live(&mut self) -> LiveHandle {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.live = Some(Box::new(LiveState { inbox: rx, evals: HashMap::new(), undo: Vec::new(), edits: Vec::new() }));
+        self.live = Some(Box::new(LiveState {
+            inbox: rx,
+            evals: HashMap::new(),
+            undo: Vec::new(),
+            edits: Vec::new(),
+            log: Vec::new(),
+        }));
         LiveHandle {
             requests: tx,
             clients: std::sync::Arc::clone(&self.live_clients),
             interrupts: std::sync::Arc::clone(&self.u.interrupts),
         }
+    }
+
+    /// Makes live evaluations see the globals of `ns` (the namespace of the
+    /// program's main class; the program's own by default).
+    pub fn set_eval_namespace(&mut self, ns: NamespaceId) {
+        self.eval_namespace = ns;
     }
 
     /// Stops taking live requests (the program ends): evaluations that
@@ -316,10 +403,15 @@ impl Interpreter {
                 LiveOp::RemoveClass { class } => self.remove_live_class(&class),
                 LiveOp::Revert { class } => self.revert(class.as_deref()),
                 LiveOp::Stats => Ok(LiveAnswer::Stats(self.live_stats())),
+                LiveOp::Save { path } => self.save_edits(&path),
             };
             let _ = reply.send(LiveReply { id, outcome });
         }
         Ok(scheduled)
+    }
+
+    fn running(&self) -> Running<'_> {
+        Running { shapes: self.u.class_shapes(NamespaceId::PROGRAM), path: &self.class_path }
     }
 
     fn live_mut(&mut self) -> &mut LiveState {
@@ -342,10 +434,9 @@ impl Interpreter {
         let holder = self.u.class_of(nil);
         let internal = |e: String| failure(FailureKind::Error, e);
         let file = self.u.new_old_string("<live>").map_err(|e| internal(e.to_string()))?;
-        let method = self
-            .u
-            .make_method(&code, holder, NamespaceId::PROGRAM, nil, file, "UndefinedObject")
-            .map_err(|e| internal(e.to_string()))?;
+        let ns = self.eval_namespace;
+        let method =
+            self.u.make_method(&code, holder, ns, nil, file, "UndefinedObject").map_err(|e| internal(e.to_string()))?;
         let mark = self.u.handle_mark();
         let hm = self.u.handle(method);
         let made = (|| {
@@ -459,7 +550,15 @@ impl Interpreter {
             Some(c) if self.u.is_class(c) => c,
             _ => match self.load_class(bare) {
                 Ok(Some(c)) => c,
-                Ok(None) => return Err(failure(FailureKind::NotFound, format!("no class named {bare}"))),
+                Ok(None) => {
+                    // A class of an image's namespace the program does not
+                    // import.
+                    let ids: Vec<NamespaceId> = self.u.namespaces().map(|(id, _)| id).collect();
+                    let found = ids.into_iter().find_map(|ns| {
+                        self.u.own_binding(ns, bare).map(|b| b.slot(BINDING_VALUE)).filter(|&c| self.u.is_class(c))
+                    });
+                    found.ok_or_else(|| failure(FailureKind::NotFound, format!("no class named {bare}")))?
+                }
                 Err(e) => return Err(failure(FailureKind::Compile, e)),
             },
         };
@@ -468,6 +567,10 @@ impl Interpreter {
 
     fn define_method(&mut self, class_name: &str, class_side: bool, source: &str) -> Result<LiveAnswer, LiveFailure> {
         let class = self.named_class(class_name, class_side)?;
+        self.define_method_on(class, source)
+    }
+
+    fn define_method_on(&mut self, class: Value, source: &str) -> Result<LiveAnswer, LiveFailure> {
         let name = self.u.class_name(class);
         let fields = self.u.field_names(class);
         let file = format!("<live {name}>");
@@ -488,13 +591,25 @@ impl Interpreter {
         self.record_undo(class, None, &name, &what);
         let before = self.discarded();
         self.u.add_method(class, method).map_err(|e| err(e.to_string()))?;
+        self.log_edit(SavedKind::Method, class, &selector, source, Some(method));
         Ok(self.record_edit(what, vec![format!("{name}>>{selector}")], before))
     }
 
     fn define_class(&mut self, source: &str) -> Result<LiveAnswer, LiveFailure> {
-        // Compiled whole first: any error and nothing changed.
-        let compiled = vm::compiler::compile_class_source("<live>", source, None, &self.class_path)
-            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        let compile = |e: vm::compiler::CompileError| failure(FailureKind::Compile, e.to_string());
+        // Compiled whole first: any error and nothing changed. The
+        // superclass is the running one (loaded from the class path first
+        // if it is not yet).
+        let mut compiled =
+            vm::compiler::compile_class_source("<live>", source, None, &self.running()).map_err(compile)?;
+        if let Some(sup) = compiled.superclass.clone() {
+            let sym = self.u.intern(&sup).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+            if self.u.global_from(NamespaceId::PROGRAM, sym).is_none() {
+                self.load_class(&sup).map_err(|e| failure(FailureKind::Compile, e))?;
+                compiled =
+                    vm::compiler::compile_class_source("<live>", source, None, &self.running()).map_err(compile)?;
+            }
+        }
         vm::bytecode::verify_class(&compiled).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
         let name = compiled.name.clone();
         let sym = self.u.intern(&name).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
@@ -508,13 +623,10 @@ impl Interpreter {
                 methods.push(format!("{name}{side}>>{}", code.selector().unwrap_or_default()));
             }
         }
+        let mut migrate: Option<Vec<String>> = None;
         let ns = match existing {
             Some(class) => {
                 let ns = self.u.namespace_of(class);
-                let all_fields: Vec<String> =
-                    compiled.inherited_fields.iter().chain(&compiled.fields).cloned().collect();
-                let all_class_fields: Vec<String> =
-                    compiled.inherited_class_fields.iter().chain(&compiled.class_fields).cloned().collect();
                 let superclass = class.slot(CLASS_SUPERCLASS);
                 let same_super = match &compiled.superclass {
                     None => superclass == self.u.nil(),
@@ -526,16 +638,30 @@ impl Interpreter {
                         format!("{name} cannot change its superclass while the program runs (not supported yet)"),
                     ));
                 }
-                if self.u.field_names(class) != all_fields || self.u.field_names(class.class_word()) != all_class_fields
-                {
+                let all_class_fields: Vec<String> =
+                    compiled.inherited_class_fields.iter().chain(&compiled.class_fields).cloned().collect();
+                if self.u.field_names(class.class_word()) != all_class_fields {
                     return Err(failure(
                         FailureKind::Refused,
                         format!(
-                            "{name} cannot change its fields while the program runs: migrating its instances is not supported yet (fields now: {}; asked: {})",
-                            self.u.field_names(class).join(" "),
-                            all_fields.join(" ")
+                            "{name} cannot change its class-side fields while the program runs (not supported yet)"
                         ),
                     ));
+                }
+                let all_fields: Vec<String> =
+                    compiled.inherited_fields.iter().chain(&compiled.fields).cloned().collect();
+                let now = self.u.field_names(class);
+                let visible: Vec<String> = now.iter().filter(|f| !f.starts_with('<')).cloned().collect();
+                if visible != all_fields {
+                    let layout = self.new_layout(class, &compiled, source)?;
+                    compiled = layout.0;
+                    if layout.1 != now {
+                        migrate = Some(layout.1);
+                    }
+                } else if now != all_fields {
+                    // Same fields, some slots kept hidden: compiled for the
+                    // slots as they are.
+                    compiled = self.compile_for_layout(&compiled, source, &now)?;
                 }
                 for (list, target) in [(&compiled.methods, class), (&compiled.class_methods, class.class_word())] {
                     for code in list.iter() {
@@ -553,14 +679,112 @@ impl Interpreter {
             None => NamespaceId::PROGRAM,
         };
         let before = self.discarded();
+        let mut migrated = 0;
+        if let (Some(class), Some(layout)) = (existing, &migrate) {
+            migrated =
+                self.u.migrate_instances(class, layout).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        }
         let binding = self.u.binding(ns, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
         let old_value = binding.slot(BINDING_VALUE);
         let class = self.u.install_class(&compiled, ns).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
-        let what = format!("defined class {name}");
+        let what = match &migrate {
+            Some(_) => format!("defined class {name} ({migrated} instances migrated)"),
+            None => format!("defined class {name}"),
+        };
         if existing.is_none() {
             self.record_undo(class, Some((binding, old_value)), &name, &what);
         }
+        self.log_edit(SavedKind::Class, class, "", source, None);
         Ok(self.record_edit(what, methods, before))
+    }
+
+    /// The slots of `class` after a definition that changes its fields
+    /// (`compiled`, from `source`), and the class compiled for them: every
+    /// slot it has keeps its place (a field the definition drops stays as
+    /// a hidden slot, `<name>`, so that activations of the old methods
+    /// still find their fields), new fields come after. Refused for
+    /// classes with subclasses (they would have to be re-laid out too).
+    fn new_layout(
+        &mut self,
+        class: Value,
+        compiled: &vm::bytecode::CompiledClass,
+        source: &str,
+    ) -> Result<(vm::bytecode::CompiledClass, Vec<String>), LiveFailure> {
+        let name = compiled.name.clone();
+        if self.u.namespace_of(class) == NamespaceId::KERNEL {
+            return Err(failure(FailureKind::Refused, format!("{name} is a kernel class: its fields cannot change")));
+        }
+        if self.u.spec(class).format != Format::Fields {
+            return Err(failure(
+                FailureKind::Refused,
+                format!("{name}: only classes of named fields can change their fields"),
+            ));
+        }
+        if let Some(sub) = self.a_subclass_of(class) {
+            return Err(failure(
+                FailureKind::Refused,
+                format!(
+                    "{name} cannot change its fields while it has subclasses ({sub}): re-laying out subclasses is not supported yet"
+                ),
+            ));
+        }
+        let now = self.u.field_names(class);
+        let inherited = compiled.inherited_fields.len();
+        let mut layout: Vec<String> = now[..inherited.min(now.len())].to_vec();
+        for f in &now[inherited.min(now.len())..] {
+            let kept = f.starts_with('<') || compiled.fields.contains(f);
+            layout.push(if kept { f.clone() } else { format!("<{f}>") });
+        }
+        for f in &compiled.fields {
+            if !layout.contains(f) {
+                layout.push(f.clone());
+            }
+        }
+        let recompiled = self.compile_for_layout(compiled, source, &layout)?;
+        Ok((recompiled, layout))
+    }
+
+    /// `compiled` (from `source`) compiled again with the instance slots
+    /// `layout` (inherited ones first).
+    fn compile_for_layout(
+        &mut self,
+        compiled: &vm::bytecode::CompiledClass,
+        source: &str,
+        layout: &[String],
+    ) -> Result<vm::bytecode::CompiledClass, LiveFailure> {
+        let compile = |e: vm::compiler::CompileError| failure(FailureKind::Compile, e.to_string());
+        let mut def = vm::compiler::parse_class("<live>", source).map_err(compile)?;
+        let span = def.name.span;
+        def.fields = layout[compiled.inherited_fields.len()..]
+            .iter()
+            .map(|n| vm::compiler::ast::Ident { name: n.clone(), span })
+            .collect();
+        let out = vm::compiler::compile_class_def("<live>", source, &def, None, &self.running()).map_err(compile)?;
+        vm::bytecode::verify_class(&out).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        Ok(out)
+    }
+
+    /// The name of a class bound in some namespace whose superclass chain
+    /// passes `class`, if there is one.
+    fn a_subclass_of(&mut self, class: Value) -> Option<String> {
+        let ids: Vec<NamespaceId> = self.u.namespaces().map(|(id, _)| id).collect();
+        let nil = self.u.nil();
+        for ns in ids {
+            for (name, binding) in self.u.all_bindings(ns) {
+                let v = binding.slot(BINDING_VALUE);
+                if v == class || !self.u.is_class(v) {
+                    continue;
+                }
+                let mut c = v.slot(CLASS_SUPERCLASS);
+                while c.is_pointer() && c != nil {
+                    if c == class {
+                        return Some(name);
+                    }
+                    c = c.slot(CLASS_SUPERCLASS);
+                }
+            }
+        }
+        None
     }
 
     fn remove_live_method(
@@ -570,6 +794,10 @@ impl Interpreter {
         selector: &str,
     ) -> Result<LiveAnswer, LiveFailure> {
         let class = self.named_class(class_name, class_side)?;
+        self.remove_method_on(class, selector)
+    }
+
+    fn remove_method_on(&mut self, class: Value, selector: &str) -> Result<LiveAnswer, LiveFailure> {
         let name = self.u.class_name(class);
         if let Some(why) = self.u.edit_refusal(class, selector) {
             return Err(failure(FailureKind::Refused, why));
@@ -582,6 +810,7 @@ impl Interpreter {
         self.record_undo(class, None, &name, &what);
         let before = self.discarded();
         self.u.remove_method(class, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        self.log_edit(SavedKind::RemoveMethod, class, selector, "", None);
         Ok(self.record_edit(what, vec![format!("{name}>>{selector}")], before))
     }
 
@@ -596,6 +825,7 @@ impl Interpreter {
         let what = format!("removed class {class_name}");
         self.record_undo(class, Some((binding, class)), class_name, &what);
         let before = self.discarded();
+        self.log_edit(SavedKind::RemoveClass, class, "", "", None);
         let nil = self.u.nil();
         self.u.heap.store(binding, BINDING_VALUE, nil);
         // Sends cached for its instances stay right; the globals that named
@@ -666,7 +896,19 @@ impl Interpreter {
         let methods = self.u.pin(list);
         let binding = binding.map(|(b, v)| (self.u.pin(b), self.u.pin(v)));
         let undo = Undo { class, methods, binding, class_name: class_name.into(), what: what.into() };
-        self.live_mut().undo.push(undo);
+        match self.live.as_mut() {
+            Some(live) => live.undo.push(undo),
+            None => {
+                // Edits applied with no live session (mica --load) are not
+                // undone.
+                self.u.unpin(undo.class);
+                self.u.unpin(undo.methods);
+                if let Some((b, v)) = undo.binding {
+                    self.u.unpin(b);
+                    self.u.unpin(v);
+                }
+            }
+        }
     }
 
     /// Native code thrown away so far because a method dictionary changed.
@@ -676,8 +918,260 @@ impl Interpreter {
 
     fn record_edit(&mut self, what: String, methods: Vec<String>, before: u64) -> LiveAnswer {
         let record = EditRecord { what, methods, invalidated: self.discarded() - before };
-        self.live_mut().edits.push(record.clone());
+        match self.live.as_mut() {
+            Some(live) => live.edits.push(record.clone()),
+            None => self.past_edits.push(record.clone()),
+        }
         LiveAnswer::Edited(record)
+    }
+
+    fn log_edit(&mut self, kind: SavedKind, class: Value, selector: &str, source: &str, installed: Option<Value>) {
+        if self.live.is_none() {
+            return;
+        }
+        let meta = !kind.of_class() && self.u.class_of(class) == self.u.known.metaclass;
+        let base = if meta { class.slot(CLASS_COMPANION) } else { class };
+        let namespace = self.u.namespace(self.u.namespace_of(base)).name.clone();
+        let installed = installed.map(|m| self.u.pin(m));
+        let logged = Logged {
+            kind,
+            namespace,
+            class: self.u.class_name(base),
+            class_side: meta,
+            selector: selector.into(),
+            source: source.into(),
+            installed,
+        };
+        self.live_mut().log.push(logged);
+    }
+
+    /// The class `name` of namespace `namespace` (the program's are loaded
+    /// from the class path if need be), or its metaclass.
+    fn class_in(&mut self, namespace: &str, name: &str, class_side: bool) -> Result<Value, String> {
+        let ns =
+            self.u.namespaces().find(|(_, n)| n.name == namespace).map(|(id, _)| id).ok_or_else(|| {
+                format!("it changes {name} of namespace {namespace}, which this program does not have")
+            })?;
+        let mut class = self.u.own_binding(ns, name).map(|b| b.slot(BINDING_VALUE)).filter(|&c| self.u.is_class(c));
+        if class.is_none() && ns == NamespaceId::PROGRAM {
+            class = self.load_class(name)?;
+        }
+        let class = class.ok_or_else(|| format!("it changes class {name}, which {namespace} does not define"))?;
+        Ok(if class_side { class.class_word() } else { class })
+    }
+
+    /// The edits `save` writes: of each method (and class) edited, the
+    /// last edit whose effect is still there (a reverted edit is not).
+    fn net_edits(&mut self) -> Vec<Logged> {
+        let log = self.live.as_ref().map(|l| l.log.clone()).unwrap_or_default();
+        let nil = self.u.nil();
+        let key =
+            |l: &Logged| (l.kind.of_class(), l.namespace.clone(), l.class.clone(), l.class_side, l.selector.clone());
+        let mut keys: Vec<_> = Vec::new();
+        for l in &log {
+            if !keys.contains(&key(l)) {
+                keys.push(key(l));
+            }
+        }
+        let mut out: Vec<(usize, Logged)> = Vec::new();
+        for k in keys {
+            for (i, l) in log.iter().enumerate().rev().filter(|(_, l)| key(l) == k) {
+                let Ok(class) = self.class_in(&l.namespace, &l.class, l.class_side) else {
+                    if l.kind == SavedKind::RemoveClass {
+                        out.push((i, l.clone()));
+                    }
+                    break;
+                };
+                let holds = match l.kind {
+                    SavedKind::Method | SavedKind::RemoveMethod => {
+                        let Ok(sel) = self.u.intern(&l.selector) else { break };
+                        let now = self.u.local_method(class, sel);
+                        match l.installed {
+                            Some(pin) => now == self.u.pinned(pin),
+                            None => now == nil,
+                        }
+                    }
+                    SavedKind::Class => true,
+                    SavedKind::RemoveClass => false,
+                };
+                if holds {
+                    out.push((i, l.clone()));
+                    break;
+                }
+                if l.kind.of_class() {
+                    break;
+                }
+            }
+        }
+        // Classes first, then the methods, each group in the order made.
+        out.sort_by_key(|(i, l)| (!l.kind.of_class(), *i));
+        out.into_iter().map(|(_, l)| l).collect()
+    }
+
+    fn save_edits(&mut self, path: &str) -> Result<LiveAnswer, LiveFailure> {
+        let edits = self.net_edits();
+        let err = |e: String| failure(FailureKind::Error, e);
+        let mut rows: Vec<[String; 5]> = Vec::new();
+        let mut flags: Vec<bool> = Vec::new();
+        let mut shapes: Vec<Vec<String>> = Vec::new();
+        for e in &edits {
+            let fields = match self.class_in(&e.namespace, &e.class, e.class_side) {
+                Ok(c) => self.u.field_names(c),
+                Err(_) => Vec::new(),
+            };
+            rows.push([
+                e.kind.name().into(),
+                e.namespace.clone(),
+                e.class.clone(),
+                e.selector.clone(),
+                e.source.clone(),
+            ]);
+            flags.push(e.class_side);
+            shapes.push(fields);
+        }
+        let mark = self.u.handle_mark();
+        let result = (|| {
+            let table = self.u.new_array(rows.len()).map_err(|e| err(e.to_string()))?;
+            let ht = self.u.handle(table);
+            for (i, row) in rows.iter().enumerate() {
+                let entry = self.u.new_array(7).map_err(|e| err(e.to_string()))?;
+                let he = self.u.handle(entry);
+                for (j, text) in row.iter().enumerate() {
+                    let s = self.u.new_string(text).map_err(|e| err(e.to_string()))?;
+                    let entry = self.u.get(he);
+                    self.u.heap.store(entry, [0, 1, 2, 4, 5][j], s);
+                }
+                let flag = self.u.boolean(flags[i]);
+                let entry = self.u.get(he);
+                self.u.heap.store(entry, 3, flag);
+                let fields = self.u.new_array(shapes[i].len()).map_err(|e| err(e.to_string()))?;
+                let hf = self.u.handle(fields);
+                for (j, f) in shapes[i].iter().enumerate() {
+                    let s = self.u.new_string(f).map_err(|e| err(e.to_string()))?;
+                    let fields = self.u.get(hf);
+                    self.u.heap.store(fields, j, s);
+                }
+                let (entry, fields, table) = (self.u.get(he), self.u.get(hf), self.u.get(ht));
+                self.u.heap.store(entry, 6, fields);
+                self.u.heap.store(table, i, entry);
+            }
+            let root = self.u.new_array(3).map_err(|e| err(e.to_string()))?;
+            let hr = self.u.handle(root);
+            let tag = self.u.new_string(EDITS_NAMESPACE).map_err(|e| err(e.to_string()))?;
+            let (root, table) = (self.u.get(hr), self.u.get(ht));
+            self.u.heap.store(root, 0, tag);
+            self.u.heap.store(root, 1, Value::small(EDITS_FORMAT));
+            self.u.heap.store(root, 2, table);
+            let root = self.u.get(hr);
+            vm::image::graph::save_as(
+                &mut self.u,
+                EDITS_NAMESPACE,
+                root,
+                false,
+                std::path::Path::new(path),
+                vm::image::graph::Sharing::Copy,
+            )
+            .map_err(|e| err(e.to_string()))
+        })();
+        self.u.release_handles(mark);
+        result?;
+        Ok(LiveAnswer::Saved { path: path.into(), edits: edits.len() })
+    }
+
+    /// Applies a file of edits saved by a live session (`mica --load`,
+    /// `mica run app.mimg edits.mimg`): each method and class as it was
+    /// saved, compiled again here. Refused whole, before anything changes,
+    /// if a class it edits has other fields than when it was saved.
+    pub fn apply_edits(&mut self, prepared: vm::image::loader::Prepared) -> Result<usize, String> {
+        let file = prepared.name.clone();
+        let what = "a file of live edits (mica connect PID --save FILE makes one)";
+        let root =
+            vm::image::graph::load_as(&mut self.u, EDITS_NAMESPACE, what, prepared, &[]).map_err(|e| e.to_string())?;
+        let bad = || format!("{file}: not {what}: its contents are not laid out as one");
+        let text = |u: &vm::universe::Universe, v: Value| u.string_value(v).ok_or_else(bad);
+        if !(root.is_pointer() && root.format() == Format::Array && root.size() == 3) {
+            return Err(bad());
+        }
+        if text(&self.u, root.slot(0))? != EDITS_NAMESPACE {
+            return Err(bad());
+        }
+        if root.slot(1) != Value::small(EDITS_FORMAT) {
+            return Err(format!(
+                "{file}: its edits are in format {:?}, and this Mica reads format {EDITS_FORMAT}",
+                root.slot(1)
+            ));
+        }
+        let table = root.slot(2);
+        if !(table.is_pointer() && table.format() == Format::Array) {
+            return Err(bad());
+        }
+        let mut entries = Vec::new();
+        for i in 0..table.size() {
+            let e = table.slot(i);
+            if !(e.is_pointer() && e.format() == Format::Array && e.size() == 7) {
+                return Err(bad());
+            }
+            let kind = text(&self.u, e.slot(0))?;
+            let kind = SavedKind::NAMES.iter().find(|(n, _)| *n == kind).map(|(_, k)| *k).ok_or_else(bad)?;
+            let fields = e.slot(6);
+            if !(fields.is_pointer() && fields.format() == Format::Array) {
+                return Err(bad());
+            }
+            let fields: Vec<String> =
+                (0..fields.size()).map(|j| text(&self.u, fields.slot(j))).collect::<Result<_, _>>()?;
+            let class_side = e.slot(3) == self.u.known.true_;
+            let logged = Logged {
+                kind,
+                namespace: text(&self.u, e.slot(1))?,
+                class: text(&self.u, e.slot(2))?,
+                class_side,
+                selector: text(&self.u, e.slot(4))?,
+                source: text(&self.u, e.slot(5))?,
+                installed: None,
+            };
+            entries.push((logged, fields));
+        }
+        // Every class it changes must have the fields it was saved with.
+        for (e, fields) in &entries {
+            if e.kind == SavedKind::Method
+                && let Ok(class) = self.class_in(&e.namespace, &e.class, e.class_side)
+                && self.u.field_names(class) != *fields
+            {
+                let side = if e.class_side { " class" } else { "" };
+                return Err(format!(
+                    "{file}: {}{side}>>{} was saved against {}{side} with the fields ({}), but here it has ({}): the edits do not fit this version of the class",
+                    e.class,
+                    e.selector,
+                    e.class,
+                    fields.join(" "),
+                    self.u.field_names(class).join(" ")
+                ));
+            }
+        }
+        let n = entries.len();
+        for (e, _) in entries {
+            let side = if e.class_side { " class" } else { "" };
+            let done = match e.kind {
+                SavedKind::Class => self.define_class(&e.source).map(|_| ()),
+                SavedKind::Method => self
+                    .class_in(&e.namespace, &e.class, e.class_side)
+                    .map_err(|m| failure(FailureKind::NotFound, m))
+                    .and_then(|class| self.define_method_on(class, &e.source).map(|_| ())),
+                SavedKind::RemoveMethod => self
+                    .class_in(&e.namespace, &e.class, e.class_side)
+                    .map_err(|m| failure(FailureKind::NotFound, m))
+                    .and_then(|class| match self.remove_method_on(class, &e.selector) {
+                        Err(f) if f.kind == FailureKind::NotFound => Ok(()),
+                        other => other.map(|_| ()),
+                    }),
+                SavedKind::RemoveClass => match self.remove_live_class(&e.class) {
+                    Err(f) if f.kind == FailureKind::NotFound => Ok(()),
+                    other => other.map(|_| ()),
+                },
+            };
+            done.map_err(|f| format!("{file}: {} of {}{side}: {}", e.kind.name(), e.class, f.message))?;
+        }
+        Ok(n)
     }
 
     fn live_stats(&self) -> LiveStats {

@@ -20,6 +20,10 @@ Usage:
   mica connect PID                   an interactive session in the program
   mica connect PID --eval EXPR       evaluate EXPR there and print its value
   mica connect PID --file A.som...   define (or redefine) the classes of files
+  mica connect PID --save FILE.mimg  save the session's edits (every method
+                                     and class defined, changed or removed):
+                                     mica --load FILE.mimg ... or mica run
+                                     app.mimg FILE.mimg applies them at start
   mica connect PID --json            the raw protocol: request lines on
                                      standard input, replies and events on
                                      standard output (docs/live-protocol.md)
@@ -33,6 +37,7 @@ Commands:
                                      over several lines)
   :remove CLASS[>>SELECTOR]          remove a method, or a class
   :revert [CLASS]                    undo the last edit (or those of CLASS)
+  :save FILE.mimg                    save the session's edits
   :stats                             the edits so far and what they
                                      invalidated
   :describe                          what the program is
@@ -83,6 +88,13 @@ pub fn main(args: &[String]) -> ExitCode {
             one_shot(&mut conn, &requests)
         }
         Some("--file") => fail("--file takes one or more class files"),
+        Some("--save") => match rest.get(1..) {
+            Some([file]) => match std::path::absolute(file) {
+                Ok(path) => one_shot(&mut conn, &[json!({ "op": "save", "path": path.display().to_string() })]),
+                Err(e) => fail(&format!("{file}: {e}")),
+            },
+            _ => fail("--save takes one file name"),
+        },
         Some("--json") if rest.len() == 1 => raw(conn),
         Some(other) => fail(&format!("unknown option '{other}'; see --help")),
     }
@@ -200,6 +212,8 @@ fn show(reply: &Value) -> bool {
         } else if let Some(edit) = reply["edit"].as_str() {
             let n = reply["invalidated"].as_u64().unwrap_or(0);
             println!("{edit} ({n} compiled method{} invalidated)", if n == 1 { "" } else { "s" });
+        } else if let Some(path) = reply["saved"].as_str() {
+            println!("saved {} edit{} to {path}", reply["edits"], if reply["edits"] == 1 { "" } else { "s" });
         } else if let Some(edits) = reply["edits"].as_array() {
             println!(
                 "{} edit{}; {} methods native now; {} evaluation(s) running",
@@ -428,6 +442,10 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
         "revert" if rest.is_empty() => json!({ "op": "revert" }),
         "revert" => json!({ "op": "revert", "class": rest }),
         "stats" => json!({ "op": "stats" }),
+        "save" if !rest.is_empty() => {
+            let path = std::path::absolute(rest).map_err(|e| format!("{rest}: {e}"))?;
+            json!({ "op": "save", "path": path.display().to_string() })
+        }
         "describe" => json!({ "op": "describe" }),
         _ => return Err(format!("unknown command :{word} (or it lacks its argument); :help lists them")),
     }))

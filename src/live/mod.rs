@@ -271,11 +271,6 @@ fn connection(
                 write_line(&writer, &reply.to_string());
                 continue;
             }
-            protocol::Request::Save => {
-                let why = "saving the session's edits as a delta image is not supported by this version";
-                write_line(&writer, &protocol::error_line(&id, "unsupported", why, ""));
-                continue;
-            }
             protocol::Request::Program(LiveOp::Interrupt { .. }) => {
                 // The target is the client's id of an earlier eval.
                 let target = protocol::interrupt_target(&line);

@@ -20,8 +20,6 @@ pub const OPERATIONS: &[&str] = &["describe", "eval", "interrupt", "define", "re
 pub enum Request {
     /// `describe`: answered by the connection itself.
     Describe,
-    /// `save`: not supported by this version's server (an error reply).
-    Save,
     /// What the program's thread serves.
     Program(LiveOp),
 }
@@ -78,7 +76,7 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
     let op = text(&obj, "op")?;
     let request = match op.as_str() {
         "describe" => Request::Describe,
-        "save" => Request::Save,
+        "save" => Request::Program(LiveOp::Save { path: text(&obj, "path")? }),
         "eval" => Request::Program(LiveOp::Eval { source: text(&obj, "source")? }),
         "interrupt" => Request::Program(LiveOp::Interrupt { target: None }),
         "define" => match optional_text(&obj, "class")? {
@@ -141,6 +139,10 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                     out["invalidated"] = json!(edit.invalidated);
                 }
                 LiveAnswer::Interrupted { evaluations } => out["interrupted"] = json!(evaluations),
+                LiveAnswer::Saved { path, edits } => {
+                    out["saved"] = json!(path);
+                    out["edits"] = json!(edits);
+                }
                 LiveAnswer::Stats(stats) => {
                     let edits: Vec<Value> = stats
                         .edits
@@ -191,6 +193,10 @@ mod tests {
         let (_, r) = decode(r#"{"id":2,"op":"revert"}"#).unwrap();
         assert_eq!(r, Request::Program(LiveOp::Revert { class: None }));
         assert_eq!(decode(r#"{"id":3,"op":"describe"}"#).unwrap().1, Request::Describe);
+        assert_eq!(
+            decode(r#"{"id":3,"op":"save","path":"/tmp/e.mimg"}"#).unwrap().1,
+            Request::Program(LiveOp::Save { path: "/tmp/e.mimg".into() })
+        );
         assert_eq!(interrupt_target(r#"{"id":4,"op":"interrupt","target":1}"#), Some(json!(1)));
     }
 

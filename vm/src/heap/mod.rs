@@ -433,6 +433,44 @@ impl Heap {
         Ok(())
     }
 
+    /// The objects of old space whose class is `class` (call with the
+    /// nursery empty, after a full collection, to have them all).
+    pub fn instances_of(&self, class: Value) -> Vec<Value> {
+        let mut out = Vec::new();
+        self.old.for_each_object(|o| {
+            if o.class_word() == class {
+                out.push(o);
+            }
+        });
+        out
+    }
+
+    /// Replaces every reference to a key of `map` by its value: in the
+    /// roots, in every object of old space and in the image objects the
+    /// program wrote into (Smalltalk's `become`, one way). Call with the
+    /// nursery empty; the objects forwarded from become garbage.
+    pub fn forward(&mut self, roots: &mut dyn Roots, map: &std::collections::HashMap<u64, Value>) {
+        let swap = |v: &mut Value| {
+            if let Some(&to) = map.get(&v.bits()) {
+                *v = to;
+            }
+        };
+        roots.visit_roots(&mut |slot| swap(slot));
+        let rewrite = |obj: Value| {
+            if obj.format().has_pointers() {
+                for i in 0..obj.size() {
+                    if let Some(&to) = map.get(&obj.body_word(i)) {
+                        obj.set_slot_raw(i, to);
+                    }
+                }
+            }
+        };
+        self.old.for_each_object(rewrite);
+        for &obj in &self.image_remembered {
+            rewrite(obj);
+        }
+    }
+
     /// Marks `v` (if it is an unmarked heap object) and queues it for
     /// scanning; image objects are left alone.
     #[inline]

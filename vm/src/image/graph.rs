@@ -48,12 +48,25 @@ pub enum Sharing {
 /// objects the image refers to, in the order of their positions (none with
 /// [`Sharing::Copy`]).
 pub fn save(u: &mut Universe, root: Value, several_roots: bool, path: &Path, sharing: Sharing) -> Result<Vec<Value>> {
+    save_as(u, GRAPH_NAMESPACE, root, several_roots, path, sharing)
+}
+
+/// [`save`], the image's namespace named `namespace` (what it holds: a
+/// graph, a live session's edits).
+pub fn save_as(
+    u: &mut Universe,
+    namespace: &str,
+    root: Value,
+    several_roots: bool,
+    path: &Path,
+    sharing: Sharing,
+) -> Result<Vec<Value>> {
     let file = path.display().to_string();
     let err = |e: crate::universe::VmError| ImageError::new(&file, e.to_string());
     let mark = u.handle_mark();
     let h = u.handle(root);
     let descriptor = u.alloc_old(u.known.array, Format::Array, 2).map_err(err)?;
-    let name = u.new_old_string(GRAPH_NAMESPACE).map_err(err)?;
+    let name = u.new_old_string(namespace).map_err(err)?;
     descriptor.set_slot_raw(0, name);
     let version = u.new_old_string("0.0.0").map_err(err)?;
     descriptor.set_slot_raw(1, version);
@@ -78,7 +91,7 @@ pub fn save(u: &mut Universe, root: Value, several_roots: bool, path: &Path, sha
     let spec = WriteSpec {
         namespaces: vec![EmitNamespace {
             id: None,
-            name: GRAPH_NAMESPACE.into(),
+            name: namespace.into(),
             version: "0.0.0".into(),
             main: None,
             descriptor,
@@ -99,10 +112,15 @@ pub fn save(u: &mut Universe, root: Value, several_roots: bool, path: &Path, sha
 /// Maps the graph image at `path` and answers its root, binding its
 /// shared objects to `shared` (by position).
 pub fn load(u: &mut Universe, path: &Path, shared: &[Value]) -> Result<Value> {
-    let p = Prepared::open(path)?;
+    load_as(u, GRAPH_NAMESPACE, "an object graph", Prepared::open(path)?, shared)
+}
+
+/// [`load`] of an image opened already whose namespace must be named
+/// `namespace` (`what` it is, for the error if it is not).
+pub fn load_as(u: &mut Universe, namespace: &str, what: &str, p: Prepared, shared: &[Value]) -> Result<Value> {
     let file = p.name.clone();
-    if p.meta.namespaces.len() != 1 || p.meta.namespaces[0].name != GRAPH_NAMESPACE {
-        return Err(ImageError::new(&file, format!("not an object graph (it defines {})", p.defines().join(", "))));
+    if p.meta.namespaces.len() != 1 || p.meta.namespaces[0].name != namespace {
+        return Err(ImageError::new(&file, format!("not {what} (it defines {})", p.defines().join(", "))));
     }
     let needed = p.meta.outside.iter().filter(|o| o.kind == OutsideKind::Shared).count();
     if needed != shared.len() {

@@ -193,6 +193,63 @@ impl Universe {
         }
     }
 
+    /// Gives `class` the instance fields `fields` (its superclass's first,
+    /// as now) and migrates its instances: each is replaced, everywhere it
+    /// is referred to, by a new one whose fields of the same name keep their
+    /// values (new ones are nil, dropped ones go). The class keeps its
+    /// identity. Subclasses are not re-laid out: callers refuse classes that
+    /// have any. Answers how many instances were migrated.
+    pub fn migrate_instances(&mut self, class: Value, fields: &[String]) -> Result<usize> {
+        let old_names = self.field_names(class);
+        // A field kept as a hidden slot (`<name>`) keeps its value too.
+        let from: Vec<Option<usize>> = fields
+            .iter()
+            .map(|f| {
+                let bare = f.strip_prefix('<').and_then(|g| g.strip_suffix('>'));
+                old_names.iter().position(|o| o == f || Some(o.as_str()) == bare)
+            })
+            .collect();
+        // Everything in old space: the instances are found by a walk.
+        self.collect_full()?;
+        let instances = self.heap.instances_of(class);
+        let mark = self.handle_mark();
+        let olds: Vec<crate::universe::Handle> = instances.iter().map(|&o| self.handle(o)).collect();
+        let mut news = Vec::with_capacity(olds.len());
+        for &h in &olds {
+            let n = self.alloc_old(class, Format::Fields, fields.len());
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    self.release_handles(mark);
+                    return Err(e);
+                }
+            };
+            let old = self.get(h);
+            for (j, src) in from.iter().enumerate() {
+                let v = src.map_or(self.nil(), |i| old.slot(i));
+                n.set_slot_raw(j, v);
+            }
+            news.push(self.handle(n));
+        }
+        let map: std::collections::HashMap<u64, Value> =
+            olds.iter().zip(&news).map(|(&o, &n)| (self.get(o).bits(), self.get(n))).collect();
+        self.release_handles(mark);
+        // The new shape, then the references.
+        let names = self.alloc_old(self.known.array, Format::Array, fields.len())?;
+        for (i, f) in fields.iter().enumerate() {
+            let sym = self.intern(f)?;
+            names.set_slot_raw(i, sym);
+        }
+        let spec = Spec { format: Format::Fields, fields: fields.len() };
+        self.heap.store(class, CLASS_SPEC, spec.encode());
+        self.heap.store(class, CLASS_INSTANCE_FIELDS, names);
+        let (heap, mut roots) = self.split();
+        heap.forward(&mut roots, &map);
+        // Native code and caches may know the old layout.
+        self.invalidate_caches();
+        Ok(map.len())
+    }
+
     /// Counts native code thrown away for `reason`.
     pub fn record_deoptimization(&mut self, reason: &str, count: u64) {
         match self.deoptimizations.iter_mut().find(|(r, _)| r == reason) {
