@@ -35,3 +35,6 @@ sysroot=/usr/aarch64-linux-gnu
 mica="qemu-aarch64 -L $sysroot -E LD_LIBRARY_PATH=$sysroot/lib $CARGO_TARGET_DIR/$target/release/mica"
 $mica --version
 python3 ci/lang-tests.py --mica "$mica" --timeout 300 -- --jit=eager
+# The live connection's client side under qemu: a program, mica connect
+# evaluating, defining and saving in it, --load at the next start.
+python3 ci/live-smoke.py --mica "$mica" --timeout 300 -- --jit=eager
