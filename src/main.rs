@@ -195,7 +195,7 @@ pub(crate) fn print_stats(options: &cli::Options, interp: &Interpreter) {
     if !edits.is_empty() {
         eprintln!("live edits: {}", edits.len());
         for e in &edits {
-            eprintln!("  {}: {} compiled methods invalidated", e.what, e.invalidated);
+            eprintln!("  {} ({} compiled methods invalidated)", e.what, e.invalidated);
         }
     }
     if let Some(report) = interp.jit_report() {

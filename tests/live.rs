@@ -598,6 +598,39 @@ fn the_client_evaluates_lists_speaks_json_and_says_what_is_wrong() {
     assert_eq!(lines[0]["event"], "hello");
     assert!(lines.iter().any(|l| l["id"] == 1 && l["value"] == "42"), "{lines:?}");
     assert!(lines.iter().any(|l| l["error"]["kind"] == "badRequest"), "{lines:?}");
+    // The session, its input piped (no terminal: no line editing, the
+    // same commands).
+    let mut session = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .env("MICA_LIVE_DIR", s.sockets())
+        .args(["connect", &pid])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mica connect");
+    session
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"#(1 2\n 3) size\n:method Idle class twice: x = (\n ^x * 2 )\nIdle twice: 21\n:remove Idle class>>twice:\nIdle twice: 1\n:revert\nIdle twice: 5\n:stats\n:fly\n:quit\n",
+        )
+        .expect("write");
+    let out = session.wait_with_output().expect("session");
+    let stdout = text(&out.stdout);
+    for line in [
+        "\n3\n",
+        "defined Idle class>>twice:",
+        "\n42\n",
+        "removed Idle class>>twice:",
+        "reverted: removed Idle class>>twice:",
+        "\n10\n",
+        "3 edits",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in {stdout}");
+    }
+    assert!(text(&out.stderr).contains("twice: not found"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unknown command :fly"), "{}", text(&out.stderr));
     // Bad use of the client.
     for (args, what) in [
         (vec!["12x"], "not a process id"),
@@ -842,4 +875,30 @@ fn edits_are_saved_and_applied_at_the_next_start() {
     assert!(text(&out.stderr).contains("not a file of live edits"), "{}", text(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_mica")).current_dir(&s.0).args(["--load"]).output().expect("mica");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_program_that_waits_for_a_client_is_not_deadlocked_while_one_is_connected() {
+    let s = scratch("deadlock");
+    s.class(
+        "Waits",
+        "Waits = ( run = ( (Delay forMilliseconds: 300) wait. 'waiting' println. Waits sem wait. 'woken' println. Waits sem wait. 'never' println ) ---- | sem | sem = ( ^sem ifNil: [ sem := Semaphore new ] ) )",
+    );
+    for mode in MODES {
+        // Connected before the program waits: it stays.
+        let mut p = s.start(&[mode, "--live=on"], "Waits");
+        let mut c = p.connect();
+        p.wait_for_output("waiting");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(p.child.try_wait().expect("wait").is_none(), "{mode}: ended while a client was connected");
+        assert_eq!(ok_value(&c.eval(1, "Waits sem signal. #signalled")), "#signalled");
+        p.wait_for_output("woken");
+        // The client leaves while the program waits again: now nothing can
+        // wake it.
+        drop(c);
+        let status = p.wait();
+        assert_eq!(status.code(), Some(1), "{mode}");
+        assert!(p.stdout().ends_with("woken\n"), "{}", p.stdout());
+        assert!(p.stderr().contains("deadlock"), "{mode}: {}", p.stderr());
+    }
 }

@@ -223,7 +223,7 @@ fn show(reply: &Value) -> bool {
                 reply["evaluations"]
             );
             for e in edits {
-                println!("  {}: {} compiled methods invalidated", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
+                println!("  {} ({} compiled methods invalidated)", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
             }
         } else if reply.get("interrupted").is_some() {
             println!("interrupted {}", reply["interrupted"]);
