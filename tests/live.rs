@@ -264,11 +264,26 @@ fn eval_define_remove_and_revert_in_every_mode() {
         let e = c.eval(7, "nil foo");
         assert!(e["error"]["message"].as_str().unwrap().contains("foo"), "{e}");
         assert_eq!(error_kind(&c.eval(8, "3 +")), "compile");
+        // Sources: from the class file, then as a client defined them.
+        let r = c.call(30, json!({ "op": "source", "class": "Counter", "selector": "bump" }));
+        assert_eq!(r["source"], "bump = ( n := self n + 1 )", "{r}");
+        assert!(r["file"].as_str().unwrap().ends_with("Counter.som"), "{r}");
+        let r = c.call(31, json!({ "op": "source", "class": "Counter", "classSide": true, "selector": "new" }));
+        assert_eq!(r["source"], "new = ( made := self made + 1. ^super new )", "{r}");
+        let r = c.call(32, json!({ "op": "source", "class": "Counter", "selector": "printString" }));
+        assert_eq!(r["holder"], "ObjectExtensions", "{r}");
+        assert!(r["source"].as_str().unwrap().starts_with("printString = ("), "{r}");
+        assert_eq!(
+            error_kind(&c.call(33, json!({ "op": "source", "class": "Counter", "selector": "zork" }))),
+            "notFound"
+        );
         // A method defined, used by instances that exist, then reverted.
         let d = c.call(9, json!({ "op": "define", "class": "Counter", "source": "bump = ( n := self n + 10 )" }));
         assert_eq!(d["ok"], true, "{d}");
         assert_eq!(d["edit"], "defined Counter>>bump");
         assert_eq!(ok_value(&c.eval(10, "kept bump. kept n")), "12");
+        let r = c.call(34, json!({ "op": "source", "class": "Counter", "selector": "bump" }));
+        assert_eq!(r["source"], "bump = ( n := self n + 10 )", "{r}");
         let d = c.call(11, json!({ "op": "define", "class": "Counter", "source": "twice = ( ^self n * 2 )" }));
         assert_eq!(d["ok"], true, "{d}");
         assert_eq!(ok_value(&c.eval(12, "kept twice")), "24");

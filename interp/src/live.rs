@@ -121,6 +121,15 @@ pub enum LiveOp {
     },
     /// The edits so far and what they invalidated.
     Stats,
+    /// The source of a method.
+    Source {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The selector.
+        selector: String,
+    },
     /// Save the session's edits (their net effect) as a file of edits.
     Save {
         /// Where (a path the program can write; absolute is best).
@@ -158,6 +167,17 @@ pub enum LiveAnswer {
     },
     /// The statistics.
     Stats(LiveStats),
+    /// A method's source.
+    Source {
+        /// The text, from its selector to its closing parenthesis.
+        text: String,
+        /// The class it was found in (the class asked or a superclass).
+        holder: String,
+        /// Its file (or `<live>` for one defined by a client).
+        file: String,
+        /// Its first line there.
+        line: u32,
+    },
     /// The edits were saved.
     Saved {
         /// Where.
@@ -404,6 +424,7 @@ impl Interpreter {
                 LiveOp::Revert { class } => self.revert(class.as_deref()),
                 LiveOp::Stats => Ok(LiveAnswer::Stats(self.live_stats())),
                 LiveOp::Save { path } => self.save_edits(&path),
+                LiveOp::Source { class, class_side, selector } => self.method_source(&class, class_side, &selector),
             };
             let _ = reply.send(LiveReply { id, outcome });
         }
@@ -925,6 +946,56 @@ impl Interpreter {
         LiveAnswer::Edited(record)
     }
 
+    fn method_source(&mut self, class_name: &str, class_side: bool, selector: &str) -> Result<LiveAnswer, LiveFailure> {
+        let class = self.named_class(class_name, class_side)?;
+        let sym = self.u.intern(selector).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        let method = self.u.lookup(class, sym);
+        let shown = self.u.class_name(class);
+        if method == self.u.nil() {
+            return Err(failure(FailureKind::NotFound, format!("{shown} has no method {selector}")));
+        }
+        let holder = method.slot(METHOD_HOLDER);
+        let holder_name = self.u.class_name(holder);
+        let file = self.u.text_or_describe(method.slot(METHOD_FILE));
+        let line = method.slot(METHOD_LINE).as_int().unwrap_or(0) as u32;
+        let meta = self.u.class_of(holder) == self.u.known.metaclass;
+        // Defined by a client: the source it sent.
+        let logged = self.live.as_ref().and_then(|l| {
+            l.log.iter().rev().find_map(|e| match e.kind {
+                SavedKind::Method if e.installed.is_some_and(|p| self.u.pinned(p) == method) => Some(e.source.clone()),
+                _ => None,
+            })
+        });
+        let text = match logged {
+            Some(text) => Some(text),
+            None => {
+                // From a class file: the file read again, or the source of
+                // a class a client defined.
+                let kernel = file.strip_prefix("kernel/").and_then(|f| f.strip_suffix(".som")).and_then(|name| {
+                    vm::universe::KERNEL_SOURCES.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string())
+                });
+                let class_text = kernel.or_else(|| std::fs::read_to_string(&file).ok()).or_else(|| {
+                    let bare = holder_name.strip_suffix(" class").unwrap_or(&holder_name).to_string();
+                    self.live.as_ref().and_then(|l| {
+                        l.log
+                            .iter()
+                            .rev()
+                            .find(|e| e.kind == SavedKind::Class && e.class == bare)
+                            .map(|e| e.source.clone())
+                    })
+                });
+                class_text.and_then(|t| method_text(&t, meta, selector))
+            }
+        };
+        match text {
+            Some(text) => Ok(LiveAnswer::Source { text, holder: holder_name, file, line }),
+            None => Err(failure(
+                FailureKind::NotFound,
+                format!("no source is kept for {holder_name}>>{selector} (compiled from {file})"),
+            )),
+        }
+    }
+
     fn log_edit(&mut self, kind: SavedKind, class: Value, selector: &str, source: &str, installed: Option<Value>) {
         if self.live.is_none() {
             return;
@@ -1182,5 +1253,96 @@ impl Interpreter {
             evaluations: live.evals.len(),
             revertible: live.undo.len(),
         }
+    }
+}
+
+/// The text of method `selector` (class side if `meta`) in the class file
+/// `source`: from its first token to its closing parenthesis.
+fn method_text(source: &str, meta: bool, selector: &str) -> Option<String> {
+    let def = vm::compiler::parse_class("<source>", source).ok()?;
+    let list = if meta { &def.class_methods } else { &def.methods };
+    let m = list.iter().find(|m| m.selector == selector)?;
+    let mut at = 0;
+    for (i, l) in source.split_inclusive('\n').enumerate() {
+        if i + 1 == m.span.line as usize {
+            at += l.char_indices().nth(m.span.col.saturating_sub(1) as usize).map_or(l.len(), |(b, _)| b);
+            break;
+        }
+        at += l.len();
+    }
+    let text = &source[at..];
+    // The body: the first `=` followed by `(` or `primitive`.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let open = loop {
+        let eq = i + text[i..].find('=')?;
+        let rest = text[eq + 1..].trim_start();
+        let skipped = text.len() - rest.len();
+        if rest.starts_with("primitive") {
+            return Some(text[..skipped + "primitive".len()].to_string());
+        }
+        if rest.starts_with('(') && bytes.get(eq + 1) != Some(&b'=') {
+            break skipped;
+        }
+        i = eq + 1;
+    };
+    // Its closing parenthesis, past strings, comments and characters.
+    let mut depth = 0;
+    let mut chars = text[open..].char_indices().peekable();
+    while let Some((k, c)) = chars.next() {
+        match c {
+            '\'' => {
+                while let Some((_, d)) = chars.next() {
+                    if d == '\'' && chars.peek().is_none_or(|&(_, e)| e != '\'') {
+                        break;
+                    }
+                    if d == '\'' {
+                        chars.next();
+                    }
+                }
+            }
+            '"' => {
+                for (_, d) in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                }
+            }
+            '$' => {
+                chars.next();
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(text[..open + k + 1].to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_text;
+
+    #[test]
+    fn method_text_is_cut_from_the_class_file() {
+        let source = "Foo = (\n    | a |\n    \"one\"\n    one = ( ^1 )\n    \"two, with ) in it\"\n    two: x = (\n        ^x + (a ifNil: [ 0 ])\n    )\n    prim = primitive\n    ----\n    make = ( ^self new )\n)\n";
+        assert_eq!(method_text(source, false, "one").as_deref(), Some("one = ( ^1 )"));
+        assert_eq!(
+            method_text(source, false, "two:").as_deref(),
+            Some("two: x = (\n        ^x + (a ifNil: [ 0 ])\n    )")
+        );
+        assert_eq!(method_text(source, false, "prim").as_deref(), Some("prim = primitive"));
+        assert_eq!(method_text(source, true, "make").as_deref(), Some("make = ( ^self new )"));
+        assert_eq!(method_text(source, false, "make"), None);
+        let one_line =
+            "C = ( | n | bump = ( n := n + 1 ) = other = ( ^'=(' = other ) ---- | made | new = ( ^super new ) )";
+        assert_eq!(method_text(one_line, false, "bump").as_deref(), Some("bump = ( n := n + 1 )"));
+        assert_eq!(method_text(one_line, false, "=").as_deref(), Some("= other = ( ^'=(' = other )"));
+        assert_eq!(method_text(one_line, true, "new").as_deref(), Some("new = ( ^super new )"));
     }
 }

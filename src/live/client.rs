@@ -35,6 +35,7 @@ Commands:
   :define FILE.som                   define the class in a file
   :method CLASS [class] SOURCE       define one method (SOURCE may go on
                                      over several lines)
+  :source CLASS>>SELECTOR            show a method's source
   :remove CLASS[>>SELECTOR]          remove a method, or a class
   :revert [CLASS]                    undo the last edit (or those of CLASS)
   :save FILE.mimg                    save the session's edits
@@ -212,6 +213,13 @@ fn show(reply: &Value) -> bool {
         } else if let Some(edit) = reply["edit"].as_str() {
             let n = reply["invalidated"].as_u64().unwrap_or(0);
             println!("{edit} ({n} compiled method{} invalidated)", if n == 1 { "" } else { "s" });
+        } else if let Some(text) = reply["source"].as_str() {
+            println!(
+                "\"{} ({}:{})\"\n{text}",
+                reply["holder"].as_str().unwrap_or(""),
+                reply["file"].as_str().unwrap_or(""),
+                reply["line"]
+            );
         } else if let Some(path) = reply["saved"].as_str() {
             println!("saved {} edit{} to {path}", reply["edits"], if reply["edits"] == 1 { "" } else { "s" });
         } else if let Some(edits) = reply["edits"].as_array() {
@@ -439,6 +447,15 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
             }
             None => json!({ "op": "remove", "class": rest }),
         },
+        "source" => {
+            let (class, selector) =
+                rest.split_once(">>").ok_or(":source CLASS>>SELECTOR (CLASS may be 'Foo class')")?;
+            let (class, side) = match class.trim().strip_suffix(" class") {
+                Some(c) => (c, true),
+                None => (class.trim(), false),
+            };
+            json!({ "op": "source", "class": class, "classSide": side, "selector": selector.trim() })
+        }
         "revert" if rest.is_empty() => json!({ "op": "revert" }),
         "revert" => json!({ "op": "revert", "class": rest }),
         "stats" => json!({ "op": "stats" }),

@@ -13,7 +13,8 @@ pub const VERSION: u64 = 1;
 pub const MAX_LINE: usize = 4 << 20;
 
 /// The operations a server of this version supports.
-pub const OPERATIONS: &[&str] = &["describe", "eval", "interrupt", "define", "remove", "revert", "stats", "save"];
+pub const OPERATIONS: &[&str] =
+    &["describe", "eval", "interrupt", "define", "remove", "revert", "source", "stats", "save"];
 
 /// A decoded request.
 #[derive(Debug, PartialEq)]
@@ -97,6 +98,11 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
             }
         }
         "revert" => Request::Program(LiveOp::Revert { class: optional_text(&obj, "class")? }),
+        "source" => Request::Program(LiveOp::Source {
+            class: text(&obj, "class")?,
+            class_side: flag(&obj, "classSide")?,
+            selector: text(&obj, "selector")?,
+        }),
         "stats" => Request::Program(LiveOp::Stats),
         other => {
             return Err(BadRequest(format!("unknown op \"{other}\" (this server knows: {})", OPERATIONS.join(", "))));
@@ -139,6 +145,12 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                     out["invalidated"] = json!(edit.invalidated);
                 }
                 LiveAnswer::Interrupted { evaluations } => out["interrupted"] = json!(evaluations),
+                LiveAnswer::Source { text, holder, file, line } => {
+                    out["source"] = json!(text);
+                    out["holder"] = json!(holder);
+                    out["file"] = json!(file);
+                    out["line"] = json!(line);
+                }
                 LiveAnswer::Saved { path, edits } => {
                     out["saved"] = json!(path);
                     out["edits"] = json!(edits);
