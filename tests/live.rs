@@ -337,11 +337,18 @@ fn a_hot_native_loop_sees_a_redefinition_at_once_and_unrelated_code_stays_native
     for mode in ["--jit=on", "--jit=eager"] {
         let mut p = s.start(&[mode, "--stats"], "Hot");
         p.wait_for_output("hot");
-        // Let it run native for a while.
-        std::thread::sleep(Duration::from_millis(200));
         let mut c = p.connect();
-        let before = c.call(1, json!({ "op": "stats" }));
-        assert!(before["nativeMethods"].as_u64().unwrap() >= 2, "{mode}: {before}");
+        // Until the loop and `other:` run native (compiled on the JIT's
+        // thread, later on a loaded machine).
+        let start = Instant::now();
+        loop {
+            let stats = c.call(1, json!({ "op": "stats" }));
+            if stats["nativeMethods"].as_u64().unwrap() >= 2 {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{mode}: nothing compiled: {stats}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let sent = Instant::now();
         let d = c.call(2, json!({ "op": "define", "class": "Hot", "source": "value = ( ^2 )" }));
         assert_eq!(d["ok"], true, "{d}");
@@ -364,7 +371,7 @@ fn running_activations_finish_in_their_old_version() {
         "Deep",
         "Deep = (
             down: n = (
-                n = 0 ifTrue: [ 'bottom' println. (Delay forMilliseconds: 300) wait. ^0 ].
+                n = 0 ifTrue: [ 'bottom' println. (Delay forMilliseconds: 1500) wait. ^0 ].
                 ^(self down: n - 1) + 1 )
             run = ( (self down: 10) println. (self down: 10) println )
         )",
@@ -526,7 +533,7 @@ fn classes_are_defined_whole_and_keep_their_identity() {
     s.class("Idle", IDLE);
     s.class(
         "Shape",
-        "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'old' ) slowSides = ( (Delay forMilliseconds: 400) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )",
+        "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'old' ) slowSides = ( (Delay forMilliseconds: 1500) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )",
     );
     let mut p = s.start(&["--jit=on"], "Idle");
     let mut c = p.connect();
@@ -535,7 +542,7 @@ fn classes_are_defined_whole_and_keep_their_identity() {
     // (a method the new text leaves out is gone), class state kept.
     let r = c.call(
         2,
-        json!({ "op": "define", "source": "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'new ' + sides printString ) slowSides = ( (Delay forMilliseconds: 400) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
+        json!({ "op": "define", "source": "Shape = ( | sides | sides: n = ( sides := n ) describe = ( ^'new ' + sides printString ) slowSides = ( (Delay forMilliseconds: 1500) wait. ^sides ) ---- | count | count = ( ^count ) count: n = ( count := n ) )" }),
     );
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(ok_value(&c.eval(3, "shape describe")), "'new 3'");
@@ -563,13 +570,37 @@ fn classes_are_defined_whole_and_keep_their_identity() {
     let r = c.call(12, json!({ "op": "define", "source": "Pair = ( | a b c | )" }));
     assert_eq!(error_kind(&r), "refused", "{r}");
     // A new class, from a file, with the client.
-    std::fs::write(s.0.join("Circle.som"), "Circle = Shape ( area = ( ^colour * 100 ) )").expect("file");
+    std::fs::write(
+        s.0.join("Circle.som"),
+        "Circle = Shape ( | radius | radius: r = ( radius := r ) area = ( ^colour * 100 + (radius ifNil: [ 0 ]) ) slowArea = ( (Delay forMilliseconds: 1500) wait. ^self area ) )",
+    )
+    .expect("file");
     let out = s.connect(&[&p.pid(), "--file", s.0.join("Circle.som").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("defined class Circle"), "{}", text(&out.stdout));
     assert_eq!(ok_value(&c.eval(20, "(Circle new colour: 2) area")), "200");
-    let r = c.call(21, json!({ "op": "define", "source": "Shape = ( | sides | ---- | count | )" }));
-    assert!(r["error"]["message"].as_str().unwrap().contains("subclasses (Circle)"), "{r}");
+    assert_eq!(ok_value(&c.eval(40, "circle := Circle new colour: 2. circle radius: 7. circle area")), "207");
+    // Fields added to the superclass: the subclass is re-laid out (its own
+    // fields after the new ones), its instances migrated, its methods
+    // compiled again from its file.
+    let shape3 = "Shape = ( | colour sides size | colour: c = ( colour := c ) size = ( ^size ) size: s = ( size := s ) ---- | count | count = ( ^count ) count: n = ( count := n ) )";
+    let r = c.call(41, json!({ "op": "define", "source": shape3 }));
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["methods"].as_array().unwrap().contains(&json!("Circle (re-laid out)")), "{r}");
+    assert_eq!(ok_value(&c.eval(42, "circle area")), "207");
+    assert_eq!(ok_value(&c.eval(43, "circle size: 4. circle size + circle area")), "211");
+    assert_eq!(ok_value(&c.eval(44, "shape size: 1. shape size")), "1");
+    // Not while a method of the subclass runs: its fields would move.
+    c.send_raw(&json!({ "id": 45, "op": "eval", "source": "circle slowArea" }).to_string());
+    std::thread::sleep(Duration::from_millis(200));
+    let shape4 = "Shape = ( | colour sides size depth | colour: c = ( colour := c ) size = ( ^size ) size: s = ( size := s ) ---- | count | count = ( ^count ) count: n = ( count := n ) )";
+    let (r, slow) = c.call_and_reply(46, json!({ "op": "define", "source": shape4 }), 45);
+    assert_eq!(error_kind(&r), "refused", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("subclass Circle is running"), "{r}");
+    assert_eq!(ok_value(&slow), "207");
+    let r = c.call(47, json!({ "op": "define", "source": shape4 }));
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(ok_value(&c.eval(48, "circle area + circle size")), "211");
     // Removing it, and undoing that.
     assert_eq!(c.call(22, json!({ "op": "remove", "class": "Circle" }))["ok"], true);
     assert_eq!(ok_value(&c.eval(23, "Circle")), "nil");
@@ -897,7 +928,7 @@ fn a_program_that_waits_for_a_client_is_not_deadlocked_while_one_is_connected() 
     let s = scratch("deadlock");
     s.class(
         "Waits",
-        "Waits = ( run = ( (Delay forMilliseconds: 300) wait. 'waiting' println. Waits sem wait. 'woken' println. Waits sem wait. 'never' println ) ---- | sem | sem = ( ^sem ifNil: [ sem := Semaphore new ] ) )",
+        "Waits = ( run = ( (Delay forMilliseconds: 1500) wait. 'waiting' println. Waits sem wait. 'woken' println. Waits sem wait. 'never' println ) ---- | sem | sem = ( ^sem ifNil: [ sem := Semaphore new ] ) )",
     );
     for mode in MODES {
         // Connected before the program waits: it stays.

@@ -262,6 +262,16 @@ struct PendingEval {
     reply: Sender<LiveReply>,
 }
 
+/// A subclass re-laid out because its superclass's fields changed.
+struct Relaid {
+    class: PinId,
+    compiled: vm::bytecode::CompiledClass,
+    layout: Vec<String>,
+    /// Methods clients defined in it (class side?, source), to compile
+    /// again.
+    client_methods: Vec<(bool, String)>,
+}
+
 /// What `revert` restores: the method list a class had before an edit.
 struct Undo {
     class: PinId,
@@ -645,6 +655,7 @@ impl Interpreter {
             }
         }
         let mut migrate: Option<Vec<String>> = None;
+        let mut subclasses: Vec<Relaid> = Vec::new();
         let ns = match existing {
             Some(class) => {
                 let ns = self.u.namespace_of(class);
@@ -677,6 +688,7 @@ impl Interpreter {
                     let layout = self.new_layout(class, &compiled, source)?;
                     compiled = layout.0;
                     if layout.1 != now {
+                        subclasses = self.relay_subclasses(class, &layout.1)?;
                         migrate = Some(layout.1);
                     }
                 } else if now != all_fields {
@@ -695,19 +707,41 @@ impl Interpreter {
                 self.record_undo(class, None, &name, &what);
                 let meta = class.class_word();
                 self.record_undo(meta, None, &name, &what);
+                for sub in &subclasses {
+                    let (class, meta) = (self.u.pinned(sub.class), self.u.pinned(sub.class).class_word());
+                    self.record_undo(class, None, &name, &what);
+                    self.record_undo(meta, None, &name, &what);
+                }
                 ns
             }
             None => NamespaceId::PROGRAM,
         };
         let before = self.discarded();
         let mut migrated = 0;
+        let internal = |e: String| failure(FailureKind::Error, e);
         if let (Some(class), Some(layout)) = (existing, &migrate) {
-            migrated =
-                self.u.migrate_instances(class, layout).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+            migrated = self.u.migrate_instances(class, layout).map_err(|e| internal(e.to_string()))?;
+            for sub in &subclasses {
+                let c = self.u.pinned(sub.class);
+                migrated += self.u.migrate_instances(c, &sub.layout).map_err(|e| internal(e.to_string()))?;
+            }
         }
         let binding = self.u.binding(ns, sym).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
         let old_value = binding.slot(BINDING_VALUE);
         let class = self.u.install_class(&compiled, ns).map_err(|e| failure(FailureKind::Error, e.to_string()))?;
+        for sub in std::mem::take(&mut subclasses) {
+            let c = self.u.pinned(sub.class);
+            let sub_ns = self.u.namespace_of(c);
+            self.u.unpin(sub.class);
+            self.u.install_class(&sub.compiled, sub_ns).map_err(|e| internal(e.to_string()))?;
+            // Methods clients defined in it since, compiled again for the
+            // new layout.
+            for (class_side, source) in sub.client_methods {
+                let target = if class_side { c.class_word() } else { c };
+                self.define_method_on(target, &source)?;
+            }
+            methods.push(format!("{} (re-laid out)", sub.compiled.name));
+        }
         let what = match &migrate {
             Some(_) => format!("defined class {name} ({migrated} instances migrated)"),
             None => format!("defined class {name}"),
@@ -739,14 +773,6 @@ impl Interpreter {
             return Err(failure(
                 FailureKind::Refused,
                 format!("{name}: only classes of named fields can change their fields"),
-            ));
-        }
-        if let Some(sub) = self.a_subclass_of(class) {
-            return Err(failure(
-                FailureKind::Refused,
-                format!(
-                    "{name} cannot change its fields while it has subclasses ({sub}): re-laying out subclasses is not supported yet"
-                ),
             ));
         }
         let now = self.u.field_names(class);
@@ -785,27 +811,188 @@ impl Interpreter {
         Ok(out)
     }
 
-    /// The name of a class bound in some namespace whose superclass chain
-    /// passes `class`, if there is one.
-    fn a_subclass_of(&mut self, class: Value) -> Option<String> {
+    /// The classes bound in some namespace whose superclass chain passes
+    /// `class`, each after its superclass.
+    fn subclasses_of(&mut self, class: Value) -> Vec<Value> {
         let ids: Vec<NamespaceId> = self.u.namespaces().map(|(id, _)| id).collect();
         let nil = self.u.nil();
+        let mut found: Vec<(usize, Value)> = Vec::new();
         for ns in ids {
-            for (name, binding) in self.u.all_bindings(ns) {
+            for (_, binding) in self.u.all_bindings(ns) {
                 let v = binding.slot(BINDING_VALUE);
-                if v == class || !self.u.is_class(v) {
+                if v == class || !self.u.is_class(v) || found.iter().any(|&(_, f)| f == v) {
                     continue;
                 }
-                let mut c = v.slot(CLASS_SUPERCLASS);
+                let (mut c, mut depth) = (v.slot(CLASS_SUPERCLASS), 1);
                 while c.is_pointer() && c != nil {
                     if c == class {
-                        return Some(name);
+                        found.push((depth, v));
+                        break;
                     }
                     c = c.slot(CLASS_SUPERCLASS);
+                    depth += 1;
                 }
             }
         }
-        None
+        found.sort_by_key(|&(depth, _)| depth);
+        found.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// The subclasses of `class` compiled again for its new slots `layout`
+    /// (their own slots come after it, as before). Refused if one's source
+    /// is not known, no longer matches it, or one of its methods is running
+    /// or has a block kept: those would find their fields moved.
+    fn relay_subclasses(&mut self, class: Value, layout: &[String]) -> Result<Vec<Relaid>, LiveFailure> {
+        let subs = self.subclasses_of(class);
+        if subs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refused = |m: String| failure(FailureKind::Refused, m);
+        let mut shapes = self.u.class_shapes(NamespaceId::PROGRAM);
+        let shape = |u: &vm::universe::Universe, c: Value, fields: Vec<String>| vm::compiler::ClassShape {
+            superclass: {
+                let s = c.slot(CLASS_SUPERCLASS);
+                (s != u.nil()).then(|| u.class_name(s))
+            },
+            fields,
+            class_fields: u.field_names(c.class_word()),
+        };
+        let base_name = self.u.class_name(class);
+        shapes.insert(base_name.clone(), shape(&self.u, class, layout.to_vec()));
+        let busy = self.code_in_use(&subs);
+        let mut out = Vec::new();
+        for sub in subs {
+            let name = self.u.class_name(sub);
+            if busy.contains(&sub) {
+                return Err(refused(format!(
+                    "{base_name}'s fields cannot change now: a method of its subclass {name} is running (or a block of one is kept), and its fields would move under it"
+                )));
+            }
+            let (file, source) = self.class_source(sub).ok_or_else(|| {
+                refused(format!(
+                    "{base_name}'s fields cannot change: the source of its subclass {name} is not known, so it cannot be re-laid out"
+                ))
+            })?;
+            let sup_name = self.u.class_name(sub.slot(CLASS_SUPERCLASS));
+            let sup_fields = shapes.get(&sup_name).map(|s| s.fields.clone()).unwrap_or_default();
+            let old_sup_len = self.u.field_names(sub.slot(CLASS_SUPERCLASS)).len();
+            let own: Vec<String> = self.u.field_names(sub)[old_sup_len..].to_vec();
+            let compile =
+                |e: vm::compiler::CompileError| failure(FailureKind::Compile, format!("re-laying out {name}: {e}"));
+            let mut def = vm::compiler::parse_class(&file, &source).map_err(compile)?;
+            let declared: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+            let visible: Vec<&str> = own.iter().filter(|f| !f.starts_with('<')).map(String::as_str).collect();
+            if declared != visible {
+                return Err(refused(format!(
+                    "{base_name}'s fields cannot change: the source of its subclass {name} declares the fields ({}), the running class has ({})",
+                    declared.join(" "),
+                    visible.join(" ")
+                )));
+            }
+            let span = def.name.span;
+            def.fields = own.iter().map(|n| vm::compiler::ast::Ident { name: n.clone(), span }).collect();
+            let running = Running { shapes: shapes.clone(), path: &self.class_path };
+            let compiled = vm::compiler::compile_class_def(&file, &source, &def, None, &running).map_err(compile)?;
+            vm::bytecode::verify_class(&compiled).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+            let mut sub_layout = sup_fields;
+            sub_layout.extend(own);
+            shapes.insert(name.clone(), shape(&self.u, sub, sub_layout.clone()));
+            let client_methods = self.client_methods_of(sub);
+            let pin = self.u.pin(sub);
+            out.push(Relaid { class: pin, compiled, layout: sub_layout, client_methods });
+        }
+        Ok(out)
+    }
+
+    /// The source of `class` as a class file: the last one a client
+    /// defined, the file its methods were compiled from, or, for a class
+    /// without methods, one written from its fields.
+    fn class_source(&mut self, class: Value) -> Option<(String, String)> {
+        let name = self.u.class_name(class);
+        let logged = self.live.as_ref().and_then(|l| {
+            l.log.iter().rev().find(|e| e.kind == SavedKind::Class && e.class == name).map(|e| e.source.clone())
+        });
+        if let Some(text) = logged {
+            return Some(("<live>".into(), text));
+        }
+        let methods: Vec<Value> =
+            self.u.methods_of(class).into_iter().chain(self.u.methods_of(class.class_word())).collect();
+        for m in &methods {
+            let file = self.u.text_or_describe(m.slot(METHOD_FILE));
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && vm::compiler::parse_class(&file, &text).is_ok_and(|d| d.name.name == name)
+            {
+                return Some((file, text));
+            }
+        }
+        if !methods.is_empty() {
+            return None;
+        }
+        let sup = self.u.class_name(class.slot(CLASS_SUPERCLASS));
+        let sup_len = self.u.field_names(class.slot(CLASS_SUPERCLASS)).len();
+        let own: Vec<String> =
+            self.u.field_names(class)[sup_len..].iter().filter(|f| !f.starts_with('<')).cloned().collect();
+        let meta_sup_len = self.u.field_names(class.slot(CLASS_SUPERCLASS).class_word()).len();
+        let class_own: Vec<String> = self.u.field_names(class.class_word())[meta_sup_len..].to_vec();
+        Some(("<live>".into(), format!("{name} = {sup} ( | {} | ---- | {} | )", own.join(" "), class_own.join(" "))))
+    }
+
+    /// The sources of the methods clients defined in `class` (either side)
+    /// that are still in place, in the order defined.
+    fn client_methods_of(&self, class: Value) -> Vec<(bool, String)> {
+        let Some(live) = self.live.as_ref() else { return Vec::new() };
+        let name = self.u.class_name(class);
+        live.log
+            .iter()
+            .filter(|e| e.kind == SavedKind::Method && e.class == name)
+            .filter(|e| {
+                let target = if e.class_side { class.class_word() } else { class };
+                e.installed.is_some_and(|p| {
+                    let m = self.u.pinned(p);
+                    self.u.local_method(target, m.slot(METHOD_SELECTOR)) == m
+                })
+            })
+            .map(|e| (e.class_side, e.source.clone()))
+            .collect()
+    }
+
+    /// Which of `classes` have code in use: an activation of one of their
+    /// methods (or blocks) on any process's frames, or a block of one kept
+    /// in the heap.
+    fn code_in_use(&mut self, classes: &[Value]) -> Vec<Value> {
+        let _ = self.u.collect_full();
+        let of = |v: Value| -> Option<Value> {
+            (v.is_pointer() && v.format() == Format::Method)
+                .then(|| v.slot(METHOD_HOLDER))
+                .filter(|h| classes.contains(h))
+        };
+        let mut busy: Vec<Value> = Vec::new();
+        // The running process's frames: any word naming such a method.
+        for i in 0..self.u.sp {
+            if let Some(c) = of(self.u.stack[i]) {
+                busy.push(c);
+            }
+        }
+        let process = self.kernel.process;
+        let frames_at = crate::process::fields::FRAMES;
+        self.u.heap.for_each_old_object(|o| {
+            if o.format() == Format::Closure
+                && let Some(c) = of(o.slot(CLOSURE_CODE))
+            {
+                busy.push(c);
+            }
+            if o.class_word() == process {
+                let frames = o.slot(frames_at);
+                if frames.is_pointer() && frames.format() == Format::Array {
+                    for i in 0..frames.size() {
+                        if let Some(c) = of(frames.slot(i)) {
+                            busy.push(c);
+                        }
+                    }
+                }
+            }
+        });
+        busy
     }
 
     fn remove_live_method(

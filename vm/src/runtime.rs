@@ -472,6 +472,21 @@ impl MethodRuntime {
         record
     }
 
+    /// Throws away native code that inlined lookup results (the method
+    /// goes back to the interpreter and may be compiled again once hot);
+    /// answers whether there was such code.
+    pub fn discard_speculative(&mut self) -> bool {
+        if !(self.info.speculative && self.info.native.is_some()) {
+            return false;
+        }
+        self.set_native(None);
+        self.info.speculative = false;
+        self.info.jit = JitState::Interpreted;
+        self.invocations = 0;
+        self.backedges = 0;
+        true
+    }
+
     /// Whether native code can be entered at bytecode offset `pc`.
     #[inline(always)]
     pub fn native_entry(&self, pc: usize) -> bool {

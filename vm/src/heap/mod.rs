@@ -433,6 +433,11 @@ impl Heap {
         Ok(())
     }
 
+    /// Calls `f` on every object of old space.
+    pub fn for_each_old_object(&self, f: impl FnMut(Value)) {
+        self.old.for_each_object(f);
+    }
+
     /// The objects of old space whose class is `class` (call with the
     /// nursery empty, after a full collection, to have them all).
     pub fn instances_of(&self, class: Value) -> Vec<Value> {

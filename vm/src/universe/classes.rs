@@ -118,12 +118,7 @@ impl Universe {
                     ic.clear();
                 }
             }
-            if rt.info.speculative && rt.info.native.is_some() && rt.native_deps.iter().any(|&(s, c)| affected(s, c)) {
-                rt.set_native(None);
-                rt.info.speculative = false;
-                rt.info.jit = crate::runtime::JitState::Interpreted;
-                rt.invocations = 0;
-                rt.backedges = 0;
+            if rt.native_deps.iter().any(|&(s, c)| affected(s, c)) && rt.discard_speculative() {
                 discarded += 1;
             }
         }
@@ -179,12 +174,7 @@ impl Universe {
             for ic in rt.ics.iter_mut() {
                 ic.clear();
             }
-            if rt.info.speculative && rt.info.native.is_some() {
-                rt.set_native(None);
-                rt.info.speculative = false;
-                rt.info.jit = crate::runtime::JitState::Interpreted;
-                rt.invocations = 0;
-                rt.backedges = 0;
+            if rt.discard_speculative() {
                 discarded += 1;
             }
         }
