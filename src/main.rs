@@ -168,7 +168,18 @@ pub(crate) fn go_live(
     program: &str,
     sealed: bool,
 ) -> Option<live::Endpoint> {
-    let endpoint = (!options.live_off && !sealed).then(|| {
+    let interrupts = std::sync::Arc::clone(&interp.u.interrupts);
+    let socket = (!options.live_off && !sealed).then(|| live::socket_path(std::process::id()));
+    // Off the program's thread: the signal handlers and the timer thread
+    // (which flushes output), on the endpoint's thread when there is one.
+    let setup = {
+        let socket = socket.clone();
+        move || {
+            interrupts.start_timer_thread();
+            signals::install(interrupts, socket);
+        }
+    };
+    if socket.is_some() {
         let info = live::ProgramInfo {
             program: program.to_string(),
             jit: match options.jit {
@@ -179,10 +190,11 @@ pub(crate) fn go_live(
             .into(),
             started: std::time::Instant::now(),
         };
-        live::Endpoint::open(interp.enable_live(), info)
-    });
-    signals::install(std::sync::Arc::clone(&interp.u.interrupts), endpoint.as_ref().map(|e| e.path().to_path_buf()));
-    endpoint
+        Some(live::Endpoint::open(interp.enable_live(), info, setup))
+    } else {
+        let _ = std::thread::Builder::new().name("mica-signals".into()).spawn(setup);
+        None
+    }
 }
 
 /// With `--stats`, prints the counters, the JIT's figures and the images'.

@@ -98,13 +98,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Opens the endpoint of this program (on a thread of its own) for
-    /// requests to `handle`.
-    pub fn open(handle: LiveHandle, info: ProgramInfo) -> Endpoint {
+    /// requests to `handle`; that thread runs `setup` first (work taken
+    /// off the program's start).
+    pub fn open(handle: LiveHandle, info: ProgramInfo, setup: impl FnOnce() + Send + 'static) -> Endpoint {
         let path = socket_path(std::process::id());
         let connections: Arc<Mutex<Vec<Writer>>> = Arc::default();
         let closing: Arc<Mutex<Option<i32>>> = Arc::default();
         let (p, c, e) = (path.clone(), Arc::clone(&connections), Arc::clone(&closing));
         let spawned = std::thread::Builder::new().name("mica-live".into()).spawn(move || {
+            setup();
             if let Err(e) = serve(&p, handle, info, c, e) {
                 eprintln!("mica: the live connection is not available: {e}");
             }
@@ -133,11 +135,6 @@ impl Endpoint {
         while self.connections.lock().is_ok_and(|c| !c.is_empty()) && start.elapsed().as_millis() < 1000 {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-    }
-
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -146,6 +146,13 @@ impl Interrupts {
         }
     }
 
+    /// Starts the timer thread now (from a thread other than the
+    /// program's, so that the program's first output does not wait for it).
+    pub fn start_timer_thread(self: &Arc<Self>) {
+        let mut state = self.lock();
+        self.start_timer(&mut state);
+    }
+
     fn start_timer(self: &Arc<Self>, state: &mut TimerState) {
         if !state.thread_started {
             let me = Arc::clone(self);
