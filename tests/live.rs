@@ -948,3 +948,40 @@ fn a_program_that_waits_for_a_client_is_not_deadlocked_while_one_is_connected() 
         assert!(p.stderr().contains("deadlock"), "{mode}: {}", p.stderr());
     }
 }
+
+#[test]
+fn browsing_namespaces_classes_implementors_and_senders() {
+    let s = scratch("browse");
+    s.class("Idle", IDLE);
+    s.class("Base", "Base = ( | a | describe = ( ^a printString ) ---- | count | )");
+    s.class("Derived", "Derived = Base ( | b | describe = ( ^super describe + b printString ) total = ( ^a + b ) )");
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    ok_value(&c.eval(1, "Derived new. Base new"));
+    let r = c.call(2, json!({ "op": "namespaces" }));
+    let names: Vec<&str> = r["namespaces"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Kernel") && names.contains(&"Program"), "{r}");
+    let r = c.call(3, json!({ "op": "classes", "namespace": "Program" }));
+    let names: Vec<&str> = r["classes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Base", "Derived", "Idle"], "{r}");
+    assert_eq!(error_kind(&c.call(4, json!({ "op": "classes", "namespace": "Nowhere" }))), "notFound");
+    let r = c.call(5, json!({ "op": "class", "class": "Base" }));
+    let class = &r["class"];
+    assert_eq!(class["superclass"], "Object", "{r}");
+    assert_eq!(class["fields"], json!(["a"]));
+    assert_eq!(class["classFields"], json!(["count"]));
+    assert_eq!(class["methods"], json!(["describe"]));
+    assert_eq!(class["subclasses"], json!(["Derived"]));
+    let r = c.call(6, json!({ "op": "implementors", "selector": "describe" }));
+    let names: Vec<&str> = r["implementors"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Base>>describe", "Derived>>describe"], "{r}");
+    // A send through the literals, and one through a special bytecode.
+    let r = c.call(7, json!({ "op": "senders", "selector": "describe" }));
+    assert!(r["senders"].as_array().unwrap().iter().any(|n| n["name"] == "Derived>>describe"), "{r}");
+    let r = c.call(8, json!({ "op": "senders", "selector": "+" }));
+    let names: Vec<&str> = r["senders"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Derived>>total") && names.contains(&"Derived>>describe"), "{r}");
+    assert!(r["senders"].as_array().unwrap()[0]["detail"].as_str().unwrap().contains(".som:"), "{r}");
+    c.eval(9, "Idle stop: true");
+    assert!(p.wait().success());
+}

@@ -130,6 +130,28 @@ pub enum LiveOp {
         /// The selector.
         selector: String,
     },
+    /// The namespaces loaded.
+    Namespaces,
+    /// The classes of one namespace (all, without one).
+    Classes {
+        /// The namespace's name.
+        namespace: Option<String>,
+    },
+    /// A class's definition: superclass, fields, selectors.
+    ClassInfo {
+        /// The class's name.
+        class: String,
+    },
+    /// The methods that define a selector.
+    Implementors {
+        /// The selector.
+        selector: String,
+    },
+    /// The methods that send a selector.
+    Senders {
+        /// The selector.
+        selector: String,
+    },
     /// Save the session's edits (their net effect) as a file of edits.
     Save {
         /// Where (a path the program can write; absolute is best).
@@ -178,6 +200,16 @@ pub enum LiveAnswer {
         /// Its first line there.
         line: u32,
     },
+    /// Names, one per line of a listing (namespaces, classes, methods).
+    List {
+        /// What the list is of (`namespaces`, `classes`, `implementors`,
+        /// `senders`).
+        of: &'static str,
+        /// The entries.
+        items: Vec<ListItem>,
+    },
+    /// A class's definition.
+    Class(ClassDescription),
     /// The edits were saved.
     Saved {
         /// Where.
@@ -185,6 +217,37 @@ pub enum LiveAnswer {
         /// How many edits the file holds.
         edits: usize,
     },
+}
+
+/// An entry of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListItem {
+    /// Its name (`Kernel`, `Point`, `Point>>x`).
+    pub name: String,
+    /// A detail: a namespace's version, a class's superclass, a method's
+    /// file and line.
+    pub detail: String,
+}
+
+/// What `class` answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassDescription {
+    /// The class's name.
+    pub name: String,
+    /// Its superclass's name (empty for none).
+    pub superclass: String,
+    /// Its namespace's name.
+    pub namespace: String,
+    /// Its own instance fields (the superclass's not included).
+    pub fields: Vec<String>,
+    /// Its own class-side fields.
+    pub class_fields: Vec<String>,
+    /// Its instance-side selectors, in definition order.
+    pub methods: Vec<String>,
+    /// Its class-side selectors.
+    pub class_methods: Vec<String>,
+    /// Its direct subclasses.
+    pub subclasses: Vec<String>,
 }
 
 /// One edit, as `stats` and `--stats` show it.
@@ -434,6 +497,11 @@ impl Interpreter {
                 LiveOp::Revert { class } => self.revert(class.as_deref()),
                 LiveOp::Stats => Ok(LiveAnswer::Stats(self.live_stats())),
                 LiveOp::Save { path } => self.save_edits(&path),
+                LiveOp::Namespaces => Ok(self.list_namespaces()),
+                LiveOp::Classes { namespace } => self.list_classes(namespace.as_deref()),
+                LiveOp::ClassInfo { class } => self.describe_class(&class),
+                LiveOp::Implementors { selector } => Ok(self.implementors(&selector)),
+                LiveOp::Senders { selector } => Ok(self.senders(&selector)),
                 LiveOp::Source { class, class_side, selector } => self.method_source(&class, class_side, &selector),
             };
             let _ = reply.send(LiveReply { id, outcome });
@@ -1131,6 +1199,171 @@ impl Interpreter {
             None => self.past_edits.push(record.clone()),
         }
         LiveAnswer::Edited(record)
+    }
+
+    // ---- browsing ----------------------------------------------------------------
+
+    /// Every class bound in a namespace (each once: the first namespace
+    /// binding it), with that namespace.
+    fn all_classes(&mut self) -> Vec<(NamespaceId, String, Value)> {
+        let ids: Vec<NamespaceId> = self.u.namespaces().map(|(id, _)| id).collect();
+        let mut out: Vec<(NamespaceId, String, Value)> = Vec::new();
+        for ns in ids {
+            for (name, binding) in self.u.all_bindings(ns) {
+                let v = binding.slot(BINDING_VALUE);
+                if self.u.shape_of(v).is_some() && self.u.namespace_of(v) == ns && !out.iter().any(|(_, _, c)| *c == v)
+                {
+                    out.push((ns, name, v));
+                }
+            }
+        }
+        out
+    }
+
+    fn list_namespaces(&mut self) -> LiveAnswer {
+        let classes = self.all_classes();
+        let items = self
+            .u
+            .namespaces()
+            .map(|(id, n)| {
+                let count = classes.iter().filter(|(ns, _, _)| *ns == id).count();
+                ListItem { name: n.name.clone(), detail: format!("{} ({count} classes)", n.version) }
+            })
+            .collect();
+        LiveAnswer::List { of: "namespaces", items }
+    }
+
+    fn list_classes(&mut self, namespace: Option<&str>) -> Result<LiveAnswer, LiveFailure> {
+        let wanted = match namespace {
+            None => None,
+            Some(name) => Some(
+                self.u
+                    .namespaces()
+                    .find(|(_, n)| n.name == name)
+                    .map(|(id, _)| id)
+                    .ok_or_else(|| failure(FailureKind::NotFound, format!("no namespace named {name}")))?,
+            ),
+        };
+        let nil = self.u.nil();
+        let mut items: Vec<ListItem> = self
+            .all_classes()
+            .into_iter()
+            .filter(|(ns, _, _)| wanted.is_none_or(|w| w == *ns))
+            .map(|(ns, name, class)| {
+                let sup = class.slot(CLASS_SUPERCLASS);
+                let sup = if sup == nil { "nil".to_string() } else { self.u.class_name(sup) };
+                ListItem { name, detail: format!("{sup} subclass, in {}", self.u.namespace(ns).name) }
+            })
+            .collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(LiveAnswer::List { of: "classes", items })
+    }
+
+    fn describe_class(&mut self, name: &str) -> Result<LiveAnswer, LiveFailure> {
+        let class = self.named_class(name, false)?;
+        let nil = self.u.nil();
+        let sup = class.slot(CLASS_SUPERCLASS);
+        let own = |u: &vm::universe::Universe, c: Value, s: Value| -> Vec<String> {
+            let inherited = if s == nil || !u.is_class(s) { 0 } else { u.field_names(s).len() };
+            u.field_names(c).into_iter().skip(inherited).filter(|f| !f.starts_with('<')).collect()
+        };
+        let selectors = |u: &vm::universe::Universe, c: Value| -> Vec<String> {
+            u.methods_of(c).iter().map(|m| u.text_or_describe(m.slot(METHOD_SELECTOR))).collect()
+        };
+        let meta_sup = if sup == nil { self.u.known.class } else { sup.class_word() };
+        let subclasses = self
+            .all_classes()
+            .into_iter()
+            .filter(|(_, _, c)| c.slot(CLASS_SUPERCLASS) == class)
+            .map(|(_, n, _)| n)
+            .collect();
+        Ok(LiveAnswer::Class(ClassDescription {
+            name: self.u.class_name(class),
+            superclass: if sup == nil { String::new() } else { self.u.class_name(sup) },
+            namespace: self.u.namespace(self.u.namespace_of(class)).name.clone(),
+            fields: own(&self.u, class, sup),
+            class_fields: own(&self.u, class.class_word(), meta_sup),
+            methods: selectors(&self.u, class),
+            class_methods: selectors(&self.u, class.class_word()),
+            subclasses,
+        }))
+    }
+
+    /// `Class>>selector` and where, for a listing.
+    fn method_item(&self, method: Value) -> ListItem {
+        let holder = self.u.class_name(method.slot(METHOD_HOLDER));
+        let selector = self.u.text_or_describe(method.slot(METHOD_SELECTOR));
+        let file = self.u.text_or_describe(method.slot(METHOD_FILE));
+        let line = method.slot(METHOD_LINE).as_int().unwrap_or(0);
+        ListItem { name: format!("{holder}>>{selector}"), detail: format!("{file}:{line}") }
+    }
+
+    /// Every method of every class, both sides.
+    fn all_methods(&mut self) -> Vec<Value> {
+        let classes = self.all_classes();
+        classes
+            .iter()
+            .flat_map(|(_, _, c)| self.u.methods_of(*c).into_iter().chain(self.u.methods_of(c.class_word())))
+            .collect()
+    }
+
+    fn implementors(&mut self, selector: &str) -> LiveAnswer {
+        let methods = self.all_methods();
+        let mut items: Vec<ListItem> = methods
+            .into_iter()
+            .filter(|m| self.u.string_value(m.slot(METHOD_SELECTOR)).is_some_and(|s| s == selector))
+            .map(|m| self.method_item(m))
+            .collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        LiveAnswer::List { of: "implementors", items }
+    }
+
+    /// The methods whose code sends `selector`: it is among their literals
+    /// (or their blocks'), or a special-selector bytecode sends it. Sends
+    /// the compiler inlines (`ifTrue:` with literal blocks) are not sends.
+    fn senders(&mut self, selector: &str) -> LiveAnswer {
+        let special = vm::bytecode::Opcode::for_special_selector(selector);
+        let methods = self.all_methods();
+        let mut items: Vec<ListItem> = Vec::new();
+        for m in methods {
+            if self.sends(m, selector, special, 0) {
+                items.push(self.method_item(m));
+            }
+        }
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        LiveAnswer::List { of: "senders", items }
+    }
+
+    fn sends(&self, code: Value, selector: &str, special: Option<vm::bytecode::Opcode>, depth: usize) -> bool {
+        let literals = code.slot(METHOD_LITERALS);
+        if literals.is_pointer() && literals.format() == Format::Array {
+            for i in 0..literals.size() {
+                let l = literals.slot(i);
+                if !l.is_pointer() {
+                    continue;
+                }
+                if l.format() == Format::Method && depth < 64 && self.sends(l, selector, special, depth + 1) {
+                    return true;
+                }
+                if self.u.is_symbol(l) && self.u.string_value(l).is_some_and(|s| s == selector) {
+                    return true;
+                }
+            }
+        }
+        if let Some(op) = special {
+            let bytes = code.slot(METHOD_BYTECODE);
+            if bytes.is_pointer() && matches!(bytes.format(), Format::Bytes | Format::ByteArray) {
+                let code = bytes.bytes();
+                let mut pc = 0;
+                while let Ok(d) = vm::bytecode::decode(code, pc) {
+                    if d.insn.opcode() == op {
+                        return true;
+                    }
+                    pc += d.len;
+                }
+            }
+        }
+        false
     }
 
     fn method_source(&mut self, class_name: &str, class_side: bool, selector: &str) -> Result<LiveAnswer, LiveFailure> {

@@ -12,6 +12,21 @@ use serde_json::{Value, json};
 
 use super::{socket_dir, socket_path};
 
+/// Prints a line on standard output; a reader that went away (`| head`)
+/// ends the client quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_line(&format!($($arg)*))
+    };
+}
+
+fn say_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
 /// The text of `mica connect --help`.
 pub const USAGE: &str = "\
 mica connect: talk to a running Mica program of yours
@@ -36,6 +51,9 @@ Commands:
   :method CLASS [class] SOURCE       define one method (SOURCE may go on
                                      over several lines)
   :source CLASS>>SELECTOR            show a method's source
+  :namespaces, :classes [NAMESPACE]  what is loaded
+  :class CLASS                       a class's fields, methods, subclasses
+  :implementors SEL, :senders SEL    the methods that define or send SEL
   :remove CLASS[>>SELECTOR]          remove a method, or a class
   :revert [CLASS]                    undo the last edit (or those of CLASS)
   :save FILE.mimg                    save the session's edits
@@ -57,7 +75,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let Some(first) = args.first() else { return fail("give the process id of a program (or --list); see --help") };
     match first.as_str() {
         "-h" | "--help" => {
-            print!("{USAGE}");
+            say!("{}", USAGE.trim_end());
             return ExitCode::SUCCESS;
         }
         "--list" => return list(),
@@ -209,21 +227,48 @@ fn print_event(event: &Value) {
 fn show(reply: &Value) -> bool {
     if reply["ok"] == json!(true) {
         if let Some(v) = reply["value"].as_str() {
-            println!("{v}");
+            say!("{v}");
         } else if let Some(edit) = reply["edit"].as_str() {
             let n = reply["invalidated"].as_u64().unwrap_or(0);
-            println!("{edit} ({n} compiled method{} invalidated)", if n == 1 { "" } else { "s" });
+            say!("{edit} ({n} compiled method{} invalidated)", if n == 1 { "" } else { "s" });
+        } else if let Some(list) =
+            ["namespaces", "classes", "implementors", "senders"].iter().find_map(|k| reply[*k].as_array())
+        {
+            for item in list {
+                say!("{:<32} {}", item["name"].as_str().unwrap_or(""), item["detail"].as_str().unwrap_or(""));
+            }
+            if list.is_empty() {
+                say!("(none)");
+            }
+        } else if let Some(c) = reply.get("class").filter(|c| c.is_object()) {
+            let words = |v: &Value| -> String {
+                v.as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default()
+            };
+            say!(
+                "{} = {} ( | {} |   \"in {}\"",
+                c["name"].as_str().unwrap_or(""),
+                c["superclass"].as_str().filter(|s| !s.is_empty()).unwrap_or("nil"),
+                words(&c["fields"]),
+                c["namespace"].as_str().unwrap_or("")
+            );
+            say!("    methods: {}", words(&c["methods"]));
+            say!("    ----");
+            say!("    | {} |", words(&c["classFields"]));
+            say!("    methods: {}", words(&c["classMethods"]));
+            say!(")  \"subclasses: {}\"", words(&c["subclasses"]));
         } else if let Some(text) = reply["source"].as_str() {
-            println!(
+            say!(
                 "\"{} ({}:{})\"\n{text}",
                 reply["holder"].as_str().unwrap_or(""),
                 reply["file"].as_str().unwrap_or(""),
                 reply["line"]
             );
         } else if let Some(path) = reply["saved"].as_str() {
-            println!("saved {} edit{} to {path}", reply["edits"], if reply["edits"] == 1 { "" } else { "s" });
+            say!("saved {} edit{} to {path}", reply["edits"], if reply["edits"] == 1 { "" } else { "s" });
         } else if let Some(edits) = reply["edits"].as_array() {
-            println!(
+            say!(
                 "{} edit{}; {} methods native now; {} evaluation(s) running",
                 edits.len(),
                 if edits.len() == 1 { "" } else { "s" },
@@ -231,12 +276,12 @@ fn show(reply: &Value) -> bool {
                 reply["evaluations"]
             );
             for e in edits {
-                println!("  {} ({} compiled methods invalidated)", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
+                say!("  {} ({} compiled methods invalidated)", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
             }
         } else if reply.get("interrupted").is_some() {
-            println!("interrupted {}", reply["interrupted"]);
+            say!("interrupted {}", reply["interrupted"]);
         } else if reply.get("protocol").is_some() {
-            println!(
+            say!(
                 "{} (pid {}), mica {}, JIT {}, up {} ms, protocol {}",
                 reply["program"].as_str().unwrap_or("?"),
                 reply["pid"],
@@ -274,7 +319,7 @@ fn one_shot(conn: &mut Connection, requests: &[Value]) -> ExitCode {
 fn raw(conn: Connection) -> ExitCode {
     use std::sync::atomic::AtomicU64;
     let Connection { mut reader, mut writer, hello, .. } = conn;
-    println!("{hello}");
+    say!("{hello}");
     // Every request line gets one reply (bad ones too): at the end of
     // input the client waits for the replies still on their way, so that
     // leaving does not interrupt what it asked.
@@ -363,7 +408,7 @@ fn interactive(conn: &mut Connection) -> ExitCode {
     }
     let interrupt = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt));
-    println!(
+    say!(
         "Connected to {} (pid {}). Type Smalltalk to evaluate it there, :help for commands, Ctrl-D to leave.",
         conn.hello["program"].as_str().unwrap_or("?"),
         conn.hello["pid"]
@@ -422,7 +467,7 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
     Ok(Some(match word {
         "quit" | "q" => return Ok(None),
         "help" | "h" => {
-            print!("{}", USAGE.split("Commands:").nth(1).unwrap_or(""));
+            say!("{}", USAGE.split("Commands:").nth(1).unwrap_or("").trim_end());
             return Err(String::new());
         }
         "define" if !rest.is_empty() => {
@@ -456,6 +501,12 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
             };
             json!({ "op": "source", "class": class, "classSide": side, "selector": selector.trim() })
         }
+        "namespaces" => json!({ "op": "namespaces" }),
+        "classes" if rest.is_empty() => json!({ "op": "classes" }),
+        "classes" => json!({ "op": "classes", "namespace": rest }),
+        "class" if !rest.is_empty() => json!({ "op": "class", "class": rest }),
+        "implementors" if !rest.is_empty() => json!({ "op": "implementors", "selector": rest }),
+        "senders" if !rest.is_empty() => json!({ "op": "senders", "selector": rest }),
         "revert" if rest.is_empty() => json!({ "op": "revert" }),
         "revert" => json!({ "op": "revert", "class": rest }),
         "stats" => json!({ "op": "stats" }),
@@ -471,7 +522,7 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
 fn list() -> ExitCode {
     let dir = socket_dir();
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("no Mica program of yours accepts connections");
+        say!("no Mica program of yours accepts connections");
         return ExitCode::SUCCESS;
     };
     let mut rows = Vec::new();
@@ -490,13 +541,13 @@ fn list() -> ExitCode {
         }
     }
     if rows.is_empty() {
-        println!("no Mica program of yours accepts connections");
+        say!("no Mica program of yours accepts connections");
         return ExitCode::SUCCESS;
     }
     rows.sort();
-    println!("{:>8}  {:<24}  UPTIME", "PID", "PROGRAM");
+    say!("{:>8}  {:<24}  UPTIME", "PID", "PROGRAM");
     for (pid, program, ms) in rows {
-        println!("{pid:>8}  {program:<24}  {}", uptime(ms));
+        say!("{pid:>8}  {program:<24}  {}", uptime(ms));
     }
     ExitCode::SUCCESS
 }

@@ -13,8 +13,22 @@ pub const VERSION: u64 = 1;
 pub const MAX_LINE: usize = 4 << 20;
 
 /// The operations a server of this version supports.
-pub const OPERATIONS: &[&str] =
-    &["describe", "eval", "interrupt", "define", "remove", "revert", "source", "stats", "save"];
+pub const OPERATIONS: &[&str] = &[
+    "describe",
+    "eval",
+    "interrupt",
+    "define",
+    "remove",
+    "revert",
+    "source",
+    "stats",
+    "save",
+    "namespaces",
+    "classes",
+    "class",
+    "implementors",
+    "senders",
+];
 
 /// A decoded request.
 #[derive(Debug, PartialEq)]
@@ -104,6 +118,11 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
             selector: text(&obj, "selector")?,
         }),
         "stats" => Request::Program(LiveOp::Stats),
+        "namespaces" => Request::Program(LiveOp::Namespaces),
+        "classes" => Request::Program(LiveOp::Classes { namespace: optional_text(&obj, "namespace")? }),
+        "class" => Request::Program(LiveOp::ClassInfo { class: text(&obj, "class")? }),
+        "implementors" => Request::Program(LiveOp::Implementors { selector: text(&obj, "selector")? }),
+        "senders" => Request::Program(LiveOp::Senders { selector: text(&obj, "selector")? }),
         other => {
             return Err(BadRequest(format!("unknown op \"{other}\" (this server knows: {})", OPERATIONS.join(", "))));
         }
@@ -150,6 +169,23 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                     out["holder"] = json!(holder);
                     out["file"] = json!(file);
                     out["line"] = json!(line);
+                }
+                LiveAnswer::List { of, items } => {
+                    let items: Vec<Value> =
+                        items.iter().map(|i| json!({ "name": i.name, "detail": i.detail })).collect();
+                    out[*of] = Value::Array(items);
+                }
+                LiveAnswer::Class(c) => {
+                    out["class"] = json!({
+                        "name": c.name,
+                        "superclass": c.superclass,
+                        "namespace": c.namespace,
+                        "fields": c.fields,
+                        "classFields": c.class_fields,
+                        "methods": c.methods,
+                        "classMethods": c.class_methods,
+                        "subclasses": c.subclasses,
+                    });
                 }
                 LiveAnswer::Saved { path, edits } => {
                     out["saved"] = json!(path);
@@ -202,6 +238,10 @@ mod tests {
         assert!(matches!(r, Request::Program(LiveOp::RemoveMethod { .. })));
         let (_, r) = decode(r#"{"id":2,"op":"remove","class":"Foo"}"#).unwrap();
         assert!(matches!(r, Request::Program(LiveOp::RemoveClass { .. })));
+        let (_, r) = decode(r#"{"id":2,"op":"senders","selector":"at:put:"}"#).unwrap();
+        assert_eq!(r, Request::Program(LiveOp::Senders { selector: "at:put:".into() }));
+        let (_, r) = decode(r#"{"id":2,"op":"classes"}"#).unwrap();
+        assert_eq!(r, Request::Program(LiveOp::Classes { namespace: None }));
         let (_, r) = decode(r#"{"id":2,"op":"revert"}"#).unwrap();
         assert_eq!(r, Request::Program(LiveOp::Revert { class: None }));
         assert_eq!(decode(r#"{"id":3,"op":"describe"}"#).unwrap().1, Request::Describe);
