@@ -607,6 +607,21 @@ fn classes_are_defined_whole_and_keep_their_identity() {
     assert_eq!(c.call(24, json!({ "op": "revert" }))["ok"], true);
     assert_eq!(ok_value(&c.eval(25, "(Circle new colour: 1) area")), "100");
     assert_eq!(error_kind(&c.call(26, json!({ "op": "remove", "class": "Integer" }))), "refused");
+    // A field dropped while an old method that reads it runs: that
+    // activation still reads it (a hidden slot), new code cannot.
+    let temp =
+        "Temp = ( | keep drop | set = ( keep := 1. drop := 2 ) slow = ( (Delay forMilliseconds: 1500) wait. ^drop ) )";
+    assert_eq!(c.call(50, json!({ "op": "define", "source": temp }))["ok"], true);
+    ok_value(&c.eval(51, "t := Temp new. t set. t"));
+    c.send_raw(&json!({ "id": 52, "op": "eval", "source": "t slow" }).to_string());
+    std::thread::sleep(Duration::from_millis(200));
+    let (r, slow) =
+        c.call_and_reply(53, json!({ "op": "define", "source": "Temp = ( | keep | slow = ( ^keep ) )" }), 52);
+    assert!(r["edit"].as_str().unwrap().contains("1 instances migrated"), "{r}");
+    assert_eq!(ok_value(&slow), "2");
+    assert_eq!(ok_value(&c.eval(54, "t slow")), "1");
+    let r = c.call(55, json!({ "op": "class", "class": "Temp" }));
+    assert_eq!(r["class"]["fields"], json!(["keep"]), "{r}");
     c.eval(27, "Idle stop: true");
     assert!(p.wait().success());
 }
