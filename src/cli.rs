@@ -59,6 +59,17 @@ pub enum Command {
     Bundle,
 }
 
+impl JitChoice {
+    /// The mode's name, as `--jit=` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            JitChoice::Off => "off",
+            JitChoice::On => "on",
+            JitChoice::Eager => "eager",
+        }
+    }
+}
+
 impl Command {
     const NAMES: &'static [(&'static str, Command)] = &[
         ("build", Command::Build),
@@ -238,12 +249,10 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
             other => return Err(CliError(format!("--live is on or off, not '{other}'"))),
         };
     } else if let Some(mode) = value("--jit=") {
-        o.jit = match mode {
-            "off" => JitChoice::Off,
-            "on" => JitChoice::On,
-            "eager" => JitChoice::Eager,
-            other => return Err(CliError(format!("unknown --jit mode '{other}' (off, on, eager)"))),
-        }
+        o.jit = [JitChoice::Off, JitChoice::On, JitChoice::Eager]
+            .into_iter()
+            .find(|j| j.name() == mode)
+            .ok_or_else(|| CliError(format!("unknown --jit mode '{mode}' (off, on, eager)")))?;
     } else if arg.starts_with("--jit-threshold=") {
         o.jit_threshold = Some(number(arg, "--jit-threshold=")?);
     } else if arg.starts_with("--jit-loop-threshold=") {

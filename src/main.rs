@@ -182,12 +182,7 @@ pub(crate) fn go_live(
     if socket.is_some() {
         let info = live::ProgramInfo {
             program: program.to_string(),
-            jit: match options.jit {
-                cli::JitChoice::Off => "off",
-                cli::JitChoice::On => "on",
-                cli::JitChoice::Eager => "eager",
-            }
-            .into(),
+            jit: options.jit.name().into(),
             started: std::time::Instant::now(),
         };
         Some(live::Endpoint::open(interp.enable_live(), info, setup))

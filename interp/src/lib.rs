@@ -266,14 +266,16 @@ impl Interpreter {
         }
     }
 
-    /// What `execute` answers for a flow that ends the loop. A raise that
-    /// reached the loop unconverted stops the program with its message.
+    /// A flow that ends the loop, unless it stops a live evaluation's
+    /// process only (`None`: the loop goes on with the next process).
     #[cold]
     fn leave_or_contain(&mut self, flow: Flow) -> Option<Result<Value, Stop>> {
         let flow = if self.live.is_some() { self.live_contain(flow)? } else { flow };
         Some(self.leave_loop(flow))
     }
 
+    /// What `execute` answers for a flow that ends the loop. A raise that
+    /// reached the loop unconverted stops the program with its message.
     #[cold]
     fn leave_loop(&mut self, flow: Flow) -> Result<Value, Stop> {
         match flow {

@@ -209,9 +209,7 @@ impl Interpreter {
 
     /// Forgets a process (suspended, or terminated).
     fn unregister(&mut self, index: u32) {
-        if self.live.is_some() {
-            self.live_process_gone(index);
-        }
+        self.live_process_gone(index);
         let process = self.proc_object(index);
         let nil = self.u.nil();
         self.set_field(process, fields::INDEX, nil);
@@ -691,11 +689,16 @@ impl Interpreter {
         if self.scheduler.active == Some(index) {
             self.scheduler.discard_active = true;
         }
+        self.mark_terminated(process);
+        self.unregister(index);
+    }
+
+    /// Gives `process` the state of one that ended (no frames, no block).
+    fn mark_terminated(&mut self, process: Value) {
         let nil = self.u.nil();
         self.set_state(process, State::Terminated);
         self.set_field(process, fields::FRAMES, nil);
         self.set_field(process, fields::BLOCK, nil);
-        self.unregister(index);
     }
 
     // ---- the primitives ------------------------------------------------------------
@@ -899,10 +902,7 @@ impl Interpreter {
             return Err(self.error("internal error: the main process cannot end this way"));
         };
         let process = self.proc_object(active);
-        let nil = self.u.nil();
-        self.set_state(process, State::Terminated);
-        self.set_field(process, fields::FRAMES, nil);
-        self.set_field(process, fields::BLOCK, nil);
+        self.mark_terminated(process);
         self.unregister(active);
         self.run_next(true)
     }
@@ -941,9 +941,7 @@ impl Interpreter {
         let process = self.peek(0);
         if process.slot(fields::FRAMES) == nil || self.fp == NO_FRAME {
             // Never started: nothing to unwind.
-            self.set_state(process, State::Terminated);
-            self.set_field(process, fields::BLOCK, nil);
-            self.set_field(process, fields::FRAMES, nil);
+            self.mark_terminated(process);
             if let Some(i) = index {
                 self.unregister(i);
             }

@@ -7,6 +7,10 @@
 //! methods in definition order (`Object methods at: 1` is its first method).
 
 use super::bootstrap::Spec;
+
+/// The deoptimisation reason of native code thrown away because a lookup
+/// it inlined changed (`--stats`, and live edits count it).
+pub const METHODS_CHANGED: &str = "a method dictionary changed";
 use super::{Result, Universe};
 use crate::layout::*;
 use crate::object::Format;
@@ -66,7 +70,8 @@ impl Universe {
     }
 
     /// Replaces the methods of `class` (in definition order) and rebuilds its
-    /// dictionary; every cache is invalidated.
+    /// dictionary; what depended on the lookups that changed is invalidated
+    /// (see [`Universe::invalidate_lookups`]).
     pub fn set_methods(&mut self, class: Value, methods: &[Value]) -> Result<()> {
         let old = self.methods_of(class);
         self.set_methods_of_new_class(class, methods)?;
@@ -89,11 +94,12 @@ impl Universe {
     /// one) are cleared, and the native code that inlined one is thrown
     /// away. Everything else stays.
     pub fn invalidate_lookups(&mut self, class: Value, selectors: &[Value]) {
-        self.flush_lookup_cache();
-        self.method_epoch += 1;
         if selectors.is_empty() {
+            // The same methods: every lookup finds what it found.
             return;
         }
+        self.flush_lookup_cache();
+        self.method_epoch += 1;
         let nil = self.nil();
         // Methods of ObjectExtensions are found after Object's.
         let class = if class == self.known.object_extensions { self.known.object } else { class };
@@ -123,7 +129,7 @@ impl Universe {
             }
         }
         if discarded > 0 {
-            self.record_deoptimization("a method dictionary changed", discarded);
+            self.record_deoptimization(METHODS_CHANGED, discarded);
         }
     }
 
@@ -179,7 +185,7 @@ impl Universe {
             }
         }
         if discarded > 0 {
-            self.record_deoptimization("a method dictionary changed", discarded);
+            self.record_deoptimization(METHODS_CHANGED, discarded);
         }
     }
 

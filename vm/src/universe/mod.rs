@@ -19,6 +19,7 @@ use crate::object::Format;
 use crate::runtime::{MethodInfo, MethodRuntime, Trivial};
 use crate::value::Value;
 pub use bootstrap::Spec;
+pub use classes::METHODS_CHANGED;
 pub use edits::INLINED_SELECTORS;
 pub use install::KERNEL_SOURCES;
 
