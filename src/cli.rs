@@ -109,6 +109,8 @@ pub struct Options {
     pub version: bool,
     /// `--stats`: print counters and cache states at exit.
     pub stats: bool,
+    /// `--stats-json=FILE`: write the counters to FILE at exit, as JSON.
+    pub stats_json: Option<String>,
     /// `--gc-stress`: collect at every allocation and verify the heap.
     pub gc_stress: bool,
     /// `--max-heap=SIZE`: the most bytes the heap may hold.
@@ -153,6 +155,7 @@ Usage:
   mica [options] [-cp DIR:DIR...]              (no class: read-eval-print loop)
   mica --dump=bytecode [-cp DIR:DIR...] FILE.som|Class...
   mica build|info|verify|run|link|bundle ...   mini-images (mica build --help)
+  mica bench [TARGET...]                       benchmarks, interpreter vs JIT (mica bench --help)
 
 Runs MainClass (found on the class path, or given as a file): makes an
 instance and sends it run: with the arguments (element 1 is the class name),
@@ -179,6 +182,9 @@ Options:
   --jit-max-recompiles=N times one method is compiled again that way (4)
   --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
+  --stats-json=FILE      at exit, write the counters (compile time, code
+                         size, inline caches, deoptimisations, collector,
+                         peak memory) to FILE as one JSON object
   --max-heap=SIZE        the most memory the heap may hold (bytes, or with k,
                          m, g: 512m, 2g); past it, allocating signals
                          OutOfMemory (default: half the machine's memory,
@@ -236,6 +242,11 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
     let value = |prefix: &str| arg.strip_prefix(prefix);
     if arg == "--stats" {
         o.stats = true;
+    } else if let Some(file) = value("--stats-json=") {
+        if file.is_empty() {
+            return Err(CliError("--stats-json needs a file: --stats-json=FILE".to_string()));
+        }
+        o.stats_json = Some(file.to_string());
     } else if arg == "--gc-stress" {
         o.gc_stress = true;
     } else if let Some(size) = value("--max-heap=") {

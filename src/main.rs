@@ -1,6 +1,7 @@
 //! `mica`: the command-line program.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod images;
 mod kernel;
@@ -19,6 +20,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "connect") && !images::is_bundle() {
         return live::client::main(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "bench") && !images::is_bundle() {
+        return bench::main(&args[1..]);
     }
     if let Some(status) = images::run_bundled(&args) {
         return status;
@@ -192,8 +196,14 @@ pub(crate) fn go_live(
     }
 }
 
-/// With `--stats`, prints the counters, the JIT's figures and the images'.
+/// With `--stats`, prints the counters, the JIT's figures and the images';
+/// with `--stats-json=FILE`, writes the counters to FILE.
 pub(crate) fn print_stats(options: &cli::Options, interp: &Interpreter) {
+    if let Some(file) = &options.stats_json
+        && let Err(e) = bench::channel::write(Path::new(file), interp)
+    {
+        eprintln!("mica: {e}");
+    }
     if !options.stats {
         return;
     }

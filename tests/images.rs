@@ -85,6 +85,9 @@ const POINT: &str = "Point = (
 const APP: &str = "App = (
     run: args = (
         ((Point x: 1 y: 2) + (Point x: 10 y: 20)) println.
+        \"The image's own classes are globals to system too.\"
+        (system global: #Point) println.
+        ((system hasGlobal: #App) and: [ (system hasGlobal: #Nothing) not ]) println.
         ('arguments: ' + (args size - 1) asString) println.
         2 to: args size do: [:i | (args at: i) println ].
         (#foo == 'foo' asSymbol) println
@@ -100,7 +103,7 @@ fn geometry(dir: &Path) {
     );
 }
 
-const GEOMETRY_OUTPUT: &str = "(11, 22)\narguments: 2\na\nb c\ntrue\n";
+const GEOMETRY_OUTPUT: &str = "(11, 22)\nPoint\ntrue\narguments: 2\na\nb c\ntrue\n";
 
 #[test]
 fn round_trip_build_info_verify_run_bundle() {

@@ -20,7 +20,7 @@ mod process;
 mod stats;
 mod tiering;
 
-pub use tiering::{CodeGenerator, Compiled, Finished, JitConfig, JitMode};
+pub use tiering::{CodeGenerator, Compiled, Finished, JitConfig, JitFigures, JitMode};
 
 use std::path::PathBuf;
 

@@ -438,10 +438,12 @@ impl Interpreter {
         }
     }
 
-    /// Makes live evaluations see the globals of `ns` (the namespace of the
-    /// program's main class; the program's own by default).
+    /// Makes live evaluations and `system global:` see the globals of `ns`
+    /// (the namespace of the program's main class; the program's own by
+    /// default).
     pub fn set_eval_namespace(&mut self, ns: NamespaceId) {
         self.eval_namespace = ns;
+        self.u.main_namespace = ns;
     }
 
     /// Stops taking live requests (the program ends): evaluations that

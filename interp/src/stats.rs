@@ -72,4 +72,20 @@ impl Interpreter {
         }
         out
     }
+
+    /// Inline-cache hits and misses summed by the state each send site
+    /// is in now, indexed by `IcState as usize`. Counted by the
+    /// interpreter's sends (native code's sends that miss its inline
+    /// guards come back to the interpreter and count; its hits do not).
+    pub fn ic_counts(&self) -> [(u64, u64); 4] {
+        let mut counts = [(0u64, 0u64); 4];
+        for rt in &self.u.runtimes {
+            for ic in rt.ics.iter() {
+                let c = &mut counts[ic.state() as usize];
+                c.0 += ic.hits;
+                c.1 += ic.misses;
+            }
+        }
+        counts
+    }
 }

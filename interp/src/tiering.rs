@@ -93,6 +93,22 @@ pub trait CodeGenerator {
 
     /// Figures for `--stats`.
     fn report(&self) -> String;
+
+    /// The same figures as numbers, for the stats channel.
+    fn figures(&self) -> JitFigures;
+}
+
+/// What the code generator has done so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitFigures {
+    /// Methods compiled to native code.
+    pub compiled: u64,
+    /// Methods it could not compile (left to the interpreter).
+    pub failed: u64,
+    /// Time spent translating and generating code.
+    pub compile_time: std::time::Duration,
+    /// Bytes of native code.
+    pub code_bytes: u64,
 }
 
 impl Interpreter {
@@ -221,5 +237,10 @@ impl Interpreter {
     /// What the JIT reports for `--stats`.
     pub fn jit_report(&self) -> Option<String> {
         self.jit.as_ref().map(|g| g.report())
+    }
+
+    /// The JIT's figures (`None` with the JIT off).
+    pub fn jit_figures(&self) -> Option<JitFigures> {
+        self.jit.as_ref().map(|g| g.figures())
     }
 }

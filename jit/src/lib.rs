@@ -19,7 +19,7 @@ use cranelift_codegen::ir::{self, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use interp::{CodeGenerator, Compiled, Finished};
+use interp::{CodeGenerator, Compiled, Finished, JitFigures};
 use vm::runtime::NativeFn;
 use vm::universe::Universe;
 use vm::value::Value;
@@ -279,6 +279,15 @@ impl CodeGenerator for Jit {
     fn finished(&mut self) -> Option<Finished> {
         let done = self.early.pop_front().or_else(|| self.worker.try_done())?;
         Some(self.receive(done))
+    }
+
+    fn figures(&self) -> JitFigures {
+        JitFigures {
+            compiled: self.compiled,
+            failed: self.failed.len() as u64,
+            compile_time: self.translate_time + self.generate_time,
+            code_bytes: self.code_bytes as u64,
+        }
     }
 
     fn report(&self) -> String {

@@ -295,6 +295,7 @@ impl Universe {
             lookup_cache: vec![(p, p, p); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
             deoptimizations: Vec::new(),
+            main_namespace: NamespaceId::PROGRAM,
             jit_fp: 0,
             native_depth: 0,
             output: crate::primitives::Output::Std(crate::primitives::StdOutput::new(std::sync::Arc::clone(

@@ -138,6 +138,10 @@ pub struct Universe {
     pub method_epoch: u64,
     /// Native code thrown away because what it assumed changed, by reason.
     pub deoptimizations: Vec<(String, u64)>,
+    /// The namespace of the program's main class (`Program` for a program
+    /// from source, its image's namespace under `mica run`): `system
+    /// global:` looks there before `Program`.
+    pub main_namespace: NamespaceId,
     /// Set by native code when it leaves: the frame the interpreter goes on
     /// with (a callee's, when a native call did not finish natively).
     pub jit_fp: usize,

@@ -224,9 +224,16 @@ impl Universe {
         })
     }
 
-    /// The value of global `name` as the program sees it: its own
-    /// namespace, then the kernel's.
+    /// The value of global `name` as the program sees it: its main
+    /// class's namespace (with its imports), then `Program`, then the
+    /// kernel's.
     pub fn global(&mut self, name: Value) -> Option<Value> {
+        let main = self.main_namespace;
+        if main != NamespaceId::PROGRAM
+            && let Some(v) = self.global_from(main, name)
+        {
+            return Some(v);
+        }
         self.global_from(NamespaceId::PROGRAM, name)
     }
 
