@@ -1,0 +1,130 @@
+//! Evaluations: each a process of its own above the program's priority,
+//! answering its value, its error or its interruption to the client.
+
+use super::*;
+
+impl Interpreter {
+    pub(super) fn start_eval(
+        &mut self,
+        id: u64,
+        client: u64,
+        source: &str,
+        reply: Sender<LiveReply>,
+    ) -> Result<(), LiveFailure> {
+        let class = self.kernel.live_evaluation;
+        let nil = self.u.nil();
+        if class == nil || !self.kernel.processes_ok {
+            return Err(failure(FailureKind::Refused, "this kernel cannot run evaluations (no LiveEvaluation)"));
+        }
+        let text = format!("doIt = ( ^[\n{source}\n] value )");
+        let options = vm::compiler::CompileOptions { allow_global_assignment: true };
+        let code = vm::compiler::compile_method_source("<live>", &text, &[], options)
+            .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        vm::bytecode::verify_method(&code, 0).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
+        let holder = self.u.class_of(nil);
+        let internal = |e: String| failure(FailureKind::Error, e);
+        let file = self.u.new_old_string("<live>").map_err(|e| internal(e.to_string()))?;
+        let ns = self.eval_namespace;
+        let method =
+            self.u.make_method(&code, holder, ns, nil, file, "UndefinedObject").map_err(|e| internal(e.to_string()))?;
+        let mark = self.u.handle_mark();
+        let hm = self.u.handle(method);
+        let made = (|| {
+            // The program's process exists before another is made.
+            self.active_index().map_err(|_| internal("cannot make the main process".into()))?;
+            let eval = self.u.alloc(class, Format::Fields, 1).map_err(|e| internal(e.to_string()))?;
+            let method = self.u.get(hm);
+            eval.set_slot_raw(0, method);
+            let he = self.u.handle(eval);
+            let name = self.u.new_string(&format!("live evaluation {id}")).map_err(|e| internal(e.to_string()))?;
+            let hn = self.u.handle(name);
+            let process = self.new_process_object().map_err(internal)?;
+            let (eval, name) = (self.u.get(he), self.u.get(hn));
+            Ok::<_, LiveFailure>(self.schedule_new_process(process, eval, name, EVAL_PRIORITY))
+        })();
+        self.u.release_handles(mark);
+        let index = made?;
+        self.live_mut().evals.insert(index, PendingEval { id, client, reply });
+        Ok(())
+    }
+
+    /// `LiveEvaluation>>answer: printString class: className`: the
+    /// evaluation's reply.
+    pub(crate) fn live_answer(&mut self, argc: usize) -> Step {
+        let print = self.u.text_or_describe(self.peek(1));
+        let class = self.u.text_or_describe(self.peek(0));
+        if let Some(pending) = self.scheduler_active().and_then(|i| self.live.as_mut()?.evals.remove(&i)) {
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome: Ok(LiveAnswer::Value { print, class }) });
+        }
+        let receiver = self.peek(argc);
+        self.finish_primitive(argc, receiver)
+    }
+
+    /// An error nobody handled in process `index`: if it is an evaluation,
+    /// its client gets the report (answers whether it was).
+    pub(crate) fn live_eval_failed(&mut self, index: u32, message: &str, trace: &str) -> bool {
+        let Some(pending) = self.live.as_mut().and_then(|l| l.evals.remove(&index)) else { return false };
+        let outcome = Err(LiveFailure { kind: FailureKind::Error, message: message.into(), trace: trace.into() });
+        let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
+        true
+    }
+
+    /// Process `index` ended or was forgotten: an evaluation that did not
+    /// answer answers that it was interrupted.
+    pub(crate) fn live_process_gone(&mut self, index: u32) {
+        if let Some(pending) = self.live.as_mut().and_then(|l| l.evals.remove(&index)) {
+            let outcome = Err(failure(FailureKind::Interrupted, "the evaluation was interrupted"));
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
+        }
+    }
+
+    /// A flow that would stop the program, in an evaluation's process:
+    /// the client gets it and only that process ends. Answers the flow to
+    /// go on with (`None`: go on running).
+    pub(crate) fn live_contain(&mut self, flow: Flow) -> Option<Flow> {
+        let Some(index) = self.scheduler_active() else { return Some(flow) };
+        if !self.live.as_ref().is_some_and(|l| l.evals.contains_key(&index)) {
+            return Some(flow);
+        }
+        let (message, trace) = match &flow {
+            Flow::Stop(stop) => match &**stop {
+                Stop::Error { message, trace, .. } => (message.clone(), trace.clone()),
+                Stop::Fatal(message) => (message.clone(), String::new()),
+                Stop::Exit(_) => return Some(flow),
+            },
+            Flow::Raise(r) => (r.message.clone(), self.stack_trace()),
+            Flow::Return(_) => return Some(flow),
+        };
+        self.live_eval_failed(index, &message, &trace);
+        self.end_active_process().err()
+    }
+
+    pub(super) fn interrupt_evals(&mut self, client: u64, target: Option<u64>, idle: bool) -> Result<usize, Flow> {
+        let Some(live) = self.live.as_ref() else { return Ok(0) };
+        let victims: Vec<u32> = live
+            .evals
+            .iter()
+            .filter(|(_, p)| p.client == client && target.is_none_or(|t| t == p.id))
+            .map(|(&i, _)| i)
+            .collect();
+        let active = self.scheduler_active();
+        for &index in &victims {
+            if Some(index) != active {
+                self.live_process_gone(index);
+                self.kill_process(index);
+            }
+        }
+        // The running one last: ending it switches to another process.
+        if let Some(a) = active.filter(|a| victims.contains(a)) {
+            self.live_process_gone(a);
+            if idle {
+                // It waits, its frames on the stack: the scheduler drops
+                // them when it switches.
+                self.kill_process(a);
+            } else if self.fp != NO_FRAME {
+                self.end_active_process()?;
+            }
+        }
+        Ok(victims.len())
+    }
+}

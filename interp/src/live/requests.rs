@@ -1,0 +1,282 @@
+//! The requests the connection threads hand to the program's thread and
+//! the replies they get back.
+
+use std::sync::mpsc::Sender;
+
+/// The priority of a live evaluation's process (the program's is 40).
+pub const EVAL_PRIORITY: i64 = 50;
+
+/// What the connection threads need to reach the program's thread.
+#[derive(Clone, Debug)]
+pub struct LiveHandle {
+    /// Where requests go.
+    pub requests: Sender<LiveRequest>,
+    /// Clients connected now (counted by the endpoint; while one is, a
+    /// program whose processes all wait is not deadlocked).
+    pub clients: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The interrupt word to raise LIVE in.
+    pub interrupts: std::sync::Arc<vm::interrupts::Interrupts>,
+}
+
+impl LiveHandle {
+    /// Hands `request` to the program; false if the program is gone.
+    pub fn send(&self, request: LiveRequest) -> bool {
+        let ok = self.requests.send(request).is_ok();
+        self.interrupts.request(vm::interrupts::LIVE);
+        ok
+    }
+}
+
+/// A request, as the connection threads hand it to the program.
+pub struct LiveRequest {
+    /// The client's request id (echoed in the reply).
+    pub id: u64,
+    /// Which connection it came from.
+    pub client: u64,
+    /// What it asks.
+    pub op: LiveOp,
+    /// Where the reply goes.
+    pub reply: Sender<LiveReply>,
+}
+
+/// What a request asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveOp {
+    /// Evaluate statements; answer the last one's `printString`.
+    Eval {
+        /// The statements.
+        source: String,
+    },
+    /// Stop running evaluations: the one with request id `target` of this
+    /// client, or all of this client's.
+    Interrupt {
+        /// The request id of the evaluation.
+        target: Option<u64>,
+    },
+    /// Define (add or replace) one method.
+    DefineMethod {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The method in class-file syntax (`selector = ( ... )`).
+        source: String,
+    },
+    /// Define a whole class in class-file syntax.
+    DefineClass {
+        /// The class file's text.
+        source: String,
+    },
+    /// Remove a method.
+    RemoveMethod {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The selector.
+        selector: String,
+    },
+    /// Remove a class (its global becomes nil).
+    RemoveClass {
+        /// The class's name.
+        class: String,
+    },
+    /// Undo the last edit, or every edit of one class.
+    Revert {
+        /// The class whose edits to undo (None: the last edit).
+        class: Option<String>,
+    },
+    /// The edits so far and what they invalidated.
+    Stats,
+    /// The source of a method.
+    Source {
+        /// The class's name.
+        class: String,
+        /// On the class side.
+        class_side: bool,
+        /// The selector.
+        selector: String,
+    },
+    /// The namespaces loaded.
+    Namespaces,
+    /// The classes of one namespace (all, without one).
+    Classes {
+        /// The namespace's name.
+        namespace: Option<String>,
+    },
+    /// A class's definition: superclass, fields, selectors.
+    ClassInfo {
+        /// The class's name.
+        class: String,
+    },
+    /// The methods that define a selector.
+    Implementors {
+        /// The selector.
+        selector: String,
+    },
+    /// The methods that send a selector.
+    Senders {
+        /// The selector.
+        selector: String,
+    },
+    /// Save the session's edits (their net effect) as a file of edits.
+    Save {
+        /// Where (a path the program can write; absolute is best).
+        path: String,
+    },
+    /// The client left: its evaluations are interrupted.
+    Disconnected,
+}
+
+/// A reply to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveReply {
+    /// The request id.
+    pub id: u64,
+    /// What came of it.
+    pub outcome: Result<LiveAnswer, LiveFailure>,
+}
+
+/// A request's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveAnswer {
+    /// An evaluation's value.
+    Value {
+        /// Its `printString`.
+        print: String,
+        /// Its class's name.
+        class: String,
+    },
+    /// An edit took effect.
+    Edited(EditRecord),
+    /// Evaluations stopped.
+    Interrupted {
+        /// How many.
+        evaluations: usize,
+    },
+    /// The statistics.
+    Stats(LiveStats),
+    /// A method's source.
+    Source {
+        /// The text, from its selector to its closing parenthesis.
+        text: String,
+        /// The class it was found in (the class asked or a superclass).
+        holder: String,
+        /// Its file (or `<live>` for one defined by a client).
+        file: String,
+        /// Its first line there.
+        line: u32,
+    },
+    /// Names, one per line of a listing (namespaces, classes, methods).
+    List {
+        /// What the list is of (`namespaces`, `classes`, `implementors`,
+        /// `senders`).
+        of: &'static str,
+        /// The entries.
+        items: Vec<ListItem>,
+    },
+    /// A class's definition.
+    Class(ClassDescription),
+    /// The edits were saved.
+    Saved {
+        /// Where.
+        path: String,
+        /// How many edits the file holds.
+        edits: usize,
+    },
+}
+
+/// An entry of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListItem {
+    /// Its name (`Kernel`, `Point`, `Point>>x`).
+    pub name: String,
+    /// A detail: a namespace's version, a class's superclass, a method's
+    /// file and line.
+    pub detail: String,
+}
+
+/// What `class` answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassDescription {
+    /// The class's name.
+    pub name: String,
+    /// Its superclass's name (empty for none).
+    pub superclass: String,
+    /// Its namespace's name.
+    pub namespace: String,
+    /// Its own instance fields (the superclass's not included).
+    pub fields: Vec<String>,
+    /// Its own class-side fields.
+    pub class_fields: Vec<String>,
+    /// Its instance-side selectors, in definition order.
+    pub methods: Vec<String>,
+    /// Its class-side selectors.
+    pub class_methods: Vec<String>,
+    /// Its direct subclasses.
+    pub subclasses: Vec<String>,
+}
+
+/// One edit, as `stats` and `--stats` show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditRecord {
+    /// `defined Foo>>bar`, `removed class Foo`, `reverted Foo>>bar` ...
+    pub what: String,
+    /// The selectors defined or removed (`Foo>>bar`, `Foo class>>new`).
+    pub methods: Vec<String>,
+    /// Compiled methods whose native code it threw away.
+    pub invalidated: u64,
+}
+
+/// The edits of the session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Every edit, oldest first.
+    pub edits: Vec<EditRecord>,
+    /// Methods with native code now.
+    pub native_methods: usize,
+    /// Evaluations running or waiting.
+    pub evaluations: usize,
+    /// Edits `revert` can still undo.
+    pub revertible: usize,
+}
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The source did not compile (nothing changed).
+    Compile,
+    /// The evaluation raised an error nobody handled.
+    Error,
+    /// The evaluation was interrupted (or its process ended without an
+    /// answer).
+    Interrupted,
+    /// The edit would not take effect, or may not be made.
+    Refused,
+    /// No such class or method.
+    NotFound,
+}
+
+impl FailureKind {
+    /// The name the protocol uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Compile => "compile",
+            FailureKind::Error => "error",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::Refused => "refused",
+            FailureKind::NotFound => "notFound",
+        }
+    }
+}
+
+/// A failed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveFailure {
+    /// The kind.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub message: String,
+    /// A stack trace, for errors of evaluations (else empty).
+    pub trace: String,
+}
