@@ -1000,3 +1000,78 @@ fn browsing_namespaces_classes_implementors_and_senders() {
     c.eval(9, "Idle stop: true");
     assert!(p.wait().success());
 }
+
+/// The value of a field (or element) of an inspection.
+fn slot<'a>(r: &'a Value, key: &str, name: Value) -> &'a Value {
+    let list = r[key].as_array().unwrap_or_else(|| panic!("no {key}: {r}"));
+    list.iter().find(|f| f[if key == "fields" { "name" } else { "index" }] == name).unwrap_or_else(|| panic!("{name}: {r}"))
+}
+
+#[test]
+fn objects_are_inspected_and_set_through_handles_that_survive_collections() {
+    let s = scratch("inspect");
+    s.class("Idle", IDLE);
+    s.class("Couple", "Couple = ( | left right | left: l right: r = ( left := l. right := r ) sum = ( ^left + right ) )");
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Idle");
+        let mut c = p.connect();
+        let r = c.eval(1, "Couple new left: 3 right: (Array with: 'two' with: nil with: 4.5)");
+        let pair = r["handle"].as_u64().unwrap_or_else(|| panic!("{mode}: no handle: {r}"));
+        assert_eq!(r["class"], "Couple", "{mode}: {r}");
+        // A full collection moves what the handles hold; they follow.
+        ok_value(&c.eval(2, "system fullGC. (1 to: 20000) collect: [ :i | Array new: 8 ]. nil"));
+        let r = c.call(3, json!({ "op": "inspect", "handle": pair }));
+        assert_eq!(r["ok"], true, "{mode}: {r}");
+        assert_eq!(r["object"]["class"], "Couple", "{r}");
+        assert_eq!(slot(&r, "fields", json!("left"))["value"], "3", "{r}");
+        let right = slot(&r, "fields", json!("right"));
+        assert_eq!(right["class"], "Array", "{r}");
+        let array = right["handle"].as_u64().expect("a handle for each field");
+        let r = c.call(4, json!({ "op": "inspect", "handle": array, "offset": 1, "count": 5 }));
+        assert_eq!(r["size"], 3, "{r}");
+        assert_eq!(r["elements"].as_array().map(Vec::len), Some(2), "a page from the second element: {r}");
+        assert_eq!(slot(&r, "elements", json!(2))["value"], "nil", "{r}");
+        assert_eq!(slot(&r, "elements", json!(3))["value"], "4.5", "{r}");
+        // Set a field and an element from expressions; the program sees them.
+        let r = c.call(5, json!({ "op": "set", "handle": pair, "field": "left", "source": "40 + 2" }));
+        assert_eq!(ok_value(&r), "42", "{mode}: {r}");
+        let r = c.call(6, json!({ "op": "set", "handle": array, "index": 1, "source": "'on' + 'e'" }));
+        assert_eq!(r["ok"], true, "{r}");
+        let r = c.call(7, json!({ "op": "inspect", "handle": array }));
+        assert_eq!(slot(&r, "elements", json!(1))["value"], "'one'", "{r}");
+        let r = c.call(8, json!({ "op": "inspect", "handle": pair }));
+        let left = slot(&r, "fields", json!("left"))["handle"].as_u64().unwrap();
+        let r = c.call(9, json!({ "op": "inspect", "handle": left }));
+        assert_eq!((r["object"]["value"].clone(), r["size"].clone()), (json!("42"), json!(0)), "{r}");
+        // Bad slots and handles say so; nothing changes.
+        for (id, req, kind) in [
+            (10, json!({ "op": "set", "handle": pair, "field": "middle", "source": "1" }), "notFound"),
+            (11, json!({ "op": "set", "handle": array, "index": 4, "source": "1" }), "notFound"),
+            (12, json!({ "op": "set", "handle": left, "index": 1, "source": "1" }), "refused"),
+            (13, json!({ "op": "set", "handle": pair, "field": "left", "source": "1 +" }), "compile"),
+            (14, json!({ "op": "inspect", "handle": 999_999 }), "notFound"),
+            (15, json!({ "op": "set", "handle": pair, "source": "1" }), "badRequest"),
+        ] {
+            assert_eq!(error_kind(&c.call(id, req)), kind, "{mode}: request {id}");
+        }
+        let r = c.call(16, json!({ "op": "inspect", "handle": pair }));
+        assert_eq!(slot(&r, "fields", json!("left"))["value"], "42", "{r}");
+        // A printString that fails does not spoil the others.
+        c.call(17, json!({ "op": "define", "class": "Couple", "source": "printString = ( ^self error: 'no' )" }));
+        let r = c.eval(18, "Array with: Couple new with: 7");
+        let r = c.call(19, json!({ "op": "inspect", "handle": r["handle"] }));
+        let broken = slot(&r, "elements", json!(1))["value"].as_str().unwrap().to_string();
+        assert!(broken.contains("printString failed"), "{r}");
+        assert_eq!(slot(&r, "elements", json!(2))["value"], "7", "{r}");
+        // Released handles are gone; another client's are not this one's.
+        let r = c.call(20, json!({ "op": "release", "handles": [pair] }));
+        assert_eq!(r["released"], 1, "{r}");
+        assert_eq!(error_kind(&c.call(21, json!({ "op": "inspect", "handle": pair }))), "notFound");
+        let mut other = p.connect();
+        assert_eq!(error_kind(&other.call(1, json!({ "op": "inspect", "handle": array }))), "notFound");
+        assert!(c.call(22, json!({ "op": "release" }))["released"].as_u64().unwrap() > 3);
+        c.eval(23, "Idle stop: true");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "started\nstopped\n", "the program's own output stays its own");
+    }
+}

@@ -193,6 +193,7 @@ impl Interpreter {
             | Control::SemaphoreWait
             | Control::SemaphoreWaitTimeout => self.process_primitive(c, argc),
             Control::LiveAnswer => self.live_answer(argc),
+            Control::LivePrints => self.live_prints(argc),
         }
         .or_else(|flow| match flow {
             Flow::Stop(stop) => match *stop {

@@ -57,6 +57,13 @@ Commands:
   :remove CLASS[>>SELECTOR]          remove a method, or a class
   :revert [CLASS]                    undo the last edit (or those of CLASS)
   :save FILE.mimg                    save the session's edits
+  :inspect [@N] [DEPTH]              the fields and elements of the last
+                                     value (or of handle @N), as a tree
+                                     DEPTH levels deep (1)
+  :set @N FIELD EXPR, :set @N [I] EXPR
+                                     store EXPR's value into a field or
+                                     element I (from 1) of @N
+  :release [@N...]                   let the program forget handles (all)
   :stats                             the edits so far and what they
                                      invalidated
   :describe                          what the program is
@@ -278,6 +285,8 @@ fn show(reply: &Value) -> bool {
             for e in edits {
                 say!("  {} ({} compiled methods invalidated)", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
             }
+        } else if let Some(n) = reply["released"].as_u64() {
+            say!("released {n} handle{}", if n == 1 { "" } else { "s" });
         } else if reply.get("interrupted").is_some() {
             say!("interrupted {}", reply["interrupted"]);
         } else if reply.get("protocol").is_some() {
@@ -414,6 +423,8 @@ fn interactive(conn: &mut Connection) -> ExitCode {
         conn.hello["pid"]
     );
     let mut status = ExitCode::SUCCESS;
+    // The handle of the last value shown, for :inspect.
+    let mut last: Option<u64> = None;
     loop {
         let mut text = match editor.readline("live> ") {
             Ok(line) => line,
@@ -434,6 +445,27 @@ fn interactive(conn: &mut Connection) -> ExitCode {
         }
         let _ = editor.add_history_entry(text.as_str());
         interrupt.store(false, Ordering::Release);
+        if let Some(args) = text.trim().strip_prefix(":inspect") {
+            let mut words = args.split_whitespace();
+            let first = words.next();
+            let (target, depth) = match first {
+                Some(w) if w.starts_with('@') => (handle_number(w).map(Some), words.next()),
+                other => (Ok(last), other),
+            };
+            let depth = depth.map_or(Ok(1), |d| d.parse::<u32>().map_err(|_| format!("{d}: a depth is a number")));
+            match (target, depth) {
+                (Ok(Some(h)), Ok(d)) => {
+                    if let Err(e) = inspect_tree(conn, h, d.max(1), 0) {
+                        eprintln!("mica connect: {e}");
+                        status = ExitCode::FAILURE;
+                        break;
+                    }
+                }
+                (Ok(None), _) => eprintln!("nothing to inspect yet: evaluate something, or give a handle (@N)"),
+                (Err(e), _) | (_, Err(e)) => eprintln!("{e}"),
+            }
+            continue;
+        }
         let request = match command(text.trim()) {
             Ok(Some(r)) => r,
             Ok(None) => break,
@@ -445,6 +477,9 @@ fn interactive(conn: &mut Connection) -> ExitCode {
         match conn.call(request, Some(&interrupt)) {
             Ok(reply) => {
                 show(&reply);
+                if let Some(h) = reply["handle"].as_u64() {
+                    last = Some(h);
+                }
             }
             Err(e) => {
                 eprintln!("mica connect: {e}");
@@ -515,8 +550,78 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
             json!({ "op": "save", "path": path.display().to_string() })
         }
         "describe" => json!({ "op": "describe" }),
+        "set" => {
+            let (target, rest) = rest.split_once(char::is_whitespace).ok_or(":set @N FIELD EXPR or :set @N [I] EXPR")?;
+            let handle = handle_number(target)?;
+            let rest = rest.trim_start();
+            let (slot, source) = rest.split_once(char::is_whitespace).ok_or(":set @N FIELD EXPR: the expression?")?;
+            match slot.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                Some(i) => {
+                    let index: u64 = i.parse().map_err(|_| format!("[{i}]: an index is a whole number from 1"))?;
+                    json!({ "op": "set", "handle": handle, "index": index, "source": source })
+                }
+                None => json!({ "op": "set", "handle": handle, "field": slot, "source": source }),
+            }
+        }
+        "release" if rest.is_empty() => json!({ "op": "release" }),
+        "release" => {
+            let handles = rest.split_whitespace().map(handle_number).collect::<Result<Vec<_>, _>>()?;
+            json!({ "op": "release", "handles": handles })
+        }
         _ => return Err(format!("unknown command :{word} (or it lacks its argument); :help lists them")),
     }))
+}
+
+/// A handle as the session writes it: `@12` or `12`.
+fn handle_number(text: &str) -> Result<u64, String> {
+    text.strip_prefix('@').unwrap_or(text).parse().map_err(|_| format!("{text}: a handle is @ and a number (@12)"))
+}
+
+/// Whether a value of `class` is worth opening in a tree.
+fn has_insides(class: &str) -> bool {
+    !matches!(
+        class,
+        "SmallInteger" | "LargeInteger" | "Integer" | "Double" | "String" | "Symbol" | "Nil" | "True" | "False" | "Character"
+    )
+}
+
+/// Prints the inspection of `handle` as a tree `depth` levels deep.
+fn inspect_tree(conn: &mut Connection, handle: u64, depth: u32, indent: usize) -> Result<bool, String> {
+    let reply = conn.call(json!({ "op": "inspect", "handle": handle }), None)?;
+    if reply["ok"] != json!(true) {
+        return Ok(show(&reply));
+    }
+    let pad = "  ".repeat(indent + 1);
+    let entry = |label: String, v: &Value| {
+        format!(
+            "{pad}{label} = {}  ({} @{})",
+            v["value"].as_str().unwrap_or(""),
+            v["class"].as_str().unwrap_or("?"),
+            v["handle"]
+        )
+    };
+    if indent == 0 {
+        let o = &reply["object"];
+        say!("{}  ({} @{})", o["value"].as_str().unwrap_or(""), o["class"].as_str().unwrap_or("?"), o["handle"]);
+    }
+    for f in reply["fields"].as_array().into_iter().flatten() {
+        say!("{}", entry(f["name"].as_str().unwrap_or("?").to_string(), f));
+        if depth > 1 && has_insides(f["class"].as_str().unwrap_or("")) {
+            inspect_tree(conn, f["handle"].as_u64().unwrap_or(0), depth - 1, indent + 1)?;
+        }
+    }
+    let size = reply["size"].as_u64().unwrap_or(0);
+    let elements = reply["elements"].as_array().cloned().unwrap_or_default();
+    for e in &elements {
+        say!("{}", entry(format!("[{}]", e["index"]), e));
+        if depth > 1 && has_insides(e["class"].as_str().unwrap_or("")) {
+            inspect_tree(conn, e["handle"].as_u64().unwrap_or(0), depth - 1, indent + 1)?;
+        }
+    }
+    if size > elements.len() as u64 {
+        say!("{pad}... {} of {size} elements shown", elements.len());
+    }
+    Ok(true)
 }
 
 fn list() -> ExitCode {

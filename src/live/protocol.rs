@@ -3,7 +3,7 @@
 //! is the reference; this module decodes requests and encodes replies and
 //! events.
 
-use interp::live::{LiveAnswer, LiveFailure, LiveOp, LiveReply};
+use interp::live::{DEFAULT_PAGE, LiveAnswer, LiveFailure, LiveOp, LiveReply, Shown, SlotName};
 use serde_json::{Map, Value, json};
 
 /// The protocol's version.
@@ -28,6 +28,9 @@ pub const OPERATIONS: &[&str] = &[
     "class",
     "implementors",
     "senders",
+    "inspect",
+    "set",
+    "release",
 ];
 
 /// A decoded request.
@@ -57,6 +60,17 @@ fn optional_text(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, 
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(BadRequest(format!("\"{key}\" must be a string"))),
     }
+}
+
+fn number(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>, BadRequest> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| BadRequest(format!("\"{key}\" must be a whole number"))),
+    }
+}
+
+fn required_number(obj: &Map<String, Value>, key: &str) -> Result<u64, BadRequest> {
+    number(obj, key)?.ok_or_else(|| BadRequest(format!("\"{key}\" is missing")))
 }
 
 fn flag(obj: &Map<String, Value>, key: &str) -> Result<bool, BadRequest> {
@@ -123,6 +137,31 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
         "class" => Request::Program(LiveOp::ClassInfo { class: text(&obj, "class")? }),
         "implementors" => Request::Program(LiveOp::Implementors { selector: text(&obj, "selector")? }),
         "senders" => Request::Program(LiveOp::Senders { selector: text(&obj, "selector")? }),
+        "inspect" => Request::Program(LiveOp::Inspect {
+            handle: required_number(&obj, "handle")?,
+            offset: number(&obj, "offset")?.unwrap_or(0) as usize,
+            count: number(&obj, "count")?.map_or(DEFAULT_PAGE, |c| c as usize),
+        }),
+        "set" => {
+            let slot = match (optional_text(&obj, "field")?, number(&obj, "index")?) {
+                (Some(f), None) => SlotName::Field(f),
+                (None, Some(i)) => SlotName::Index(i as usize),
+                _ => return Err(BadRequest("set needs either \"field\" (a name) or \"index\" (from 1)".into())),
+            };
+            Request::Program(LiveOp::Set { handle: required_number(&obj, "handle")?, slot, source: text(&obj, "source")? })
+        }
+        "release" => {
+            let handles = match obj.get("handles") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|h| h.as_u64().ok_or_else(|| BadRequest("\"handles\" must be whole numbers".into())))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                Some(_) => return Err(BadRequest("\"handles\" must be an array of handles".into())),
+            };
+            Request::Program(LiveOp::Release { handles })
+        }
         other => {
             return Err(BadRequest(format!("unknown op \"{other}\" (this server knows: {})", OPERATIONS.join(", "))));
         }
@@ -154,10 +193,36 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
         Ok(answer) => {
             let mut out = json!({ "id": id, "ok": true });
             match answer {
-                LiveAnswer::Value { print, class } => {
-                    out["value"] = json!(print);
-                    out["class"] = json!(class);
+                LiveAnswer::Value(shown) => {
+                    out["value"] = json!(shown.print);
+                    out["class"] = json!(shown.class);
+                    out["handle"] = json!(shown.handle);
                 }
+                LiveAnswer::Inspection(i) => {
+                    out["object"] = shown_json(&i.object);
+                    let fields: Vec<Value> = i
+                        .fields
+                        .iter()
+                        .map(|(name, v)| {
+                            let mut f = shown_json(v);
+                            f["name"] = json!(name);
+                            f
+                        })
+                        .collect();
+                    out["fields"] = Value::Array(fields);
+                    out["size"] = json!(i.size);
+                    let elements: Vec<Value> = i
+                        .elements
+                        .iter()
+                        .map(|(index, v)| {
+                            let mut e = shown_json(v);
+                            e["index"] = json!(index);
+                            e
+                        })
+                        .collect();
+                    out["elements"] = Value::Array(elements);
+                }
+                LiveAnswer::Released { count } => out["released"] = json!(count),
                 LiveAnswer::Edited(edit) => {
                     out["edit"] = json!(edit.what);
                     out["methods"] = json!(edit.methods);
@@ -207,6 +272,11 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
         }
         Err(LiveFailure { kind, message, trace }) => error_line(id, kind.name(), message, trace),
     }
+}
+
+/// A value as the protocol shows it.
+fn shown_json(s: &Shown) -> Value {
+    json!({ "value": s.print, "class": s.class, "handle": s.handle })
 }
 
 /// Every error kind a reply may carry (the protocol page lists them).

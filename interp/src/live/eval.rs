@@ -3,7 +3,13 @@
 
 use super::*;
 
+fn internal(message: String) -> LiveFailure {
+    failure(FailureKind::Error, message)
+}
+
 impl Interpreter {
+    /// Starts evaluating `source` for `client`: the value is answered
+    /// under a new handle.
     pub(super) fn start_eval(
         &mut self,
         id: u64,
@@ -11,30 +17,74 @@ impl Interpreter {
         source: &str,
         reply: Sender<LiveReply>,
     ) -> Result<(), LiveFailure> {
-        let class = self.kernel.live_evaluation;
+        self.start_eval_then(id, client, source, reply, Then::Value)
+    }
+
+    /// Starts evaluating `source` for `client`; `then` says what becomes
+    /// of the value.
+    pub(super) fn start_eval_then(
+        &mut self,
+        id: u64,
+        client: u64,
+        source: &str,
+        reply: Sender<LiveReply>,
+        then: Then,
+    ) -> Result<(), LiveFailure> {
+        self.live_kernel_ok()?;
         let nil = self.u.nil();
-        if class == nil || !self.kernel.processes_ok {
-            return Err(failure(FailureKind::Refused, "this kernel cannot run evaluations (no LiveEvaluation)"));
-        }
         let text = format!("doIt = ( ^[\n{source}\n] value )");
         let options = vm::compiler::CompileOptions { allow_global_assignment: true };
         let code = vm::compiler::compile_method_source("<live>", &text, &[], options)
             .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
         vm::bytecode::verify_method(&code, 0).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
         let holder = self.u.class_of(nil);
-        let internal = |e: String| failure(FailureKind::Error, e);
         let file = self.u.new_old_string("<live>").map_err(|e| internal(e.to_string()))?;
         let ns = self.eval_namespace;
         let method =
             self.u.make_method(&code, holder, ns, nil, file, "UndefinedObject").map_err(|e| internal(e.to_string()))?;
+        self.start_live_process(PendingEval { id, client, reply, then }, method, nil)
+    }
+
+    /// Starts printing the values `then` holds handles of, for `client`.
+    pub(super) fn start_printing(
+        &mut self,
+        id: u64,
+        client: u64,
+        reply: Sender<LiveReply>,
+        then: Then,
+    ) -> Result<(), LiveFailure> {
+        self.live_kernel_ok()?;
+        let Then::Inspect { handles, .. } = &then else { return Err(internal("nothing to print".into())) };
+        let handles = handles.clone();
+        let values = self.u.new_array(handles.len()).map_err(|e| internal(e.to_string()))?;
+        for (i, h) in handles.iter().enumerate() {
+            let v = self.held(client, *h)?;
+            self.u.heap.store(values, i, v);
+        }
+        let nil = self.u.nil();
+        self.start_live_process(PendingEval { id, client, reply, then }, nil, values)
+    }
+
+    fn live_kernel_ok(&self) -> Result<(), LiveFailure> {
+        if self.kernel.live_evaluation == self.u.nil() || !self.kernel.processes_ok {
+            return Err(failure(FailureKind::Refused, "this kernel cannot run evaluations (no LiveEvaluation)"));
+        }
+        Ok(())
+    }
+
+    /// A process of priority [`EVAL_PRIORITY`] running a `LiveEvaluation`
+    /// of `method` (or printing `values`), answering `pending`.
+    fn start_live_process(&mut self, pending: PendingEval, method: Value, values: Value) -> Result<(), LiveFailure> {
+        let class = self.kernel.live_evaluation;
+        let id = pending.id;
         let mark = self.u.handle_mark();
-        let hm = self.u.handle(method);
+        let (hm, hv) = (self.u.handle(method), self.u.handle(values));
         let made = (|| {
             // The program's process exists before another is made.
             self.active_index().map_err(|_| internal("cannot make the main process".into()))?;
-            let eval = self.u.alloc(class, Format::Fields, 1).map_err(|e| internal(e.to_string()))?;
-            let method = self.u.get(hm);
-            eval.set_slot_raw(0, method);
+            let eval = self.u.alloc(class, Format::Fields, 2).map_err(|e| internal(e.to_string()))?;
+            eval.set_slot_raw(0, self.u.get(hm));
+            eval.set_slot_raw(1, self.u.get(hv));
             let he = self.u.handle(eval);
             let name = self.u.new_string(&format!("live evaluation {id}")).map_err(|e| internal(e.to_string()))?;
             let hn = self.u.handle(name);
@@ -44,17 +94,42 @@ impl Interpreter {
         })();
         self.u.release_handles(mark);
         let index = made?;
-        self.live_mut().evals.insert(index, PendingEval { id, client, reply });
+        self.live_mut().evals.insert(index, pending);
         Ok(())
     }
 
-    /// `LiveEvaluation>>answer: printString class: className`: the
+    /// `LiveEvaluation>>answer: anObject print: printString`: the
     /// evaluation's reply.
     pub(crate) fn live_answer(&mut self, argc: usize) -> Step {
-        let print = self.u.text_or_describe(self.peek(1));
-        let class = self.u.text_or_describe(self.peek(0));
+        let value = self.peek(1);
+        let print = self.u.text_or_describe(self.peek(0));
         if let Some(pending) = self.scheduler_active().and_then(|i| self.live.as_mut()?.evals.remove(&i)) {
-            let _ = pending.reply.send(LiveReply { id: pending.id, outcome: Ok(LiveAnswer::Value { print, class }) });
+            let client = pending.client;
+            let outcome = match pending.then {
+                Then::Value => Ok(LiveAnswer::Value(self.show(client, value, print))),
+                Then::Store { target, index } => self
+                    .store_slot(client, target, index, value)
+                    .map(|()| LiveAnswer::Value(self.show(client, value, print))),
+                Then::Inspect { .. } => Err(internal("an evaluation answered an inspection".into())),
+            };
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
+        }
+        let receiver = self.peek(argc);
+        self.finish_primitive(argc, receiver)
+    }
+
+    /// `LiveEvaluation>>answerPrints: anArray`: the printStrings an
+    /// inspection asked for.
+    pub(crate) fn live_prints(&mut self, argc: usize) -> Step {
+        let prints = self.peek(0);
+        if let Some(pending) = self.scheduler_active().and_then(|i| self.live.as_mut()?.evals.remove(&i)) {
+            let texts: Vec<String> = if prints.is_pointer() && prints.format() == Format::Array {
+                (0..prints.size()).map(|i| self.u.text_or_describe(prints.slot(i))).collect()
+            } else {
+                Vec::new()
+            };
+            let outcome = self.inspection(pending.then, texts);
+            let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
         }
         let receiver = self.peek(argc);
         self.finish_primitive(argc, receiver)

@@ -39,6 +39,7 @@ use crate::{Flow, Interpreter, Step};
 mod browse;
 mod edits;
 mod eval;
+mod inspect;
 mod relayout;
 mod requests;
 mod saved;
@@ -49,11 +50,30 @@ fn failure(kind: FailureKind, message: impl Into<String>) -> LiveFailure {
     LiveFailure { kind, message: message.into(), trace: String::new() }
 }
 
-/// An evaluation waiting for its process to answer.
+/// An evaluation (or an inspection) waiting for its process to answer.
 struct PendingEval {
     id: u64,
     client: u64,
     reply: Sender<LiveReply>,
+    then: Then,
+}
+
+/// What the answer of a live process becomes.
+enum Then {
+    /// An evaluation's value, shown under a new handle.
+    Value,
+    /// Stored into slot `index` of the object of handle `target`, then
+    /// shown.
+    Store { target: u64, index: usize },
+    /// The printStrings of the objects of `handles` (the object, its
+    /// fields, then elements) make an inspection.
+    Inspect { handles: Vec<u64>, fields: Vec<String>, size: usize, elements: Vec<usize> },
+}
+
+/// An object a client holds a handle to.
+struct Held {
+    client: u64,
+    pin: PinId,
 }
 
 /// A subclass re-laid out because its superclass's fields changed.
@@ -147,6 +167,10 @@ pub(crate) struct LiveState {
     undo: Vec<Undo>,
     edits: Vec<EditRecord>,
     log: Vec<Logged>,
+    /// Objects clients hold, by handle.
+    handles: HashMap<u64, Held>,
+    /// The last handle given.
+    next_handle: u64,
 }
 
 impl Interpreter {
@@ -161,6 +185,8 @@ impl Interpreter {
             undo: Vec::new(),
             edits: Vec::new(),
             log: Vec::new(),
+            handles: HashMap::new(),
+            next_handle: 0,
         }));
         LiveHandle {
             requests: tx,
@@ -219,8 +245,26 @@ impl Interpreter {
                 }
                 LiveOp::Disconnected => {
                     scheduled |= self.interrupt_evals(client, None, idle)? > 0;
+                    self.release(client, None);
                     continue;
                 }
+                LiveOp::Inspect { handle, offset, count } => {
+                    match self.start_inspect((id, client, &reply), handle, offset, count) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Set { handle, slot, source } => match self.start_set((id, client, &reply), handle, &slot, &source) {
+                    Ok(()) => {
+                        scheduled = true;
+                        continue;
+                    }
+                    Err(f) => Err(f),
+                },
+                LiveOp::Release { handles } => Ok(LiveAnswer::Released { count: self.release(client, handles.as_deref()) }),
                 LiveOp::DefineMethod { class, class_side, source } => self.define_method(&class, class_side, &source),
                 LiveOp::DefineClass { source } => self.define_class(&source),
                 LiveOp::RemoveMethod { class, class_side, selector } => {

@@ -124,7 +124,32 @@ pub enum LiveOp {
         /// Where (a path the program can write; absolute is best).
         path: String,
     },
-    /// The client left: its evaluations are interrupted.
+    /// An object's class, fields and (a page of) indexed elements, each
+    /// with its printString and a handle.
+    Inspect {
+        /// The object's handle.
+        handle: u64,
+        /// The first indexed element shown (from 0).
+        offset: usize,
+        /// How many indexed elements at most.
+        count: usize,
+    },
+    /// Store the value of an expression into a field or an element.
+    Set {
+        /// The object's handle.
+        handle: u64,
+        /// Which slot.
+        slot: SlotName,
+        /// The expression.
+        source: String,
+    },
+    /// Let the program forget handles (all of this client's if None).
+    Release {
+        /// The handles.
+        handles: Option<Vec<u64>>,
+    },
+    /// The client left: its evaluations are interrupted and its handles
+    /// released.
     Disconnected,
 }
 
@@ -141,11 +166,13 @@ pub struct LiveReply {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LiveAnswer {
     /// An evaluation's value.
-    Value {
-        /// Its `printString`.
-        print: String,
-        /// Its class's name.
-        class: String,
+    Value(Shown),
+    /// An inspected object.
+    Inspection(Inspection),
+    /// Handles released.
+    Released {
+        /// How many.
+        count: usize,
     },
     /// An edit took effect.
     Edited(EditRecord),
@@ -184,6 +211,46 @@ pub enum LiveAnswer {
         /// How many edits the file holds.
         edits: usize,
     },
+}
+
+/// A slot of an object, by field name or by index (from 1, as `at:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotName {
+    /// A named field.
+    Field(String),
+    /// An indexed element.
+    Index(usize),
+}
+
+/// A value as a client sees it: its printString, its class and the handle
+/// that keeps it alive in the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shown {
+    /// Its `printString` (cut to [`PRINT_LIMIT`] characters).
+    pub print: String,
+    /// Its class's name.
+    pub class: String,
+    /// Its handle.
+    pub handle: u64,
+}
+
+/// Elements `inspect` shows when a request does not say how many.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// The longest printString shown (longer ones end with `...`).
+pub const PRINT_LIMIT: usize = 1000;
+
+/// What `inspect` answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspection {
+    /// The object.
+    pub object: Shown,
+    /// Its named fields, in order: name and value.
+    pub fields: Vec<(String, Shown)>,
+    /// How many indexed elements it has.
+    pub size: usize,
+    /// The page of elements shown: index (from 1) and value.
+    pub elements: Vec<(usize, Shown)>,
 }
 
 /// An entry of a listing.

@@ -171,8 +171,11 @@ pub enum Control {
     SemaphoreWait,
     /// `Semaphore>>waitTimeoutMilliseconds:`
     SemaphoreWaitTimeout,
-    /// `LiveEvaluation>>answer:class:`: the reply to a live client's eval.
+    /// `LiveEvaluation>>answer:print:`: the reply to a live client's eval.
     LiveAnswer,
+    /// `LiveEvaluation>>answerPrints:`: the printStrings a live client's
+    /// inspection asked for.
+    LivePrints,
 }
 
 impl Control {
@@ -391,7 +394,8 @@ pub static PRIMITIVES: &[Primitive] = &[
     control("Semaphore", "signal", Control::SemaphoreSignal),
     control("Semaphore", "wait", Control::SemaphoreWait),
     control("Semaphore", "waitTimeoutMilliseconds:", Control::SemaphoreWaitTimeout),
-    control("LiveEvaluation", "answer:class:", Control::LiveAnswer),
+    control("LiveEvaluation", "answer:print:", Control::LiveAnswer),
+    control("LiveEvaluation", "answerPrints:", Control::LivePrints),
     // Streams
     data("String", "primCharacters", string::characters),
     data("String class", "primFromCharacters:from:to:", string::from_characters),
