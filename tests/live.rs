@@ -1004,14 +1004,19 @@ fn browsing_namespaces_classes_implementors_and_senders() {
 /// The value of a field (or element) of an inspection.
 fn slot<'a>(r: &'a Value, key: &str, name: Value) -> &'a Value {
     let list = r[key].as_array().unwrap_or_else(|| panic!("no {key}: {r}"));
-    list.iter().find(|f| f[if key == "fields" { "name" } else { "index" }] == name).unwrap_or_else(|| panic!("{name}: {r}"))
+    list.iter()
+        .find(|f| f[if key == "fields" { "name" } else { "index" }] == name)
+        .unwrap_or_else(|| panic!("{name}: {r}"))
 }
 
 #[test]
 fn objects_are_inspected_and_set_through_handles_that_survive_collections() {
     let s = scratch("inspect");
     s.class("Idle", IDLE);
-    s.class("Couple", "Couple = ( | left right | left: l right: r = ( left := l. right := r ) sum = ( ^left + right ) )");
+    s.class(
+        "Couple",
+        "Couple = ( | left right | left: l right: r = ( left := l. right := r ) sum = ( ^left + right ) )",
+    );
     for mode in MODES {
         let mut p = s.start(&[mode], "Idle");
         let mut c = p.connect();
@@ -1073,5 +1078,103 @@ fn objects_are_inspected_and_set_through_handles_that_survive_collections() {
         c.eval(23, "Idle stop: true");
         assert!(p.wait().success(), "{mode}: {}", p.stderr());
         assert_eq!(p.stdout(), "started\nstopped\n", "the program's own output stays its own");
+    }
+}
+
+/// A program with a worker process that counts in a loop with a Delay,
+/// inside a method with an argument and temporaries, and a main process
+/// that runs until told to stop.
+const WORKERS: &str = "Workers = (
+    run = (
+        | worker |
+        Workers count: 0.
+        worker := [ self work: 5 ] newProcess.
+        worker name: 'counter'.
+        worker resume.
+        'started' println.
+        [ Workers stopped ] whileFalse: [ (Delay forMilliseconds: 5) wait ].
+        'stopped' println
+    )
+    work: step = (
+        | total label |
+        label := 'total'.
+        total := 0.
+        [ [ true ] whileTrue: [
+            total := total + step.
+            Workers count: Workers count + 1.
+            (Delay forMilliseconds: 2) wait ] ] ensure: [ 'cleaned up' println ]
+    )
+    ----
+    | count stop |
+    count = ( ^count )
+    count: n = ( count := n )
+    stop: b = ( stop := b )
+    stopped = ( ^stop == true )
+)";
+
+#[test]
+fn processes_are_listed_suspended_resumed_terminated_and_their_stacks_shown() {
+    let s = scratch("processes");
+    s.class("Workers", WORKERS);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Workers");
+        let mut c = p.connect();
+        p.wait_for_output("started");
+        let count = |c: &mut Conn, id: u64| ok_value(&c.eval(id, "Workers count")).parse::<i64>().expect("a count");
+        let start = Instant::now();
+        while count(&mut c, 1) < 3 {
+            assert!(start.elapsed() < Duration::from_secs(20), "the worker does not count");
+        }
+        let r = c.call(2, json!({ "op": "processes" }));
+        let list = r["processes"].as_array().unwrap_or_else(|| panic!("{r}"));
+        let find =
+            |name: &str| list.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}: {r}")).clone();
+        let (main, worker) = (find("main"), find("counter"));
+        assert_eq!(worker["priority"], 40, "{r}");
+        assert!(worker["top"].as_str().unwrap().contains(".som:"), "where it stands: {r}");
+        let id = worker["id"].as_u64().unwrap();
+        // Its stack: the frames down to the block it started with, the
+        // argument and temporaries by name.
+        let r = c.call(3, json!({ "op": "stack", "process": id }));
+        let frames = r["frames"].as_array().unwrap_or_else(|| panic!("{mode}: {r}"));
+        let work = frames.iter().find(|f| f["method"] == "Workers>>work:").unwrap_or_else(|| panic!("{mode}: {r}"));
+        assert_eq!(work["file"], "src/Workers.som", "{r}");
+        assert!((15..=20).contains(&work["line"].as_u64().unwrap()), "{r}");
+        assert_eq!(
+            work["arguments"],
+            json!([{ "name": "step", "value": "5", "class": "Integer", "handle": work["arguments"][0]["handle"] }])
+        );
+        let temps = work["temporaries"].as_array().unwrap();
+        let temp = |n: &str| temps.iter().find(|t| t["name"] == n).unwrap_or_else(|| panic!("{n}: {work}"));
+        assert_eq!(temp("label")["value"], "'total'", "{work}");
+        assert!(temp("total")["value"].as_str().unwrap().parse::<i64>().unwrap() % 5 == 0, "{work}");
+        assert_eq!(work["receiver"]["class"], "Workers", "{work}");
+        let r = c.call(4, json!({ "op": "inspect", "handle": temp("label")["handle"] }));
+        assert_eq!(r["object"]["value"], "'total'", "stack values are handles: {r}");
+        // Suspended, it stops counting; resumed, it goes on.
+        let r = c.call(5, json!({ "op": "suspend", "process": id }));
+        assert_eq!(r["processes"][0]["state"], "suspended", "{mode}: {r}");
+        let before = count(&mut c, 6);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(count(&mut c, 7), before, "{mode}: a suspended process does not run");
+        let r = c.call(8, json!({ "op": "processes" }));
+        assert!(r["processes"].as_array().unwrap().iter().any(|p| p["id"] == id && p["state"] == "suspended"), "{r}");
+        let r = c.call(9, json!({ "op": "resume", "process": id }));
+        assert_ne!(r["processes"][0]["state"], "suspended", "{r}");
+        let start = Instant::now();
+        while count(&mut c, 10) <= before {
+            assert!(start.elapsed() < Duration::from_secs(20), "{mode}: the resumed process does not count");
+        }
+        // Terminated, its unwind blocks run; the main process cannot be.
+        let r = c.call(11, json!({ "op": "terminate", "process": id }));
+        assert_eq!(r["processes"][0]["state"], "terminated", "{mode}: {r}");
+        p.wait_for_output("cleaned up");
+        let r = c.call(12, json!({ "op": "terminate", "process": main["id"] }));
+        assert!(r["error"]["message"].as_str().unwrap().contains("main process cannot be terminated"), "{r}");
+        assert_eq!(error_kind(&c.call(13, json!({ "op": "stack", "process": 424_242 }))), "notFound");
+        assert_eq!(error_kind(&c.call(14, json!({ "op": "suspend" }))), "badRequest");
+        c.eval(15, "Workers stop: true");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "started\ncleaned up\nstopped\n", "{mode}");
     }
 }

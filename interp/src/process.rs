@@ -531,6 +531,67 @@ impl Interpreter {
         self.frame_description(method, pc.saturating_sub(1))
     }
 
+    /// The processes the scheduler knows (ready, running or waiting, and
+    /// the main one).
+    pub(crate) fn scheduled_processes(&self) -> Vec<Value> {
+        self.scheduler.slots.iter().flatten().map(|s| self.u.pinned(s.pin)).collect()
+    }
+
+    /// The state of `process` as the live protocol names it.
+    pub(crate) fn process_state_name(&self, process: Value) -> &'static str {
+        match self.state_of(process) {
+            State::Suspended => "suspended",
+            State::Ready => "ready",
+            State::Running => "running",
+            State::Waiting => "waiting",
+            State::Terminated => "terminated",
+        }
+    }
+
+    /// The name and priority of `process`.
+    pub(crate) fn process_label(&self, process: Value) -> (String, i64) {
+        (self.process_name(process), self.priority_of(process))
+    }
+
+    /// The frames of `process`, innermost first, as (frame index, bytecode
+    /// index to go on at), and where their words are: `None` for the frame
+    /// stack (the running process), else the Array its frames are kept in
+    /// while it does not run.
+    pub(crate) fn process_frames(&self, process: Value) -> (Vec<(usize, usize)>, Option<Value>) {
+        let frames = process.slot(fields::FRAMES);
+        let (mut fp, mut pc, words) = if frames == self.u.nil() {
+            let active = self.scheduler.active.map(|a| self.proc_object(a));
+            if active != Some(process) || self.fp == NO_FRAME {
+                return (Vec::new(), None);
+            }
+            (self.fp as i64, self.pc, None)
+        } else {
+            let pc = process.slot(fields::PC).as_int().unwrap_or(0).max(0) as usize;
+            (process.slot(fields::FP).as_int().unwrap_or(-1), pc, Some(frames))
+        };
+        let mut out = Vec::new();
+        while fp >= 0 && out.len() < 1_000_000 {
+            let f = fp as usize;
+            let (Some(caller_pc), Some(caller_fp)) =
+                (self.frame_word(words, f + FRAME_CALLER_PC), self.frame_word(words, f + FRAME_CALLER_FP))
+            else {
+                break;
+            };
+            out.push((f, pc));
+            pc = caller_pc.as_int().unwrap_or(0).max(0) as usize;
+            fp = caller_fp.as_int().unwrap_or(-1);
+        }
+        (out, words)
+    }
+
+    /// Word `i` of the frames [`Interpreter::process_frames`] found.
+    pub(crate) fn frame_word(&self, words: Option<Value>, i: usize) -> Option<Value> {
+        match words {
+            None => (i < self.u.sp).then(|| self.u.stack[i]),
+            Some(a) => (i < a.size()).then(|| a.slot(i)),
+        }
+    }
+
     /// If a ready process has a higher priority than the active one, it
     /// takes over (the active one keeps its turn at the front of its
     /// queue).

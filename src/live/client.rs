@@ -551,7 +551,8 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
         }
         "describe" => json!({ "op": "describe" }),
         "set" => {
-            let (target, rest) = rest.split_once(char::is_whitespace).ok_or(":set @N FIELD EXPR or :set @N [I] EXPR")?;
+            let (target, rest) =
+                rest.split_once(char::is_whitespace).ok_or(":set @N FIELD EXPR or :set @N [I] EXPR")?;
             let handle = handle_number(target)?;
             let rest = rest.trim_start();
             let (slot, source) = rest.split_once(char::is_whitespace).ok_or(":set @N FIELD EXPR: the expression?")?;
@@ -581,7 +582,16 @@ fn handle_number(text: &str) -> Result<u64, String> {
 fn has_insides(class: &str) -> bool {
     !matches!(
         class,
-        "SmallInteger" | "LargeInteger" | "Integer" | "Double" | "String" | "Symbol" | "Nil" | "True" | "False" | "Character"
+        "SmallInteger"
+            | "LargeInteger"
+            | "Integer"
+            | "Double"
+            | "String"
+            | "Symbol"
+            | "Nil"
+            | "True"
+            | "False"
+            | "Character"
     )
 }
 

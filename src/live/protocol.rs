@@ -3,7 +3,10 @@
 //! is the reference; this module decodes requests and encodes replies and
 //! events.
 
-use interp::live::{DEFAULT_PAGE, LiveAnswer, LiveFailure, LiveOp, LiveReply, Shown, SlotName};
+use interp::live::{
+    DEFAULT_FRAMES, DEFAULT_PAGE, LiveAnswer, LiveFailure, LiveOp, LiveReply, ProcessAction, ProcessInfo, Shown,
+    SlotName,
+};
 use serde_json::{Map, Value, json};
 
 /// The protocol's version.
@@ -31,6 +34,11 @@ pub const OPERATIONS: &[&str] = &[
     "inspect",
     "set",
     "release",
+    "processes",
+    "suspend",
+    "resume",
+    "terminate",
+    "stack",
 ];
 
 /// A decoded request.
@@ -148,8 +156,21 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
                 (None, Some(i)) => SlotName::Index(i as usize),
                 _ => return Err(BadRequest("set needs either \"field\" (a name) or \"index\" (from 1)".into())),
             };
-            Request::Program(LiveOp::Set { handle: required_number(&obj, "handle")?, slot, source: text(&obj, "source")? })
+            Request::Program(LiveOp::Set {
+                handle: required_number(&obj, "handle")?,
+                slot,
+                source: text(&obj, "source")?,
+            })
         }
+        "processes" => Request::Program(LiveOp::Processes),
+        "suspend" | "resume" | "terminate" => Request::Program(LiveOp::Control {
+            process: required_number(&obj, "process")?,
+            action: ProcessAction::from_name(&op).expect("one of the three"),
+        }),
+        "stack" => Request::Program(LiveOp::Stack {
+            process: required_number(&obj, "process")?,
+            count: number(&obj, "count")?.map_or(DEFAULT_FRAMES, |c| c as usize),
+        }),
         "release" => {
             let handles = match obj.get("handles") {
                 None | Some(Value::Null) => None,
@@ -223,6 +244,38 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                     out["elements"] = Value::Array(elements);
                 }
                 LiveAnswer::Released { count } => out["released"] = json!(count),
+                LiveAnswer::Processes(list) => out["processes"] = Value::Array(list.iter().map(process_json).collect()),
+                LiveAnswer::Stack { process, frames, depth } => {
+                    let named = |list: &[(String, Shown)]| -> Value {
+                        Value::Array(
+                            list.iter()
+                                .map(|(name, v)| {
+                                    let mut j = shown_json(v);
+                                    j["name"] = json!(name);
+                                    j
+                                })
+                                .collect(),
+                        )
+                    };
+                    let frames: Vec<Value> = frames
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| {
+                            json!({
+                                "index": i,
+                                "method": f.method,
+                                "file": f.file,
+                                "line": f.line,
+                                "receiver": shown_json(&f.receiver),
+                                "arguments": named(&f.arguments),
+                                "temporaries": named(&f.temporaries),
+                            })
+                        })
+                        .collect();
+                    out["process"] = json!(process);
+                    out["frames"] = Value::Array(frames);
+                    out["depth"] = json!(depth);
+                }
                 LiveAnswer::Edited(edit) => {
                     out["edit"] = json!(edit.what);
                     out["methods"] = json!(edit.methods);
@@ -277,6 +330,18 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
 /// A value as the protocol shows it.
 fn shown_json(s: &Shown) -> Value {
     json!({ "value": s.print, "class": s.class, "handle": s.handle })
+}
+
+/// A process as the protocol lists it.
+fn process_json(p: &ProcessInfo) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "priority": p.priority,
+        "state": p.state,
+        "top": p.top,
+        "evaluation": p.evaluation,
+    })
 }
 
 /// Every error kind a reply may carry (the protocol page lists them).

@@ -72,8 +72,18 @@ pub const METHOD_OUTER: usize = 8;
 pub const METHOD_LINE: usize = 9;
 /// Method: the source file it came from (String) or nil.
 pub const METHOD_FILE: usize = 10;
+/// Method: the names of its arguments, temporaries and context slots (an
+/// Array of Symbols, see `CompiledCode::names`) or nil.
+pub const METHOD_NAMES: usize = 11;
 /// Number of slots of a method object.
-pub const METHOD_SIZE: usize = 11;
+pub const METHOD_SIZE: usize = 12;
+
+/// The numbers of arguments, frame temporaries and operand-stack slots
+/// packed in a method-info word (`METHOD_INFO`).
+pub fn method_info_counts(info: i64) -> (usize, usize, usize) {
+    let field = |shift: u32| ((info >> shift) & i64::from(METHOD_INFO_MAX_COUNT)) as usize;
+    (field(METHOD_INFO_ARGS_SHIFT), field(METHOD_INFO_TEMPS_SHIFT), field(METHOD_INFO_STACK_SHIFT))
+}
 
 /// Bits 0..16 of the method info: number of arguments.
 pub const METHOD_INFO_ARGS_SHIFT: u32 = 0;

@@ -30,19 +30,23 @@ impl Interpreter {
         reply: Sender<LiveReply>,
         then: Then,
     ) -> Result<(), LiveFailure> {
+        let method = self.live_method(&format!("doIt = ( ^[\n{source}\n] value )"))?;
+        let nil = self.u.nil();
+        self.start_live_process(PendingEval { id, client, reply, then }, method, nil, nil)
+    }
+
+    /// A method of UndefinedObject compiled from `text` (never installed).
+    pub(super) fn live_method(&mut self, text: &str) -> Result<Value, LiveFailure> {
         self.live_kernel_ok()?;
         let nil = self.u.nil();
-        let text = format!("doIt = ( ^[\n{source}\n] value )");
         let options = vm::compiler::CompileOptions { allow_global_assignment: true };
-        let code = vm::compiler::compile_method_source("<live>", &text, &[], options)
+        let code = vm::compiler::compile_method_source("<live>", text, &[], options)
             .map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
         vm::bytecode::verify_method(&code, 0).map_err(|e| failure(FailureKind::Compile, e.to_string()))?;
         let holder = self.u.class_of(nil);
         let file = self.u.new_old_string("<live>").map_err(|e| internal(e.to_string()))?;
         let ns = self.eval_namespace;
-        let method =
-            self.u.make_method(&code, holder, ns, nil, file, "UndefinedObject").map_err(|e| internal(e.to_string()))?;
-        self.start_live_process(PendingEval { id, client, reply, then }, method, nil)
+        self.u.make_method(&code, holder, ns, nil, file, "UndefinedObject").map_err(|e| internal(e.to_string()))
     }
 
     /// Starts printing the values `then` holds handles of, for `client`.
@@ -54,15 +58,16 @@ impl Interpreter {
         then: Then,
     ) -> Result<(), LiveFailure> {
         self.live_kernel_ok()?;
-        let Then::Inspect { handles, .. } = &then else { return Err(internal("nothing to print".into())) };
-        let handles = handles.clone();
+        let Some(handles) = then.printed().map(<[u64]>::to_vec) else {
+            return Err(internal("nothing to print".into()));
+        };
         let values = self.u.new_array(handles.len()).map_err(|e| internal(e.to_string()))?;
         for (i, h) in handles.iter().enumerate() {
             let v = self.held(client, *h)?;
             self.u.heap.store(values, i, v);
         }
         let nil = self.u.nil();
-        self.start_live_process(PendingEval { id, client, reply, then }, nil, values)
+        self.start_live_process(PendingEval { id, client, reply, then }, nil, values, nil)
     }
 
     fn live_kernel_ok(&self) -> Result<(), LiveFailure> {
@@ -73,18 +78,26 @@ impl Interpreter {
     }
 
     /// A process of priority [`EVAL_PRIORITY`] running a `LiveEvaluation`
-    /// of `method` (or printing `values`), answering `pending`.
-    fn start_live_process(&mut self, pending: PendingEval, method: Value, values: Value) -> Result<(), LiveFailure> {
+    /// of `method` on `receiver` with arguments `values` (or, without a
+    /// method, printing `values`), answering `pending`.
+    pub(super) fn start_live_process(
+        &mut self,
+        pending: PendingEval,
+        method: Value,
+        values: Value,
+        receiver: Value,
+    ) -> Result<(), LiveFailure> {
         let class = self.kernel.live_evaluation;
         let id = pending.id;
         let mark = self.u.handle_mark();
-        let (hm, hv) = (self.u.handle(method), self.u.handle(values));
+        let (hm, hv, hr) = (self.u.handle(method), self.u.handle(values), self.u.handle(receiver));
         let made = (|| {
             // The program's process exists before another is made.
             self.active_index().map_err(|_| internal("cannot make the main process".into()))?;
-            let eval = self.u.alloc(class, Format::Fields, 2).map_err(|e| internal(e.to_string()))?;
+            let eval = self.u.alloc(class, Format::Fields, 3).map_err(|e| internal(e.to_string()))?;
             eval.set_slot_raw(0, self.u.get(hm));
             eval.set_slot_raw(1, self.u.get(hv));
+            eval.set_slot_raw(2, self.u.get(hr));
             let he = self.u.handle(eval);
             let name = self.u.new_string(&format!("live evaluation {id}")).map_err(|e| internal(e.to_string()))?;
             let hn = self.u.handle(name);
@@ -110,7 +123,8 @@ impl Interpreter {
                 Then::Store { target, index } => self
                     .store_slot(client, target, index, value)
                     .map(|()| LiveAnswer::Value(self.show(client, value, print))),
-                Then::Inspect { .. } => Err(internal("an evaluation answered an inspection".into())),
+                Then::Process(process) => Ok(LiveAnswer::Processes(vec![self.process_info(process)])),
+                Then::Inspect { .. } | Then::Stack { .. } => Err(internal("an evaluation answered a printing".into())),
             };
             let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
         }
@@ -128,7 +142,10 @@ impl Interpreter {
             } else {
                 Vec::new()
             };
-            let outcome = self.inspection(pending.then, texts);
+            let outcome = match pending.then {
+                then @ Then::Stack { .. } => self.stack_answer(then, texts),
+                then => self.inspection(then, texts),
+            };
             let _ = pending.reply.send(LiveReply { id: pending.id, outcome });
         }
         let receiver = self.peek(argc);

@@ -102,7 +102,9 @@ impl Interpreter {
             return refused(format!("a {class_name} has no fields or elements to set"));
         }
         if class == self.kernel.process || class_name == "Semaphore" {
-            return refused(format!("the scheduler owns the fields of a {class_name}; use suspend, resume or terminate"));
+            return refused(format!(
+                "the scheduler owns the fields of a {class_name}; use suspend, resume or terminate"
+            ));
         }
         let (fields, first, size) = self.layout_of(obj);
         match name {

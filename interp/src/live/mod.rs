@@ -40,6 +40,7 @@ mod browse;
 mod edits;
 mod eval;
 mod inspect;
+mod processes;
 mod relayout;
 mod requests;
 mod saved;
@@ -68,6 +69,31 @@ enum Then {
     /// The printStrings of the objects of `handles` (the object, its
     /// fields, then elements) make an inspection.
     Inspect { handles: Vec<u64>, fields: Vec<String>, size: usize, elements: Vec<usize> },
+    /// A process was suspended, resumed or terminated: its state is the
+    /// answer.
+    Process(u64),
+    /// The printStrings of the objects of `handles` (per frame: receiver,
+    /// arguments, temporaries) make a stack.
+    Stack { process: u64, handles: Vec<u64>, frames: Vec<FrameShape>, depth: usize },
+}
+
+impl Then {
+    /// The handles of the values to print, if it prints.
+    fn printed(&self) -> Option<&[u64]> {
+        match self {
+            Then::Inspect { handles, .. } | Then::Stack { handles, .. } => Some(handles),
+            _ => None,
+        }
+    }
+}
+
+/// A frame of a stack, waiting for the printStrings of its values.
+struct FrameShape {
+    method: String,
+    file: String,
+    line: u32,
+    arguments: Vec<String>,
+    temporaries: Vec<String>,
 }
 
 /// An object a client holds a handle to.
@@ -171,6 +197,9 @@ pub(crate) struct LiveState {
     handles: HashMap<u64, Held>,
     /// The last handle given.
     next_handle: u64,
+    /// Processes clients were shown, by id (kept, so a suspended process
+    /// stays listed).
+    processes: Vec<(u64, PinId)>,
 }
 
 impl Interpreter {
@@ -187,6 +216,7 @@ impl Interpreter {
             log: Vec::new(),
             handles: HashMap::new(),
             next_handle: 0,
+            processes: Vec::new(),
         }));
         LiveHandle {
             requests: tx,
@@ -257,14 +287,35 @@ impl Interpreter {
                         Err(f) => Err(f),
                     }
                 }
-                LiveOp::Set { handle, slot, source } => match self.start_set((id, client, &reply), handle, &slot, &source) {
+                LiveOp::Set { handle, slot, source } => {
+                    match self.start_set((id, client, &reply), handle, &slot, &source) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Processes => Ok(LiveAnswer::Processes(self.list_processes())),
+                LiveOp::Control { process, action } => {
+                    match self.start_control((id, client, &reply), process, action) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Stack { process, count } => match self.start_stack((id, client, &reply), process, count) {
                     Ok(()) => {
                         scheduled = true;
                         continue;
                     }
                     Err(f) => Err(f),
                 },
-                LiveOp::Release { handles } => Ok(LiveAnswer::Released { count: self.release(client, handles.as_deref()) }),
+                LiveOp::Release { handles } => {
+                    Ok(LiveAnswer::Released { count: self.release(client, handles.as_deref()) })
+                }
                 LiveOp::DefineMethod { class, class_side, source } => self.define_method(&class, class_side, &source),
                 LiveOp::DefineClass { source } => self.define_class(&source),
                 LiveOp::RemoveMethod { class, class_side, selector } => {

@@ -148,6 +148,23 @@ pub enum LiveOp {
         /// The handles.
         handles: Option<Vec<u64>>,
     },
+    /// The processes.
+    Processes,
+    /// Suspend, resume or terminate a process (as `aProcess suspend`
+    /// would: a waiting process stops waiting).
+    Control {
+        /// The process's id.
+        process: u64,
+        /// What to do.
+        action: ProcessAction,
+    },
+    /// A process's frames, innermost first.
+    Stack {
+        /// The process's id.
+        process: u64,
+        /// At most this many frames.
+        count: usize,
+    },
     /// The client left: its evaluations are interrupted and its handles
     /// released.
     Disconnected,
@@ -169,6 +186,17 @@ pub enum LiveAnswer {
     Value(Shown),
     /// An inspected object.
     Inspection(Inspection),
+    /// Processes (one, after `Control`).
+    Processes(Vec<ProcessInfo>),
+    /// A process's frames, innermost first.
+    Stack {
+        /// The process.
+        process: u64,
+        /// The frames.
+        frames: Vec<FrameInfo>,
+        /// How many frames it has in all.
+        depth: usize,
+    },
     /// Handles released.
     Released {
         /// How many.
@@ -213,6 +241,68 @@ pub enum LiveAnswer {
     },
 }
 
+/// What `Control` does to a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// `suspend`.
+    Suspend,
+    /// `resume`.
+    Resume,
+    /// `terminate` (its unwind blocks run).
+    Terminate,
+}
+
+impl ProcessAction {
+    /// The protocol's (and Smalltalk's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessAction::Suspend => "suspend",
+            ProcessAction::Resume => "resume",
+            ProcessAction::Terminate => "terminate",
+        }
+    }
+
+    /// The action of a name.
+    pub fn from_name(name: &str) -> Option<ProcessAction> {
+        [ProcessAction::Suspend, ProcessAction::Resume, ProcessAction::Terminate].into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// A process as `processes` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its id (stable while the program runs).
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// Its priority.
+    pub priority: i64,
+    /// `running`, `ready`, `waiting`, `suspended` or `terminated`.
+    pub state: &'static str,
+    /// Its innermost frame: `Class>>selector (file:line)`, or empty.
+    pub top: String,
+    /// Whether it is a live client's evaluation.
+    pub evaluation: bool,
+}
+
+/// One frame of `stack`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// `Class>>selector` (with ` (block)` for a block).
+    pub method: String,
+    /// Its source file.
+    pub file: String,
+    /// The line it is at.
+    pub line: u32,
+    /// `self`.
+    pub receiver: Shown,
+    /// Its arguments, by name.
+    pub arguments: Vec<(String, Shown)>,
+    /// Its temporaries (frame temporaries, then captured variables), by
+    /// name.
+    pub temporaries: Vec<(String, Shown)>,
+}
+
 /// A slot of an object, by field name or by index (from 1, as `at:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SlotName {
@@ -233,6 +323,9 @@ pub struct Shown {
     /// Its handle.
     pub handle: u64,
 }
+
+/// Frames `stack` shows when a request does not say how many.
+pub const DEFAULT_FRAMES: usize = 50;
 
 /// Elements `inspect` shows when a request does not say how many.
 pub const DEFAULT_PAGE: usize = 100;

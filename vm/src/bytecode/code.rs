@@ -237,6 +237,12 @@ pub struct CompiledCode {
     pub lines: LineTable,
     /// The line the method or block starts on.
     pub line: u32,
+    /// Variable names, for debuggers: one per argument, one per frame
+    /// temporary (the names of the variables sharing it, joined by `/`;
+    /// empty for a hidden one such as a loop counter), then one per slot
+    /// of the context the activation makes when it starts (its captured
+    /// variables), if it makes one.
+    pub names: Vec<String>,
 }
 
 impl CompiledCode {

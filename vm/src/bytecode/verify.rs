@@ -331,6 +331,7 @@ mod tests {
             literals,
             lines: LineTable::default(),
             line: 1,
+            names: Vec::new(),
         }
     }
 

@@ -49,6 +49,7 @@ pub fn compile_method(ctx: &MethodContext<'_>, def: &MethodDef) -> Result<Compil
                 literals: Vec::new(),
                 lines: Default::default(),
                 line: def.span.line,
+                names: def.params.iter().map(|p| p.name.clone()).collect(),
             });
         }
         MethodBody::Primitive(Some(fallback)) => (fallback, true),
@@ -133,6 +134,11 @@ struct Unit {
     temp_top: u32,
     max_temps: u32,
     line: u32,
+    /// The names of the arguments, frame temporaries and own context
+    /// slots (see [`CompiledCode::names`]).
+    arg_names: Vec<String>,
+    temp_names: Vec<Vec<String>>,
+    context_names: Option<Vec<String>>,
 }
 
 impl Unit {
@@ -148,15 +154,40 @@ impl Unit {
             temp_top: 0,
             max_temps: 0,
             line,
+            arg_names: vec![String::new(); num_args as usize],
+            temp_names: Vec::new(),
+            context_names: None,
         }
     }
 
+    /// Notes that frame temporary `t` holds variable `name`.
+    fn name_temp(&mut self, t: u32, name: &str) {
+        let t = t as usize;
+        if self.temp_names.len() <= t {
+            self.temp_names.resize(t + 1, Vec::new());
+        }
+        if !self.temp_names[t].iter().any(|n| n == name) {
+            self.temp_names[t].push(name.to_string());
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names = self.arg_names.clone();
+        names.extend(
+            (0..self.max_temps as usize).map(|t| self.temp_names.get(t).map_or(String::new(), |n| n.join("/"))),
+        );
+        names.extend(self.context_names.iter().flatten().cloned());
+        names
+    }
+
     fn finish(self, ctx: &MethodContext<'_>, span: Span) -> Result<CompiledCode> {
+        let names = self.names();
         let assembled = self
             .asm
             .finish()
             .map_err(|e| CompileError::new(ctx.file, ctx.source, span, format!("internal compiler error: {e}")))?;
         Ok(CompiledCode {
+            names,
             kind: self.kind,
             num_args: self.num_args,
             num_temps: self.max_temps,
@@ -270,6 +301,9 @@ impl Gen<'_> {
         }
         let mut next_slot = 0;
         let mut vars = Vec::new();
+        // The unit's own scope: its context's slots are named.
+        let own_scope = !self.scopes.iter().any(|s| s.unit == unit);
+        let mut context_names = Vec::new();
         // Parameters bound from the stack are popped last-first, but inlined
         // blocks take at most one, so order does not matter.
         for (i, p) in params.iter().enumerate() {
@@ -282,6 +316,7 @@ impl Gen<'_> {
                     ParamSource::Stack | ParamSource::NoParams => {}
                 }
                 self.emit(Insn::PopOuter { level: 0, index: slot });
+                context_names.push(p.name.clone());
                 Loc::Ctx { pos: ctx_pos, slot }
             } else {
                 match source {
@@ -307,6 +342,7 @@ impl Gen<'_> {
             let loc = if self.is_captured(t) {
                 let slot = next_slot;
                 next_slot += 1;
+                context_names.push(t.name.clone());
                 Loc::Ctx { pos: ctx_pos, slot }
             } else {
                 let index = self.alloc_temp();
@@ -318,6 +354,21 @@ impl Gen<'_> {
                 Loc::Temp(index)
             };
             vars.push(Var { name: t.name.clone(), loc });
+        }
+        let u = &mut self.units[unit];
+        if matches!(source, ParamSource::Args) {
+            // A captured argument's frame slot still holds what it was passed.
+            for (slot, p) in u.arg_names.iter_mut().zip(params) {
+                *slot = p.name.clone();
+            }
+        }
+        for v in &vars {
+            if let Loc::Temp(t) = &v.loc {
+                u.name_temp(*t, &v.name);
+            }
+        }
+        if own_scope && made_context {
+            u.context_names = Some(context_names);
         }
         self.scopes.push(Scope { vars, unit, made_context, temp_mark });
         Ok(())

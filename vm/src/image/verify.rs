@@ -441,6 +441,7 @@ fn decompile(c: &Checker, o: Obj, depth: usize) -> std::result::Result<CompiledC
         literals,
         lines,
         line: int(METHOD_LINE)? as u32,
+        names: Vec::new(),
     })
 }
 

@@ -274,6 +274,15 @@ impl Universe {
         m.set_slot_raw(METHOD_OUTER, outer);
         m.set_slot_raw(METHOD_LINE, Value::small(i64::from(code.line)));
         m.set_slot_raw(METHOD_FILE, file);
+        m.set_slot_raw(METHOD_NAMES, nil);
+        if code.names.iter().any(|n| !n.is_empty()) {
+            let names = self.alloc_old(self.known.array, Format::Array, code.names.len())?;
+            for (i, n) in code.names.iter().enumerate() {
+                let sym = self.intern(n)?;
+                names.set_slot_raw(i, sym);
+            }
+            m.set_slot_raw(METHOD_NAMES, names);
+        }
         let bytecode = self.alloc_old(self.known.byte_array, Format::ByteArray, code.code.len())?;
         bytecode.bytes_mut().copy_from_slice(&code.code);
         m.set_slot_raw(METHOD_BYTECODE, bytecode);
