@@ -1178,3 +1178,149 @@ fn processes_are_listed_suspended_resumed_terminated_and_their_stacks_shown() {
         assert_eq!(p.stdout(), "started\ncleaned up\nstopped\n", "{mode}");
     }
 }
+
+/// A program that waits for a client's go-ahead, then computes with a bug
+/// (a division by zero), twice.
+const CALC: &str = "Calc = (
+    run = (
+        [ Calc go ] whileFalse: [ (Delay forMilliseconds: 2) wait ].
+        ('ratio ' + (self ratio: 10 over: 0) printString) println.
+        ('second ' + (self second: 3) printString) println
+    )
+    ratio: n over: d = ( | scaled | scaled := n * 10. ^scaled / d )
+    second: x = ( ^self broken: x + 1 )
+    broken: y = ( ^y foo )
+    ----
+    | go |
+    go = ( ^go == true )
+    go: b = ( go := b )
+)";
+
+/// The next event of `c` (replies skipped).
+fn event(c: &mut Conn) -> Value {
+    loop {
+        let v = c.line();
+        if v.get("event").is_some() {
+            return v;
+        }
+    }
+}
+
+fn frame_index(stack: &Value, method: &str) -> u64 {
+    let frames = stack["frames"].as_array().unwrap_or_else(|| panic!("{stack}"));
+    frames.iter().find(|f| f["method"] == method).unwrap_or_else(|| panic!("no {method}: {stack}"))["index"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn a_process_stopped_at_an_error_is_fixed_restarted_and_finishes() {
+    let s = scratch("debug");
+    s.class("Calc", CALC);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Calc");
+        let mut c = p.connect();
+        c.eval(1, "Calc go: true");
+        let e = event(&mut c);
+        assert_eq!((e["event"].as_str(), e["reason"].as_str()), (Some("stopped"), Some("error")), "{mode}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("zero"), "{e}");
+        let id = e["process"].as_u64().unwrap();
+        let r = c.call(2, json!({ "op": "processes" }));
+        let main = r["processes"].as_array().unwrap().iter().find(|p| p["id"] == id).cloned().unwrap();
+        assert_eq!((main["name"].as_str(), main["state"].as_str()), (Some("main"), Some("suspended")), "{r}");
+        let stack = c.call(3, json!({ "op": "stack", "process": id }));
+        let k = frame_index(&stack, "Calc>>ratio:over:");
+        // The frame's variables are in scope of an evaluation there.
+        let r = c.call(4, json!({ "op": "eval", "process": id, "frame": k, "source": "scaled + n + d" }));
+        assert_eq!(ok_value(&r), "110", "{mode}: {r}");
+        // Fix the method, restart its frame, let the process go on.
+        let r = c.call(5, json!({ "op": "define", "class": "Calc", "source": "ratio: n over: d = ( ^d = 0 ifTrue: [ n * 0 + 5 ] ifFalse: [ n / d ] )" }));
+        assert_eq!(r["ok"], true, "{r}");
+        let r = c.call(6, json!({ "op": "restart", "process": id, "frame": k }));
+        assert_eq!(
+            r["processes"][0]["top"].as_str().map(|t| t.starts_with("Calc>>ratio:over:")),
+            Some(true),
+            "{mode}: {r}"
+        );
+        assert_eq!(error_kind(&c.call(7, json!({ "op": "step", "process": id, "kind": "over" }))), "unsupported");
+        c.call(8, json!({ "op": "continue", "process": id }));
+        p.wait_for_output("ratio 5");
+        // The second error: return a value from the failing frame instead.
+        let e = event(&mut c);
+        assert_eq!((e["reason"].as_str(), e["process"].as_u64()), (Some("error"), Some(id)), "{e}");
+        let stack = c.call(9, json!({ "op": "stack", "process": id }));
+        let k = frame_index(&stack, "Calc>>broken:");
+        let r = c.call(10, json!({ "op": "return", "process": id, "frame": k, "source": "6 * 7" }));
+        assert_eq!(ok_value(&r), "42", "{mode}: {r}");
+        c.call(11, json!({ "op": "continue", "process": id }));
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "ratio 5\nsecond 42\n", "{mode}");
+    }
+}
+
+#[test]
+fn a_hot_loop_is_paused_and_continued_and_a_stopped_process_ends_when_its_client_leaves() {
+    let s = scratch("pause");
+    s.class("Idle", IDLE);
+    s.class("Ticker", "Ticker = ( run = ( [ true ] whileTrue: [ 'tick' println. (Delay forMilliseconds: 5) wait ] ) )");
+    s.class("Calc", CALC);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Idle");
+        let mut c = p.connect();
+        let r = c.call(1, json!({ "op": "processes" }));
+        let id =
+            r["processes"].as_array().unwrap().iter().find(|p| p["name"] == "main").unwrap()["id"].as_u64().unwrap();
+        // The event and the reply come in either order.
+        c.send_raw(&json!({ "id": 2, "op": "pause", "process": id }).to_string());
+        let (mut reply, mut stopped) = (None, None);
+        while reply.is_none() || stopped.is_none() {
+            let v = c.line();
+            if v["id"] == 2 {
+                reply = Some(v);
+            } else if v["event"] == "stopped" {
+                stopped = Some(v);
+            }
+        }
+        let (r, e) = (reply.unwrap(), stopped.unwrap());
+        assert_eq!(r["processes"][0]["state"], "suspended", "{mode}: {r}");
+        assert_eq!((e["reason"].as_str(), e["process"].as_u64()), (Some("pause"), Some(id)), "{e}");
+        let stack = c.call(3, json!({ "op": "stack", "process": id }));
+        assert!(stack["frames"].as_array().unwrap().iter().any(|f| f["method"] == "Idle>>run"), "{mode}: {stack}");
+        let r = c.call(4, json!({ "op": "continue", "process": id }));
+        assert_ne!(r["processes"][0]["state"], "suspended", "{r}");
+        c.eval(5, "Idle stop: true");
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+
+        // Paused, a process goes on by itself when its client leaves.
+        let mut p = s.start(&[mode], "Ticker");
+        let mut c = p.connect();
+        p.wait_for_output("tick");
+        let r = c.call(1, json!({ "op": "processes" }));
+        let id = r["processes"].as_array().unwrap().iter().find(|p| p["name"] == "main").unwrap()["id"].as_u64().unwrap();
+        let r = c.call(2, json!({ "op": "pause", "process": id }));
+        assert_eq!(r["processes"][0]["state"], "suspended", "{mode}: {r}");
+        // Output is flushed within 100 ms: what it printed before is out by then.
+        std::thread::sleep(Duration::from_millis(200));
+        let ticks = p.stdout().lines().count();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(p.stdout().lines().count(), ticks, "{mode}: a paused process does not run");
+        drop(c);
+        let start = Instant::now();
+        while p.stdout().lines().count() <= ticks {
+            assert!(start.elapsed() < Duration::from_secs(20), "{mode}: the paused process stays paused");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = p.child.kill();
+
+        // Nobody left to look at it: the stopped main process ends the
+        // program with the report, as without a client.
+        let mut p = s.start(&[mode], "Calc");
+        let mut c = p.connect();
+        c.eval(1, "Calc go: true");
+        assert_eq!(event(&mut c)["reason"], "error");
+        drop(c);
+        let status = p.wait();
+        assert_eq!(status.code(), Some(1), "{mode}: {}", p.stderr());
+        assert!(p.stderr().contains("Calc>>ratio:over:"), "{mode}: {}", p.stderr());
+    }
+}

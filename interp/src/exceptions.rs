@@ -523,6 +523,9 @@ impl Interpreter {
         let on_stdout = self.peek(0) == self.u.known.true_;
         let (top, pc) = self.signal_point(exception);
         let trace = self.stack_trace_from(top, pc);
+        if self.stop_for_client(argc, &text, &trace)? {
+            return Ok(());
+        }
         if self.in_main_process() {
             return Err(Flow::Stop(Box::new(Stop::Error { message: text, trace, on_stdout })));
         }

@@ -956,6 +956,40 @@ impl Interpreter {
         }
     }
 
+    /// Suspends the active process inside a primitive that has answered
+    /// (its frames are kept; resumed, it goes on after the primitive).
+    pub(crate) fn suspend_active(&mut self) -> Step {
+        let active = self.active_index()?;
+        let process = self.proc_object(active);
+        self.set_state(process, State::Suspended);
+        self.run_next(false)?;
+        self.forget_suspended(active);
+        Ok(())
+    }
+
+    /// Makes the suspended `process` ready (as `resume` does).
+    pub(crate) fn resume_suspended(&mut self, process: Value) {
+        if self.state_of(process) != State::Suspended {
+            return;
+        }
+        let index = match self.index_of(process) {
+            Some(i) => i,
+            None => self.register(process),
+        };
+        self.make_ready(index, false);
+    }
+
+    /// Whether `process` is suspended (its frames kept in it, so they may
+    /// be changed).
+    pub(crate) fn is_suspended(&self, process: Value) -> bool {
+        self.state_of(process) == State::Suspended
+    }
+
+    /// Whether `process` is the main one.
+    pub(crate) fn is_main_process(&self, process: Value) -> bool {
+        self.scheduler.main.is_some_and(|m| self.proc_object(m) == process)
+    }
+
     /// Ends the active process (not the main one) without unwinding: its
     /// frames are dropped and the next ready process runs.
     pub(crate) fn end_active_process(&mut self) -> Step {

@@ -230,6 +230,8 @@ fn connection(
             }
         })
     };
+    // From now on the client gets the program's events.
+    let _ = handle.send(LiveRequest { id: 0, client, op: LiveOp::Connected, reply: reply_tx.clone() });
     let mut next = 1u64;
     let mut reader = BufReader::new(stream);
     loop {

@@ -4,8 +4,8 @@
 //! events.
 
 use interp::live::{
-    DEFAULT_FRAMES, DEFAULT_PAGE, LiveAnswer, LiveFailure, LiveOp, LiveReply, ProcessAction, ProcessInfo, Shown,
-    SlotName,
+    DEFAULT_FRAMES, DEFAULT_PAGE, LiveAnswer, LiveEvent, LiveFailure, LiveOp, LiveReply, ProcessAction, ProcessInfo,
+    Shown, SlotName,
 };
 use serde_json::{Map, Value, json};
 
@@ -39,6 +39,11 @@ pub const OPERATIONS: &[&str] = &[
     "resume",
     "terminate",
     "stack",
+    "pause",
+    "continue",
+    "restart",
+    "return",
+    "step",
 ];
 
 /// A decoded request.
@@ -114,7 +119,14 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
     let request = match op.as_str() {
         "describe" => Request::Describe,
         "save" => Request::Program(LiveOp::Save { path: text(&obj, "path")? }),
-        "eval" => Request::Program(LiveOp::Eval { source: text(&obj, "source")? }),
+        "eval" => match number(&obj, "process")? {
+            None => Request::Program(LiveOp::Eval { source: text(&obj, "source")? }),
+            Some(process) => Request::Program(LiveOp::EvalInFrame {
+                source: text(&obj, "source")?,
+                process,
+                frame: number(&obj, "frame")?.unwrap_or(0) as usize,
+            }),
+        },
         "interrupt" => Request::Program(LiveOp::Interrupt { target: None }),
         "define" => match optional_text(&obj, "class")? {
             Some(class) => Request::Program(LiveOp::DefineMethod {
@@ -163,6 +175,24 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
             })
         }
         "processes" => Request::Program(LiveOp::Processes),
+        "pause" => Request::Program(LiveOp::Pause { process: required_number(&obj, "process")? }),
+        "continue" => Request::Program(LiveOp::Continue { process: required_number(&obj, "process")? }),
+        "restart" => Request::Program(LiveOp::Restart {
+            process: required_number(&obj, "process")?,
+            frame: required_number(&obj, "frame")? as usize,
+        }),
+        "return" => Request::Program(LiveOp::Return {
+            process: required_number(&obj, "process")?,
+            frame: required_number(&obj, "frame")? as usize,
+            source: text(&obj, "source")?,
+        }),
+        "step" => {
+            let kind = text(&obj, "kind")?;
+            if !["over", "into", "out"].contains(&kind.as_str()) {
+                return Err(BadRequest(format!("\"kind\" is over, into or out, not \"{kind}\"")));
+            }
+            Request::Program(LiveOp::Step { process: required_number(&obj, "process")?, kind })
+        }
         "suspend" | "resume" | "terminate" => Request::Program(LiveOp::Control {
             process: required_number(&obj, "process")?,
             action: ProcessAction::from_name(&op).expect("one of the three"),
@@ -208,8 +238,27 @@ pub fn error_line(id: &Value, kind: &str, message: &str, trace: &str) -> String 
     json!({ "id": id, "ok": false, "error": error }).to_string()
 }
 
-/// The line of a reply from the program.
+/// The line of an event.
+pub fn event_line(event: &LiveEvent) -> String {
+    match event {
+        LiveEvent::Stopped { process, reason, message, trace } => {
+            let mut e = json!({ "event": "stopped", "process": process, "reason": reason });
+            if !message.is_empty() {
+                e["message"] = json!(message);
+            }
+            if !trace.is_empty() {
+                e["trace"] = json!(trace);
+            }
+            e.to_string()
+        }
+    }
+}
+
+/// The line of a reply from the program (or of an event it sent).
 pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
+    if let Ok(LiveAnswer::Event(event)) = &reply.outcome {
+        return event_line(event);
+    }
     match &reply.outcome {
         Ok(answer) => {
             let mut out = json!({ "id": id, "ok": true });
@@ -244,6 +293,7 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                     out["elements"] = Value::Array(elements);
                 }
                 LiveAnswer::Released { count } => out["released"] = json!(count),
+                LiveAnswer::Event(_) => {}
                 LiveAnswer::Processes(list) => out["processes"] = Value::Array(list.iter().map(process_json).collect()),
                 LiveAnswer::Stack { process, frames, depth } => {
                     let named = |list: &[(String, Shown)]| -> Value {
@@ -390,7 +440,7 @@ mod tests {
     #[test]
     fn every_failure_kind_is_a_documented_error_kind() {
         use interp::live::FailureKind::*;
-        for k in [Compile, Error, Interrupted, Refused, NotFound] {
+        for k in [Compile, Error, Interrupted, Refused, NotFound, Unsupported] {
             assert!(ERROR_KINDS.contains(&k.name()), "{}", k.name());
         }
     }

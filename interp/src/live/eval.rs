@@ -124,6 +124,16 @@ impl Interpreter {
                     .store_slot(client, target, index, value)
                     .map(|()| LiveAnswer::Value(self.show(client, value, print))),
                 Then::Process(process) => Ok(LiveAnswer::Processes(vec![self.process_info(process)])),
+                Then::Paused(process) => {
+                    self.live_mut().paused.push(process);
+                    let event =
+                        LiveEvent::Stopped { process, reason: "pause", message: String::new(), trace: String::new() };
+                    self.broadcast(event);
+                    Ok(LiveAnswer::Processes(vec![self.process_info(process)]))
+                }
+                Then::Return { process, frame } => self
+                    .return_from_frame(process, frame, value)
+                    .map(|()| LiveAnswer::Value(self.show(client, value, print))),
                 Then::Inspect { .. } | Then::Stack { .. } => Err(internal("an evaluation answered a printing".into())),
             };
             let _ = pending.reply.send(LiveReply { id: pending.id, outcome });

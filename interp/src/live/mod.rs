@@ -37,6 +37,7 @@ use crate::error::Stop;
 use crate::{Flow, Interpreter, Step};
 
 mod browse;
+mod debug;
 mod edits;
 mod eval;
 mod inspect;
@@ -72,6 +73,11 @@ enum Then {
     /// A process was suspended, resumed or terminated: its state is the
     /// answer.
     Process(u64),
+    /// A process was paused: its state is the answer, and every client
+    /// gets a `stopped` event.
+    Paused(u64),
+    /// The value is returned from frame `frame` of process `process`.
+    Return { process: u64, frame: usize },
     /// The printStrings of the objects of `handles` (per frame: receiver,
     /// arguments, temporaries) make a stack.
     Stack { process: u64, handles: Vec<u64>, frames: Vec<FrameShape>, depth: usize },
@@ -94,6 +100,12 @@ struct FrameShape {
     line: u32,
     arguments: Vec<String>,
     temporaries: Vec<String>,
+}
+
+/// A process stopped at an error nobody handled.
+struct Stopped {
+    message: String,
+    trace: String,
 }
 
 /// An object a client holds a handle to.
@@ -200,6 +212,12 @@ pub(crate) struct LiveState {
     /// Processes clients were shown, by id (kept, so a suspended process
     /// stays listed).
     processes: Vec<(u64, PinId)>,
+    /// Where each connected client's events go.
+    subscribers: HashMap<u64, Sender<LiveReply>>,
+    /// Processes stopped at errors, by id.
+    stopped: HashMap<u64, Stopped>,
+    /// Processes clients paused (they go on when the last client leaves).
+    paused: Vec<u64>,
 }
 
 impl Interpreter {
@@ -217,6 +235,9 @@ impl Interpreter {
             handles: HashMap::new(),
             next_handle: 0,
             processes: Vec::new(),
+            subscribers: HashMap::new(),
+            stopped: HashMap::new(),
+            paused: Vec::new(),
         }));
         LiveHandle {
             requests: tx,
@@ -273,11 +294,59 @@ impl Interpreter {
                         Ok(LiveAnswer::Interrupted { evaluations: n })
                     }
                 }
-                LiveOp::Disconnected => {
-                    scheduled |= self.interrupt_evals(client, None, idle)? > 0;
-                    self.release(client, None);
+                LiveOp::Connected => {
+                    self.live_mut().subscribers.insert(client, reply.clone());
                     continue;
                 }
+                LiveOp::Disconnected => {
+                    self.interrupt_evals(client, None, idle)?;
+                    self.release(client, None);
+                    self.live_mut().subscribers.remove(&client);
+                    self.release_stopped()?;
+                    scheduled = true;
+                    continue;
+                }
+                LiveOp::EvalInFrame { source, process, frame } => {
+                    match self.start_eval_in_frame((id, client, &reply), process, frame, &source) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Pause { process } => {
+                    match self.start_control_then(
+                        (id, client, &reply),
+                        process,
+                        ProcessAction::Suspend,
+                        Then::Paused(process),
+                    ) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Continue { process } => {
+                    scheduled = true;
+                    self.continue_process(process)
+                }
+                LiveOp::Restart { process, frame } => self.restart_process_frame(process, frame),
+                LiveOp::Return { process, frame, source } => {
+                    match self.start_return((id, client, &reply), process, frame, &source) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::Step { .. } => Err(failure(
+                    FailureKind::Unsupported,
+                    "stepping is not built yet: restart the frame, or return from it, and continue",
+                )),
                 LiveOp::Inspect { handle, offset, count } => {
                     match self.start_inspect((id, client, &reply), handle, offset, count) {
                         Ok(()) => {

@@ -27,7 +27,7 @@ impl Interpreter {
     }
 
     /// The process of `id`.
-    fn process_of(&self, id: u64) -> Result<Value, LiveFailure> {
+    pub(super) fn process_of(&self, id: u64) -> Result<Value, LiveFailure> {
         self.live_ref()
             .processes
             .iter()
@@ -101,6 +101,17 @@ impl Interpreter {
         id: u64,
         action: ProcessAction,
     ) -> Result<(), LiveFailure> {
+        self.start_control_then(request, id, action, Then::Process(id))
+    }
+
+    /// [`Interpreter::start_control`], answering as `then` says.
+    pub(super) fn start_control_then(
+        &mut self,
+        request: (u64, u64, &Sender<LiveReply>),
+        id: u64,
+        action: ProcessAction,
+        then: Then,
+    ) -> Result<(), LiveFailure> {
         let (request_id, client, reply) = request;
         let process = self.process_of(id)?;
         let method = self.live_method(&format!("doIt: p = ( p {}. ^p )", action.name()))?;
@@ -113,7 +124,10 @@ impl Interpreter {
         let process = self.process_of(id).unwrap_or(process);
         self.u.heap.store(args, 0, process);
         let nil = self.u.nil();
-        let pending = PendingEval { id: request_id, client, reply: reply.clone(), then: Then::Process(id) };
+        if action == ProcessAction::Terminate {
+            self.live_mut().stopped.remove(&id);
+        }
+        let pending = PendingEval { id: request_id, client, reply: reply.clone(), then };
         self.start_live_process(pending, method, args, nil)
     }
 

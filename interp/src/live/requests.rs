@@ -148,6 +148,59 @@ pub enum LiveOp {
         /// The handles.
         handles: Option<Vec<u64>>,
     },
+    /// A client connected: it gets the events from now on.
+    Connected,
+    /// Evaluate statements in a frame of a suspended (or stopped) process:
+    /// its receiver is `self`, its arguments and temporaries are in scope
+    /// (assigning them changes only the evaluation's copies).
+    EvalInFrame {
+        /// The statements.
+        source: String,
+        /// The process's id.
+        process: u64,
+        /// The frame (0: innermost).
+        frame: usize,
+    },
+    /// Stop a process at its next safepoint (a `stopped` event tells every
+    /// client).
+    Pause {
+        /// The process's id.
+        process: u64,
+    },
+    /// Let a paused, suspended or stopped process go on (a process stopped
+    /// at an error goes on as if the error's signal had answered nil).
+    Continue {
+        /// The process's id.
+        process: u64,
+    },
+    /// Start a frame of a suspended (or stopped) process again from its
+    /// first bytecode, in its method's current version (the frames above
+    /// it are dropped, their unwind blocks not run); the process stays
+    /// stopped until `continue`.
+    Restart {
+        /// The process's id.
+        process: u64,
+        /// The frame (0: innermost).
+        frame: usize,
+    },
+    /// Return the value of an expression from a frame of a suspended (or
+    /// stopped) process: the frames from it up are dropped and its caller
+    /// gets the value.
+    Return {
+        /// The process's id.
+        process: u64,
+        /// The frame (0: innermost).
+        frame: usize,
+        /// The expression.
+        source: String,
+    },
+    /// Step a stopped process by source line (not built yet: refused).
+    Step {
+        /// The process's id.
+        process: u64,
+        /// `over`, `into` or `out`.
+        kind: String,
+    },
     /// The processes.
     Processes,
     /// Suspend, resume or terminate a process (as `aProcess suspend`
@@ -186,6 +239,8 @@ pub enum LiveAnswer {
     Value(Shown),
     /// An inspected object.
     Inspection(Inspection),
+    /// An event for every connected client (not a reply).
+    Event(LiveEvent),
     /// Processes (one, after `Control`).
     Processes(Vec<ProcessInfo>),
     /// A process's frames, innermost first.
@@ -238,6 +293,23 @@ pub enum LiveAnswer {
         path: String,
         /// How many edits the file holds.
         edits: usize,
+    },
+}
+
+/// What the program tells every connected client unasked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// A process stopped: at an error nobody handled (while a client was
+    /// connected), or because a client paused it.
+    Stopped {
+        /// The process's id.
+        process: u64,
+        /// `error` or `pause`.
+        reason: &'static str,
+        /// The error's message (empty for a pause).
+        message: String,
+        /// The stack where it was signalled (empty for a pause).
+        trace: String,
     },
 }
 
@@ -415,6 +487,8 @@ pub enum FailureKind {
     Refused,
     /// No such class or method.
     NotFound,
+    /// This server does not do that yet.
+    Unsupported,
 }
 
 impl FailureKind {
@@ -426,6 +500,7 @@ impl FailureKind {
             FailureKind::Interrupted => "interrupted",
             FailureKind::Refused => "refused",
             FailureKind::NotFound => "notFound",
+            FailureKind::Unsupported => "unsupported",
         }
     }
 }
