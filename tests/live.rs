@@ -1296,7 +1296,8 @@ fn a_hot_loop_is_paused_and_continued_and_a_stopped_process_ends_when_its_client
         let mut c = p.connect();
         p.wait_for_output("tick");
         let r = c.call(1, json!({ "op": "processes" }));
-        let id = r["processes"].as_array().unwrap().iter().find(|p| p["name"] == "main").unwrap()["id"].as_u64().unwrap();
+        let id =
+            r["processes"].as_array().unwrap().iter().find(|p| p["name"] == "main").unwrap()["id"].as_u64().unwrap();
         let r = c.call(2, json!({ "op": "pause", "process": id }));
         assert_eq!(r["processes"][0]["state"], "suspended", "{mode}: {r}");
         // Output is flushed within 100 ms: what it printed before is out by then.

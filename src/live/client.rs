@@ -64,6 +64,18 @@ Commands:
                                      store EXPR's value into a field or
                                      element I (from 1) of @N
   :release [@N...]                   let the program forget handles (all)
+  :processes                         every process: id, state, where it is
+  :stack P [COUNT]                   the frames of process P, with their
+                                     receivers, arguments and temporaries
+  :pause P, :continue P              stop process P at its next safepoint;
+                                     let a paused or stopped one go on
+  :suspend P, :resume P, :terminate P
+                                     as the messages to the Process do
+  :restart P FRAME                   start frame FRAME of a stopped process
+                                     again, in its method's current version
+  :return P FRAME EXPR               return EXPR's value from that frame
+  :in P FRAME EXPR                   evaluate EXPR in that frame (self and
+                                     its variables in scope)
   :stats                             the edits so far and what they
                                      invalidated
   :describe                          what the program is
@@ -225,6 +237,19 @@ impl Connection {
 fn print_event(event: &Value) {
     match event["event"].as_str() {
         Some("exit") => eprintln!("(the program exited with status {})", event["status"]),
+        Some("stopped") => {
+            if let Some(trace) = event["trace"].as_str() {
+                eprint!("{trace}");
+            }
+            eprintln!(
+                "(process {} stopped: {}{}; :stack {} to look, :continue {} to go on)",
+                event["process"],
+                event["reason"].as_str().unwrap_or("?"),
+                event["message"].as_str().map(|m| format!(", {m}")).unwrap_or_default(),
+                event["process"],
+                event["process"]
+            );
+        }
         Some(other) => eprintln!("({other}: {event})"),
         None => {}
     }
@@ -284,6 +309,49 @@ fn show(reply: &Value) -> bool {
             );
             for e in edits {
                 say!("  {} ({} compiled methods invalidated)", e["edit"].as_str().unwrap_or(""), e["invalidated"]);
+            }
+        } else if let Some(list) = reply["processes"].as_array() {
+            for p in list {
+                say!(
+                    "{:>4}  {:<24} {:>3}  {:<10} {}{}",
+                    p["id"],
+                    p["name"].as_str().unwrap_or(""),
+                    p["priority"],
+                    p["state"].as_str().unwrap_or(""),
+                    p["top"].as_str().unwrap_or(""),
+                    if p["evaluation"] == json!(true) { "  (an evaluation)" } else { "" }
+                );
+            }
+        } else if let Some(frames) = reply["frames"].as_array() {
+            let shown = |v: &Value| {
+                format!(
+                    "{}  ({} @{})",
+                    v["value"].as_str().unwrap_or(""),
+                    v["class"].as_str().unwrap_or("?"),
+                    v["handle"]
+                )
+            };
+            for f in frames.iter().filter(|f| f["hidden"] != json!(true)) {
+                say!(
+                    "{:>3}  {}  ({}:{})",
+                    f["index"],
+                    f["method"].as_str().unwrap_or(""),
+                    f["file"].as_str().unwrap_or(""),
+                    f["line"]
+                );
+                say!("       self = {}", shown(&f["receiver"]));
+                for v in f["arguments"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(f["temporaries"].as_array().into_iter().flatten())
+                {
+                    say!("       {} = {}", v["name"].as_str().unwrap_or("?"), shown(v));
+                }
+            }
+            let depth = reply["depth"].as_u64().unwrap_or(0);
+            if depth > frames.len() as u64 {
+                say!("  ... {} of {depth} frames shown", frames.len());
             }
         } else if let Some(n) = reply["released"].as_u64() {
             say!("released {n} handle{}", if n == 1 { "" } else { "s" });
@@ -564,6 +632,31 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
                 None => json!({ "op": "set", "handle": handle, "field": slot, "source": source }),
             }
         }
+        "processes" => json!({ "op": "processes" }),
+        "stack" if !rest.is_empty() => {
+            let mut words = rest.split_whitespace();
+            let process = number_word(words.next(), "a process id")?;
+            match words.next() {
+                Some(n) => json!({ "op": "stack", "process": process, "count": number_word(Some(n), "a count")? }),
+                None => json!({ "op": "stack", "process": process }),
+            }
+        }
+        "pause" | "continue" | "suspend" | "resume" | "terminate" if !rest.is_empty() => {
+            json!({ "op": word, "process": number_word(Some(rest), "a process id")? })
+        }
+        "restart" if !rest.is_empty() => {
+            let mut words = rest.split_whitespace();
+            let process = number_word(words.next(), "a process id")?;
+            json!({ "op": "restart", "process": process, "frame": number_word(words.next(), "a frame number")? })
+        }
+        "return" | "in" if !rest.is_empty() => {
+            let (process, rest) = rest.split_once(char::is_whitespace).ok_or(":return P FRAME EXPR")?;
+            let (frame, source) = rest.trim_start().split_once(char::is_whitespace).ok_or(":return P FRAME EXPR")?;
+            let process = number_word(Some(process), "a process id")?;
+            let frame = number_word(Some(frame), "a frame number")?;
+            let op = if word == "in" { "eval" } else { "return" };
+            json!({ "op": op, "process": process, "frame": frame, "source": source })
+        }
         "release" if rest.is_empty() => json!({ "op": "release" }),
         "release" => {
             let handles = rest.split_whitespace().map(handle_number).collect::<Result<Vec<_>, _>>()?;
@@ -571,6 +664,12 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
         }
         _ => return Err(format!("unknown command :{word} (or it lacks its argument); :help lists them")),
     }))
+}
+
+/// A number a command needs.
+fn number_word(word: Option<&str>, what: &str) -> Result<u64, String> {
+    let w = word.ok_or(format!("{what} is missing"))?;
+    w.parse().map_err(|_| format!("{w}: {what} is a whole number"))
 }
 
 /// A handle as the session writes it: `@12` or `12`.

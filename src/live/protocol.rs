@@ -319,6 +319,7 @@ pub fn reply_line(id: &Value, reply: &LiveReply) -> String {
                                 "receiver": shown_json(&f.receiver),
                                 "arguments": named(&f.arguments),
                                 "temporaries": named(&f.temporaries),
+                                "hidden": f.hidden,
                             })
                         })
                         .collect();

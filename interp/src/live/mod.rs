@@ -100,6 +100,7 @@ struct FrameShape {
     line: u32,
     arguments: Vec<String>,
     temporaries: Vec<String>,
+    hidden: bool,
 }
 
 /// A process stopped at an error nobody handled.
@@ -212,6 +213,8 @@ pub(crate) struct LiveState {
     /// Processes clients were shown, by id (kept, so a suspended process
     /// stays listed).
     processes: Vec<(u64, PinId)>,
+    /// The next process id.
+    next_process: u64,
     /// Where each connected client's events go.
     subscribers: HashMap<u64, Sender<LiveReply>>,
     /// Processes stopped at errors, by id.
@@ -235,6 +238,7 @@ impl Interpreter {
             handles: HashMap::new(),
             next_handle: 0,
             processes: Vec::new(),
+            next_process: 1,
             subscribers: HashMap::new(),
             stopped: HashMap::new(),
             paused: Vec::new(),

@@ -16,10 +16,24 @@ impl Interpreter {
         }
         let pin = self.u.pin(process);
         let live = self.live_mut();
-        live.next_handle += 1;
-        let id = live.next_handle;
+        let id = live.next_process;
+        live.next_process += 1;
         live.processes.push((id, pin));
         id
+    }
+
+    /// Whether `v` is an Exception (of the kernel's class or a subclass).
+    fn is_exception(&self, v: Value) -> bool {
+        let exception = self.kernel.exception;
+        let mut class = self.u.class_of(v);
+        let nil = self.u.nil();
+        while class != nil && class.is_pointer() {
+            if class == exception {
+                return true;
+            }
+            class = class.slot(CLASS_SUPERCLASS);
+        }
+        false
     }
 
     fn live_ref(&self) -> &LiveState {
@@ -174,7 +188,14 @@ impl Interpreter {
             }
             let line = self.u.line_at(method, pc.saturating_sub(1));
             let file = self.u.text_or_describe(method.slot(METHOD_FILE));
-            shapes.push(FrameShape { method: self.method_name(method), file, line, arguments, temporaries });
+            // The kernel's own part of signalling an error (and of other
+            // machinery it marks hidden).
+            let flags = vm::bytecode::CodeFlags::from_bits(
+                (method.slot(METHOD_INFO).as_int().unwrap_or(0) >> METHOD_INFO_FLAGS_SHIFT) as u8,
+            );
+            let receiver = word(fp + crate::frame::FRAME_SELF);
+            let hidden = flags.contains(vm::bytecode::CodeFlags::HIDDEN) || self.is_exception(receiver);
+            shapes.push(FrameShape { method: self.method_name(method), file, line, arguments, temporaries, hidden });
         }
         let handles: Vec<u64> = values.into_iter().map(|v| self.hold(client, v)).collect();
         let then = Then::Stack { process: id, handles, frames: shapes, depth };
@@ -207,7 +228,15 @@ impl Interpreter {
                 let receiver = next();
                 let arguments = f.arguments.into_iter().map(|n| (n, next())).collect();
                 let temporaries = f.temporaries.into_iter().map(|n| (n, next())).collect();
-                FrameInfo { method: f.method, file: f.file, line: f.line, receiver, arguments, temporaries }
+                FrameInfo {
+                    method: f.method,
+                    file: f.file,
+                    line: f.line,
+                    receiver,
+                    arguments,
+                    temporaries,
+                    hidden: f.hidden,
+                }
             })
             .collect();
         Ok(LiveAnswer::Stack { process, frames, depth })

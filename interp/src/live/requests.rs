@@ -373,6 +373,9 @@ pub struct FrameInfo {
     /// Its temporaries (frame temporaries, then captured variables), by
     /// name.
     pub temporaries: Vec<(String, Shown)>,
+    /// Whether it is the kernel's own machinery (signalling an error), which
+    /// a debugger may leave out.
+    pub hidden: bool,
 }
 
 /// A slot of an object, by field name or by index (from 1, as `at:`).
