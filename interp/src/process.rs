@@ -473,6 +473,11 @@ impl Interpreter {
             }
             let deadline = self.scheduler.timers.peek().map(|Reverse((d, _, _))| *d);
             if deadline.is_none() && !self.live_waits() {
+                // The last client's leaving may still be on its way: it
+                // lets stopped and paused processes go on (or end).
+                if self.live.is_some() && self.serve_live(true)? && self.scheduler.highest_ready().is_some() {
+                    continue;
+                }
                 return Err(self.deadlock());
             }
             // Nothing can run before the next timer (or live request):

@@ -291,8 +291,10 @@ fn connection(
     }
     // The client left (or the program ends): its evaluations stop, and
     // nothing else of it stays.
-    handle.clients.fetch_sub(1, Ordering::AcqRel);
     let _ = handle.send(LiveRequest { id: 0, client, op: LiveOp::Disconnected, reply: reply_tx.clone() });
+    handle.clients.fetch_sub(1, Ordering::AcqRel);
+    // Wakes a program waiting only because a client was connected.
+    handle.interrupts.request(vm::interrupts::LIVE);
     drop(reply_tx);
     // The replies made before come first.
     let _ = writer_thread.join();

@@ -12,8 +12,6 @@
 //! interpreter, which enters native code again at the next method entry,
 //! so no native activation ever sees a changed frame.
 
-use std::sync::atomic::Ordering;
-
 use super::*;
 use crate::frame::*;
 
@@ -29,7 +27,7 @@ impl Interpreter {
     /// (`argc` arguments): with a client connected, the active process
     /// stops (answers whether it did; the primitive has then answered).
     pub(crate) fn stop_for_client(&mut self, argc: usize, text: &str, trace: &str) -> Result<bool, Flow> {
-        if self.live.is_none() || self.live_clients.load(Ordering::Acquire) == 0 || !self.kernel.processes_ok {
+        if self.live.as_ref().is_none_or(|l| l.subscribers.is_empty()) || !self.kernel.processes_ok {
             return Ok(false);
         }
         let index = self.active_index()?;
@@ -50,6 +48,10 @@ impl Interpreter {
         self.finish_primitive(argc, nil)?;
         self.suspend_active()?;
         Ok(true)
+    }
+
+    fn live_ref_subscribers_empty(&self) -> bool {
+        self.live.as_ref().is_none_or(|l| l.subscribers.is_empty())
     }
 
     /// The process of `id` if it is suspended (its frames may be changed).
@@ -90,7 +92,7 @@ impl Interpreter {
     /// program with the report; another reports and ends). Paused ones go
     /// on.
     pub(super) fn release_stopped(&mut self) -> Result<(), Flow> {
-        if self.live_clients.load(Ordering::Acquire) > 0 {
+        if !self.live_ref_subscribers_empty() {
             return Ok(());
         }
         for id in std::mem::take(&mut self.live_mut().paused) {
