@@ -119,6 +119,12 @@ pub struct Options {
     pub live_off: bool,
     /// `--load FILE`: files of live edits to apply before the program runs.
     pub load: Vec<String>,
+    /// `--listen=HOST:PORT`: a TCP endpoint for live connections too.
+    pub listen: Option<String>,
+    /// `--tls-cert FILE`: the TCP endpoint's certificate chain (PEM).
+    pub tls_cert: Option<String>,
+    /// `--tls-key FILE`: the private key of `--tls-cert` (PEM).
+    pub tls_key: Option<String>,
     /// `--jit=off|on|eager`.
     pub jit: JitChoice,
     /// `--jit-threshold=N`: activations before a method is compiled.
@@ -194,12 +200,22 @@ Options:
   --live=on|off          on (default): the same user may connect to the
                          running program with mica connect PID; off: no
                          connection endpoint is opened
+  --listen=HOST:PORT     also accept live connections over TCP from clients
+                         that give the token (written to a file only you may
+                         read; its path is printed): mica connect HOST:PORT
+                         --token-file FILE. Port 0 picks a free port. Only a
+                         loopback address (127.0.0.1, [::1]) without TLS
+  --tls-cert FILE        with --listen: speak TLS, with this certificate
+  --tls-key FILE         chain and its private key (PEM files); needed to
+                         listen on an address other machines reach
   --gc-stress            collect at every allocation and verify the heap
                          (slow; for testing the VM)
   -h, --help             print this help
   -V, --version          print the version
 
   mica connect PID ...   connect to a running program (mica connect --help)
+  mica connect HOST:PORT --token-file FILE ...
+                         connect over TCP to a program started with --listen
 ";
 
 fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
@@ -236,11 +252,58 @@ fn parse_size(text: &str) -> Result<usize, CliError> {
     Ok(bytes)
 }
 
+/// The options of the TCP endpoint, which take a value (after `=` or as
+/// the next argument).
+const REMOTE_OPTIONS: &[&str] = &["--listen", "--tls-cert", "--tls-key"];
+
+/// Sets the TCP endpoint's option `name` to `value`.
+fn remote_option(o: &mut Options, name: &str, value: &str) -> Result<(), CliError> {
+    if value.is_empty() {
+        return Err(CliError(format!("{name} needs a value")));
+    }
+    match name {
+        "--listen" => {
+            crate::live::remote::Address::parse(value).map_err(|e| CliError(format!("--listen: {e}")))?;
+            o.listen = Some(value.to_string());
+        }
+        "--tls-cert" => o.tls_cert = Some(value.to_string()),
+        _ => o.tls_key = Some(value.to_string()),
+    }
+    Ok(())
+}
+
+/// Whether the TCP endpoint's options go together.
+fn check_remote(o: &Options) -> Result<(), CliError> {
+    if o.help {
+        return Ok(());
+    }
+    if o.tls_cert.is_some() != o.tls_key.is_some() {
+        return Err(CliError("--tls-cert and --tls-key go together: a certificate chain and its private key".into()));
+    }
+    if o.listen.is_none() {
+        return match o.tls_cert {
+            Some(_) => Err(CliError("--tls-cert and --tls-key go with --listen=HOST:PORT".into())),
+            None => Ok(()),
+        };
+    }
+    if o.live_off {
+        return Err(CliError("--listen opens a live connection: it cannot go with --live=off".into()));
+    }
+    if o.command == Command::Source && (o.rest.is_empty() || o.dump.contains(&DumpKind::Bytecode)) {
+        return Err(CliError("--listen needs a program to run (a class, or mica run IMAGE)".into()));
+    }
+    Ok(())
+}
+
 /// Reads `arg` if it is an option of running a program (`--stats`,
 /// `--jit=...`, ...): whether it was one.
 fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
     let value = |prefix: &str| arg.strip_prefix(prefix);
-    if arg == "--stats" {
+    if let Some((name, v)) = arg.split_once('=')
+        && REMOTE_OPTIONS.contains(&name)
+    {
+        remote_option(o, name, v)?;
+    } else if arg == "--stats" {
         o.stats = true;
     } else if let Some(file) = value("--stats-json=") {
         if file.is_empty() {
@@ -344,6 +407,10 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
                 let value = args.get(i).ok_or_else(|| CliError("--load needs a file of live edits".into()))?;
                 o.load.push(value.clone());
             }
+            s if REMOTE_OPTIONS.contains(&s) => {
+                i += 1;
+                remote_option(&mut o, s, args.get(i).map_or("", String::as_str))?;
+            }
             "-cp" | "--classpath" | "-classpath" => {
                 i += 1;
                 let value =
@@ -368,6 +435,7 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
         }
         i += 1;
     }
+    check_remote(&o)?;
     Ok(o)
 }
 
@@ -398,6 +466,10 @@ fn parse_image_command(command: Command, args: &[String]) -> Result<Options, Cli
                 o.lib_paths.push(value("an image or a directory of images")?)
             }
             "--sealed" if command == Command::Bundle => o.sealed = true,
+            s if command == Command::Run && REMOTE_OPTIONS.contains(&s) => {
+                let v = value("see mica --help")?;
+                remote_option(&mut o, s, &v)?;
+            }
             s if command == Command::Run && run_option(&mut o, s)? => {}
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(CliError(format!("mica {name}: unknown option '{s}' (see mica {name} --help)")));
@@ -424,6 +496,7 @@ fn parse_image_command(command: Command, args: &[String]) -> Result<Options, Cli
     if matches!(command, Command::Build | Command::Link | Command::Bundle) && o.output.is_none() {
         return Err(CliError(format!("mica {name} needs -o FILE: where to write")));
     }
+    check_remote(&o)?;
     Ok(o)
 }
 
@@ -496,6 +569,23 @@ mod tests {
         assert!(parse(&args(&["--jit-threshold=x"])).unwrap_err().0.contains("needs a whole number"));
         assert!(parse(&args(&["-cp"])).unwrap_err().0.contains("needs a value"));
         assert!(parse(&args(&["--frobnicate"])).unwrap_err().0.contains("unknown option"));
+    }
+
+    #[test]
+    fn remote_options() {
+        let o = parse(&args(&["--listen=127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key=k.pem", "Main"])).unwrap();
+        assert_eq!(o.listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!((o.tls_cert.as_deref(), o.tls_key.as_deref()), (Some("c.pem"), Some("k.pem")));
+        let o = parse(&args(&["run", "--listen", "[::1]:7000", "app.mimg"])).unwrap();
+        assert_eq!(o.listen.as_deref(), Some("[::1]:7000"));
+        let e = |a: &[&str]| parse(&args(a)).unwrap_err().0;
+        assert!(e(&["--listen=nowhere", "Main"]).contains("HOST:PORT"), "{}", e(&["--listen=nowhere", "Main"]));
+        assert!(e(&["--listen"]).contains("needs a value"));
+        assert!(e(&["--listen=127.0.0.1:1", "--tls-cert=c", "Main"]).contains("go together"));
+        assert!(e(&["--tls-cert=c", "--tls-key=k", "Main"]).contains("go with --listen"));
+        assert!(e(&["--listen=127.0.0.1:1", "--live=off", "Main"]).contains("--live=off"));
+        assert!(e(&["--listen=127.0.0.1:1"]).contains("needs a program"));
+        assert!(e(&["run", "--listen=:1", "a.mimg"]).contains("no host"));
     }
 
     #[test]

@@ -324,7 +324,10 @@ fn run_prepared_with(options: &Options, images: Vec<Prepared>, edits: Vec<Prepar
         return fail(format!("{image_name}: its main class {main_name} is not defined"));
     };
     interp.set_eval_namespace(ns);
-    let endpoint = crate::go_live(options, &mut interp, &main_name, sealed);
+    let endpoint = match crate::go_live(options, &mut interp, &main_name, sealed) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     for p in edits {
         if let Err(e) = interp.apply_edits(p) {
             return fail(e);

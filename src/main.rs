@@ -135,7 +135,10 @@ fn run(options: &cli::Options) -> ExitCode {
         Err(code) => return code,
     };
     let (main, args) = options.rest.split_first().expect("rest is not empty");
-    let endpoint = go_live(options, &mut interp, main, false);
+    let endpoint = match go_live(options, &mut interp, main, false) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     if !options.load.is_empty() {
         // The main class's file may be given by path: its directory is
         // searched for the classes the edits change.
@@ -165,22 +168,45 @@ pub(crate) fn apply_edits_file(interp: &mut Interpreter, path: &Path) -> Result<
 }
 
 /// Before a program runs: SIGINT and SIGTERM flush its output and end it,
-/// and (unless `--live=off` or `sealed`) the same user may connect to it.
+/// and (unless `--live=off` or `sealed`) the same user may connect to it;
+/// with `--listen`, over TCP too (a failure to listen ends the program
+/// before it starts, with this status).
 pub(crate) fn go_live(
     options: &cli::Options,
     interp: &mut Interpreter,
     program: &str,
     sealed: bool,
-) -> Option<live::Endpoint> {
+) -> Result<Option<live::Endpoint>, ExitCode> {
     let interrupts = std::sync::Arc::clone(&interp.u.interrupts);
     let socket = (!options.live_off && !sealed).then(|| live::socket_path(std::process::id()));
+    let remote = match &options.listen {
+        None => None,
+        Some(_) if sealed => {
+            eprintln!("mica: --listen: the program is sealed: it accepts no live connection");
+            return Err(ExitCode::FAILURE);
+        }
+        Some(address) => {
+            let tls = options.tls_cert.as_deref().zip(options.tls_key.as_deref());
+            match live::remote::Listener::open(address, tls.map(|(c, k)| (Path::new(c), Path::new(k)))) {
+                Ok(listener) => {
+                    eprintln!("{}", listener.announcement());
+                    Some(listener)
+                }
+                Err(e) => {
+                    eprintln!("mica: {}", e.message);
+                    return Err(if e.usage { ExitCode::from(2) } else { ExitCode::FAILURE });
+                }
+            }
+        }
+    };
     // Off the program's thread: the signal handlers and the timer thread
     // (which flushes output), on the endpoint's thread when there is one.
     let setup = {
-        let socket = socket.clone();
+        let files: Vec<PathBuf> =
+            socket.iter().cloned().chain(remote.as_ref().map(|r| r.token_file().to_path_buf())).collect();
         move || {
             interrupts.start_timer_thread();
-            signals::install(interrupts, socket);
+            signals::install(interrupts, files);
         }
     };
     if socket.is_some() {
@@ -189,10 +215,10 @@ pub(crate) fn go_live(
             jit: options.jit.name().into(),
             started: std::time::Instant::now(),
         };
-        Some(live::Endpoint::open(interp.enable_live(), info, setup))
+        Ok(Some(live::Endpoint::open(interp.enable_live(), info, remote, setup)))
     } else {
         let _ = std::thread::Builder::new().name("mica-signals".into()).spawn(setup);
-        None
+        Ok(None)
     }
 }
 

@@ -14,15 +14,16 @@ use signal_hook::iterator::Signals;
 /// How long the program's thread has to end after a signal.
 const GRACE: Duration = Duration::from_secs(2);
 
-/// Routes SIGINT and SIGTERM to `interrupts`; `socket` is removed if the
-/// process has to end from the signal thread.
-pub fn install(interrupts: Arc<vm::interrupts::Interrupts>, socket: Option<PathBuf>) {
+/// Routes SIGINT and SIGTERM to `interrupts`; `files` (the live socket,
+/// the token file) are removed if the process has to end from the signal
+/// thread.
+pub fn install(interrupts: Arc<vm::interrupts::Interrupts>, files: Vec<PathBuf>) {
     let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else { return };
     let _ = std::thread::Builder::new().name("mica-signals".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
             interrupts.signal_received(signal);
             std::thread::sleep(GRACE);
-            if let Some(path) = socket {
+            for path in files {
                 let _ = std::fs::remove_file(path);
             }
             std::process::exit(128 + signal);

@@ -1,6 +1,6 @@
 //! `mica connect`: the client of the live connection.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{socket_dir, socket_path};
+use super::remote::client::{Link, Socket};
+use super::{remote, socket_dir, socket_path};
 
 /// Prints a line on standard output; a reader that went away (`| head`)
 /// ends the client quietly.
@@ -43,6 +44,15 @@ Usage:
                                      standard input, replies and events on
                                      standard output (docs/live-protocol.md)
   mica connect --list                the programs you can connect to
+  mica connect HOST:PORT --token-file FILE [--tls | --tls-ca CA.pem] ...
+                                     the same, over TCP, to a program started
+                                     with --listen=HOST:PORT (any of the forms
+                                     above after it); FILE holds its token
+                                     (the program printed the path)
+    --tls                            speak TLS, trusting the usual web roots
+    --tls-ca CA.pem                  speak TLS, trusting the certificates in
+                                     CA.pem: the program's own, or the
+                                     authority that signed it
 
 The session evaluates what you type (several lines while brackets are
 open) and prints its printString; Ctrl-C interrupts a running evaluation.
@@ -91,7 +101,9 @@ pub fn main(args: &[String]) -> ExitCode {
         eprintln!("mica connect: {message}");
         ExitCode::from(2)
     };
-    let Some(first) = args.first() else { return fail("give the process id of a program (or --list); see --help") };
+    let Some(first) = args.first() else {
+        return fail("give the process id of a program, HOST:PORT, or --list; see --help");
+    };
     match first.as_str() {
         "-h" | "--help" => {
             say!("{}", USAGE.trim_end());
@@ -100,9 +112,16 @@ pub fn main(args: &[String]) -> ExitCode {
         "--list" => return list(),
         _ => {}
     }
-    let Ok(pid) = first.parse::<u32>() else { return fail(&format!("'{first}' is not a process id; see --help")) };
-    let rest = &args[1..];
-    let mut conn = match Connection::open(pid) {
+    let (opened, rest) = match first.parse::<u32>() {
+        Ok(pid) => (Connection::open(pid), args[1..].to_vec()),
+        Err(_) if remote::client::is_address(first) => match remote::client::split_options(&args[1..]) {
+            Ok((options, rest)) => (remote::client::connect(first, &options).and_then(Connection::over), rest),
+            Err(e) => return fail(&e),
+        },
+        Err(_) => return fail(&format!("'{first}' is not a process id nor HOST:PORT; see --help")),
+    };
+    let rest = &rest[..];
+    let mut conn = match opened {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mica connect: {e}");
@@ -140,8 +159,11 @@ pub fn main(args: &[String]) -> ExitCode {
 
 /// A connection to a program.
 pub struct Connection {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+    reader: BufReader<Box<dyn Read + Send>>,
+    writer: Box<dyn Write + Send>,
+    socket: Socket,
+    /// What was read of a line before a read timed out.
+    partial: Vec<u8>,
     next_id: u64,
     /// The program's hello event.
     pub hello: Value,
@@ -167,25 +189,44 @@ impl Connection {
                 ));
             }
         };
-        let writer = stream.try_clone().map_err(|e| e.to_string())?;
-        let mut conn = Connection { reader: BufReader::new(stream), writer, next_id: 1, hello: Value::Null };
-        let hello = conn.read()?.ok_or("the program closed the connection")?;
+        Connection::over(Link::unix(stream).map_err(|e| e.to_string())?)
+    }
+
+    /// A connection over `link`, once the program's hello is read (a
+    /// `refused` event instead is an error).
+    pub fn over(link: Link) -> Result<Connection, String> {
+        let Link { reader, writer, socket } = link;
+        let mut conn = Connection {
+            reader: BufReader::new(reader),
+            writer,
+            socket,
+            partial: Vec::new(),
+            next_id: 1,
+            hello: Value::Null,
+        };
+        let hello = match conn.read() {
+            Ok(Some(hello)) => hello,
+            Ok(None) => return Err("the program closed the connection".into()),
+            Err(e) if e == "timeout" => return Err("the program did not answer".into()),
+            Err(e) => return Err(e),
+        };
         if hello["event"] == "refused" {
             return Err(format!("refused: {}", hello["message"].as_str().unwrap_or("")));
         }
+        let _ = conn.socket.set_read_timeout(None);
         conn.hello = hello;
         Ok(conn)
     }
 
-    /// Reads the next line (a reply or an event); `None` at the end.
+    /// Reads the next line (a reply or an event); `None` at the end. A
+    /// line cut by a timeout is kept for the next call.
     pub fn read(&mut self) -> Result<Option<Value>, String> {
-        let mut line = String::new();
         loop {
-            line.clear();
-            match self.reader.read_line(&mut line) {
+            match self.reader.read_until(b'\n', &mut self.partial) {
                 Ok(0) => return Ok(None),
                 Ok(_) => {
-                    return serde_json::from_str(&line)
+                    let line = std::mem::take(&mut self.partial);
+                    return serde_json::from_slice(&line)
                         .map(Some)
                         .map_err(|e| format!("bad line from the program: {e}"));
                 }
@@ -203,7 +244,8 @@ impl Connection {
         let id = self.next_id;
         self.next_id += 1;
         request["id"] = json!(id);
-        writeln!(self.writer, "{request}").map_err(|e| format!("the program closed the connection ({e})"))?;
+        let line = format!("{request}\n");
+        self.writer.write_all(line.as_bytes()).map_err(|e| format!("the program closed the connection ({e})"))?;
         Ok(id)
     }
 
@@ -211,7 +253,7 @@ impl Connection {
     /// turning true sends an interrupt of it. Events are printed.
     pub fn call(&mut self, request: Value, interrupt: Option<&AtomicBool>) -> Result<Value, String> {
         let id = self.send(request)?;
-        let _ = self.reader.get_ref().set_read_timeout(interrupt.map(|_| Duration::from_millis(100)));
+        let _ = self.socket.set_read_timeout(interrupt.map(|_| Duration::from_millis(100)));
         loop {
             if let Some(flag) = interrupt
                 && flag.swap(false, Ordering::AcqRel)
@@ -395,7 +437,7 @@ fn one_shot(conn: &mut Connection, requests: &[Value]) -> ExitCode {
 
 fn raw(conn: Connection) -> ExitCode {
     use std::sync::atomic::AtomicU64;
-    let Connection { mut reader, mut writer, hello, .. } = conn;
+    let Connection { mut reader, mut writer, socket, hello, .. } = conn;
     say!("{hello}");
     // Every request line gets one reply (bad ones too): at the end of
     // input the client waits for the replies still on their way, so that
@@ -423,7 +465,7 @@ fn raw(conn: Connection) -> ExitCode {
         if line.trim().is_empty() {
             continue;
         }
-        if writeln!(writer, "{line}").is_err() {
+        if writer.write_all(format!("{line}\n").as_bytes()).is_err() {
             break;
         }
         sent += 1;
@@ -431,7 +473,7 @@ fn raw(conn: Connection) -> ExitCode {
     while replies.load(Ordering::Acquire) < sent {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = writer.shutdown(std::net::Shutdown::Both);
+    socket.close();
     let _ = out.join();
     ExitCode::SUCCESS
 }
@@ -742,6 +784,12 @@ fn list() -> ExitCode {
     let mut rows = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_suffix(".token").and_then(|p| p.parse::<u32>().ok())
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
         let Some(pid) = name.strip_suffix(".sock").and_then(|p| p.parse::<u32>().ok()) else { continue };
         if !Path::new(&format!("/proc/{pid}")).exists() {
             // Left by a program that did not end normally.
@@ -749,7 +797,7 @@ fn list() -> ExitCode {
             continue;
         }
         let Ok(mut conn) = Connection::open(pid) else { continue };
-        let _ = conn.reader.get_ref().set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = conn.socket.set_read_timeout(Some(Duration::from_secs(2)));
         if let Ok(d) = conn.call(json!({ "op": "describe" }), None) {
             rows.push((pid, d["program"].as_str().unwrap_or("?").to_string(), d["uptimeMs"].as_u64().unwrap_or(0)));
         }

@@ -4,6 +4,7 @@
 //! ```text
 //!  $XDG_RUNTIME_DIR/mica/ or /tmp/mica-UID/     (mode 0700, owned by the user)
 //!      PID.sock                                 (one per running program)
+//!      PID.token                                (with --listen: its TCP token)
 //!
 //!  accept thread ── per connection: a reader thread (decodes lines,
 //!                   answers describe, hands the rest to the program's
@@ -13,10 +14,13 @@
 //! The socket lives in a directory only its user can enter, and every
 //! connection's peer user id (SO_PEERCRED) must be the program's: nobody
 //! else gets a byte through. Opening the endpoint happens on the accept
-//! thread, so start-up does not wait for it.
+//! thread, so start-up does not wait for it. With `--listen`, a TCP
+//! endpoint (optionally TLS) serves the same protocol to clients that
+//! give the token first ([`remote`]).
 
 pub mod client;
 pub mod protocol;
+pub mod remote;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -86,53 +90,139 @@ pub struct ProgramInfo {
     pub started: Instant,
 }
 
-type Writer = Arc<Mutex<UnixStream>>;
+/// The sending side of a connection, shared by its reader and writer
+/// threads and by the endpoint (which ends reading when the program ends).
+/// A Unix socket and plain TCP write under a lock; TLS encrypts under one.
+trait Outgoing: Send + Sync {
+    /// Writes `line` and its `\n`; false once the connection is broken.
+    fn write_line(&self, line: &str) -> bool;
+    /// Ends the reading side: the connection's reader sees the end of its
+    /// input. Never waits for a write in progress.
+    fn end_reading(&self);
+    /// Ends the connection (what was written goes first).
+    fn close(&self);
+}
 
-/// An open endpoint; dropping it closes it (the socket file goes).
+type Writer = Arc<dyn Outgoing>;
+
+/// A stream socket (Unix or TCP) that can be shut down through a shared
+/// reference.
+trait Socket: Write + Send + Sync + 'static {
+    /// `shutdown(2)`.
+    fn shut(&self, how: std::net::Shutdown);
+}
+
+impl Socket for UnixStream {
+    fn shut(&self, how: std::net::Shutdown) {
+        let _ = self.shutdown(how);
+    }
+}
+
+impl Socket for std::net::TcpStream {
+    fn shut(&self, how: std::net::Shutdown) {
+        let _ = self.shutdown(how);
+    }
+}
+
+/// A plain socket's sending side: the locked stream, and a handle of the
+/// same socket to shut it down with while a write holds the lock.
+struct StreamOutgoing<S> {
+    stream: Mutex<S>,
+    control: S,
+}
+
+impl<S: Socket> Outgoing for StreamOutgoing<S> {
+    fn write_line(&self, line: &str) -> bool {
+        let Ok(mut s) = self.stream.lock() else { return false };
+        s.write_all(format!("{line}\n").as_bytes()).is_ok()
+    }
+
+    fn end_reading(&self) {
+        self.control.shut(std::net::Shutdown::Read);
+    }
+
+    fn close(&self) {
+        self.control.shut(std::net::Shutdown::Both);
+    }
+}
+
+/// What every connection of a program shares, whichever endpoint it
+/// came through.
+struct Shared {
+    handle: LiveHandle,
+    info: ProgramInfo,
+    connections: Mutex<Vec<Writer>>,
+    /// Set when the program ends: its exit status.
+    closing: Mutex<Option<i32>>,
+    /// The next connection's number (unique across endpoints: the program
+    /// tells clients apart by it).
+    next_client: AtomicU64,
+}
+
+impl Shared {
+    /// A number for a new connection.
+    fn next_client(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// An open endpoint; dropping it closes it (the socket file goes, and the
+/// token file of a TCP endpoint).
 pub struct Endpoint {
     path: PathBuf,
-    connections: Arc<Mutex<Vec<Writer>>>,
-    /// Set when the program ends: its exit status.
-    closing: Arc<Mutex<Option<i32>>>,
+    shared: Arc<Shared>,
+    remote: Option<remote::Listener>,
 }
 
 impl Endpoint {
     /// Opens the endpoint of this program (on a thread of its own) for
-    /// requests to `handle`; that thread runs `setup` first (work taken
-    /// off the program's start).
-    pub fn open(handle: LiveHandle, info: ProgramInfo, setup: impl FnOnce() + Send + 'static) -> Endpoint {
+    /// requests to `handle`, and serves `remote` too if given (bound
+    /// already); the thread runs `setup` first (work taken off the
+    /// program's start).
+    pub fn open(
+        handle: LiveHandle,
+        info: ProgramInfo,
+        mut remote: Option<remote::Listener>,
+        setup: impl FnOnce() + Send + 'static,
+    ) -> Endpoint {
         let path = socket_path(std::process::id());
-        let connections: Arc<Mutex<Vec<Writer>>> = Arc::default();
-        let closing: Arc<Mutex<Option<i32>>> = Arc::default();
-        let (p, c, e) = (path.clone(), Arc::clone(&connections), Arc::clone(&closing));
+        let shared = Arc::new(Shared {
+            handle,
+            info,
+            connections: Mutex::default(),
+            closing: Mutex::default(),
+            next_client: AtomicU64::new(1),
+        });
+        if let Some(r) = remote.as_mut() {
+            r.serve(Arc::clone(&shared));
+        }
+        let (p, s) = (path.clone(), Arc::clone(&shared));
         let spawned = std::thread::Builder::new().name("mica-live".into()).spawn(move || {
             setup();
-            if let Err(e) = serve(&p, handle, info, c, e) {
+            if let Err(e) = serve(&p, s) {
                 eprintln!("mica: the live connection is not available: {e}");
             }
         });
         if let Err(e) = spawned {
             eprintln!("mica: the live connection is not available: {e}");
         }
-        Endpoint { path, connections, closing }
+        Endpoint { path, shared, remote }
     }
 
     /// Closes when the program ends with `status` (after
     /// [`interp::Interpreter::disable_live`]): every client gets the replies
     /// already made, then an `exit` event, then the end of the connection.
     pub fn close(self, status: i32) {
-        if let Ok(mut c) = self.closing.lock() {
+        if let Ok(mut c) = self.shared.closing.lock() {
             *c = Some(status);
         }
-        let writers = self.connections.lock().map(|w| w.clone()).unwrap_or_default();
+        let writers = self.shared.connections.lock().map(|w| w.clone()).unwrap_or_default();
         for w in writers {
-            if let Ok(s) = w.lock() {
-                let _ = s.shutdown(std::net::Shutdown::Read);
-            }
+            w.end_reading();
         }
         // The connection threads finish their replies (a moment at most).
         let start = Instant::now();
-        while self.connections.lock().is_ok_and(|c| !c.is_empty()) && start.elapsed().as_millis() < 1000 {
+        while self.shared.connections.lock().is_ok_and(|c| !c.is_empty()) && start.elapsed().as_millis() < 1000 {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
@@ -141,31 +231,25 @@ impl Endpoint {
 impl Drop for Endpoint {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        // The TCP endpoint's token file goes with it.
+        drop(self.remote.take());
     }
 }
 
-fn serve(
-    path: &Path,
-    handle: LiveHandle,
-    info: ProgramInfo,
-    connections: Arc<Mutex<Vec<Writer>>>,
-    closing: Arc<Mutex<Option<i32>>>,
-) -> Result<(), String> {
+fn serve(path: &Path, shared: Arc<Shared>) -> Result<(), String> {
     let dir = path.parent().expect("the socket is in a directory");
     ensure_private_dir(dir)?;
     // A file of this pid is a left-over of an earlier process.
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    let next_client = AtomicU64::new(1);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let client = next_client.fetch_add(1, Ordering::Relaxed);
-        let (handle, info, connections, closing) =
-            (handle.clone(), info.clone(), Arc::clone(&connections), Arc::clone(&closing));
+        let client = shared.next_client();
+        let shared = Arc::clone(&shared);
         let _ = std::thread::Builder::new()
             .name(format!("mica-live-{client}"))
-            .spawn(move || connection(stream, client, handle, info, connections, closing));
+            .spawn(move || unix_connection(stream, client, &shared));
     }
     Ok(())
 }
@@ -183,24 +267,29 @@ fn same_user(stream: &UnixStream) -> Result<(), String> {
 }
 
 fn write_line(w: &Writer, line: &str) -> bool {
-    let Ok(mut s) = w.lock() else { return false };
-    s.write_all(line.as_bytes()).and_then(|()| s.write_all(b"\n")).is_ok()
+    w.write_line(line)
 }
 
-fn connection(
-    stream: UnixStream,
-    client: u64,
-    handle: LiveHandle,
-    info: ProgramInfo,
-    connections: Arc<Mutex<Vec<Writer>>>,
-    closing: Arc<Mutex<Option<i32>>>,
-) {
-    let Ok(write_half) = stream.try_clone() else { return };
-    let writer: Writer = Arc::new(Mutex::new(write_half));
+/// The line of a `refused` event.
+fn refused_line(why: &str) -> String {
+    json!({ "event": "refused", "message": why }).to_string()
+}
+
+fn unix_connection(stream: UnixStream, client: u64, shared: &Shared) {
+    let (Ok(write_half), Ok(control)) = (stream.try_clone(), stream.try_clone()) else { return };
+    let writer: Writer = Arc::new(StreamOutgoing { stream: Mutex::new(write_half), control });
     if let Err(why) = same_user(&stream) {
-        write_line(&writer, &json!({ "event": "refused", "message": why }).to_string());
+        write_line(&writer, &refused_line(&why));
         return;
     }
+    connection(BufReader::new(stream), writer, client, shared);
+}
+
+/// Serves one accepted connection (its peer checked or authenticated):
+/// `hello`, then requests from `reader` until it ends, then what is left
+/// of the replies and, if the program ends, the `exit` event.
+fn connection(mut reader: impl BufRead, writer: Writer, client: u64, shared: &Shared) {
+    let Shared { handle, info, connections, closing, .. } = shared;
     handle.clients.fetch_add(1, Ordering::AcqRel);
     if let Ok(mut c) = connections.lock() {
         c.push(Arc::clone(&writer));
@@ -233,7 +322,6 @@ fn connection(
     // From now on the client gets the program's events.
     let _ = handle.send(LiveRequest { id: 0, client, op: LiveOp::Connected, reply: reply_tx.clone() });
     let mut next = 1u64;
-    let mut reader = BufReader::new(stream);
     loop {
         let line = match read_line(&mut reader) {
             Ok(Some(Ok(line))) => line,
@@ -301,9 +389,7 @@ fn connection(
     if let Some(status) = closing.lock().ok().and_then(|c| *c) {
         write_line(&writer, &json!({ "event": "exit", "status": status }).to_string());
     }
-    if let Ok(s) = writer.lock() {
-        let _ = s.shutdown(std::net::Shutdown::Both);
-    }
+    writer.close();
     if let Ok(mut c) = connections.lock() {
         c.retain(|w| !Arc::ptr_eq(w, &writer));
     }
