@@ -46,11 +46,11 @@ impl Interpreter {
         gone.len()
     }
 
-    /// `v` as `client` is shown it: its printString (`print`, cut), class
-    /// and a new handle.
+    /// `v` as `client` is shown it: its printString (`print`, whole: an
+    /// evaluation's value), class and a new handle.
     pub(super) fn show(&mut self, client: u64, v: Value, print: String) -> Shown {
         let class = self.u.class_name(self.u.class_of(v));
-        Shown { print: cut(print), class, handle: self.hold(client, v) }
+        Shown { print, class, handle: self.hold(client, v) }
     }
 
     /// The named fields of `obj` (names, slot indices) and its indexed

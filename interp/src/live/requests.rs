@@ -391,7 +391,8 @@ pub enum SlotName {
 /// that keeps it alive in the program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shown {
-    /// Its `printString` (cut to [`PRINT_LIMIT`] characters).
+    /// Its `printString` (whole for an evaluation's value; cut to
+    /// [`PRINT_LIMIT`] characters in inspections and stacks).
     pub print: String,
     /// Its class's name.
     pub class: String,
@@ -405,7 +406,8 @@ pub const DEFAULT_FRAMES: usize = 50;
 /// Elements `inspect` shows when a request does not say how many.
 pub const DEFAULT_PAGE: usize = 100;
 
-/// The longest printString shown (longer ones end with `...`).
+/// The longest printString an inspection or a stack shows (longer ones
+/// end with `...`).
 pub const PRINT_LIMIT: usize = 1000;
 
 /// What `inspect` answers.
