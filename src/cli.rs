@@ -200,6 +200,7 @@ Options:
   -V, --version          print the version
 
   mica connect PID ...   connect to a running program (mica connect --help)
+  mica dap               a debug adapter (DAP) for editors (docs/dap.md)
 ";
 
 fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
