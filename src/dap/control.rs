@@ -138,12 +138,12 @@ impl Session {
 
     pub(super) fn cancel(&self, args: &Value) -> Handled {
         let Some(seq) = args["requestId"].as_i64() else { return body(Value::Null) };
+        // An evaluation not sent yet is interrupted by its own thread once
+        // it is sent (see `run_eval`).
         let target = {
             let mut state = self.state();
-            let target = state.evaluations.get(&seq).copied();
-            if target.is_some() {
-                state.cancelled.push(seq);
-            }
+            let Some(target) = state.evaluations.get(&seq).copied() else { return body(Value::Null) };
+            state.cancelled.push(seq);
             target
         };
         if let Some(target) = target {

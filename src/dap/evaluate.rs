@@ -17,14 +17,30 @@ use super::session::{Session, stale_frame};
 impl Session {
     /// Evaluates on a thread of its own (a `cancel` may stop it meanwhile).
     pub(super) fn evaluate(self: &Arc<Self>, request: Request) {
+        // Known from now on, so that a cancel that comes before its thread
+        // runs is not lost.
+        self.state().evaluations.insert(request.seq, None);
         let session = Arc::clone(self);
+        let seq = request.seq;
         let spawned = std::thread::Builder::new().name("dap-evaluate".into()).spawn(move || {
             let answer = session.evaluate_now(&request);
+            session.forget_evaluation(request.seq);
             session.out.respond(&request, answer);
         });
         if let Err(e) = spawned {
+            self.forget_evaluation(seq);
             self.out.output("stderr", &format!("mica dap: cannot evaluate: {e}"));
         }
+    }
+
+    fn forget_evaluation(&self, seq: i64) {
+        let mut state = self.state();
+        state.evaluations.remove(&seq);
+        state.cancelled.retain(|s| *s != seq);
+    }
+
+    fn is_cancelled(&self, seq: i64) -> bool {
+        self.state().cancelled.contains(&seq)
     }
 
     fn evaluate_now(&self, request: &Request) -> Result<Value, String> {
@@ -78,15 +94,11 @@ impl Session {
             }
             other => other,
         };
-        let cancelled = {
-            let mut state = self.state();
-            let was = state.cancelled.contains(&request.seq);
-            state.cancelled.retain(|s| *s != request.seq);
-            was
-        };
         let reply = match reply {
             Ok(r) => r,
-            Err(LiveError::Failed { kind, .. }) if kind == "interrupted" && cancelled => return Err("cancelled".into()),
+            Err(LiveError::Failed { kind, .. }) if kind == "interrupted" && self.is_cancelled(request.seq) => {
+                return Err("cancelled".into());
+            }
             Err(LiveError::Failed { message, trace, .. }) => {
                 if !trace.is_empty() && context == "repl" {
                     self.out.output("stderr", &trace);
@@ -120,12 +132,29 @@ impl Session {
         Ok(answer)
     }
 
-    /// Runs one `eval`, known as the evaluation of request `seq` meanwhile.
+    /// Runs one `eval`, known as the evaluation of request `seq` meanwhile;
+    /// one cancelled before it was sent is interrupted at once.
     fn run_eval(&self, seq: i64, eval: Value) -> Result<Value, LiveError> {
-        let pending = self.link().map_err(|_| LiveError::Closed)?.send(eval)?;
-        self.state().evaluations.insert(seq, pending.id);
+        let link = self.link().map_err(|_| LiveError::Closed)?;
+        if self.is_cancelled(seq) {
+            return Err(LiveError::Failed {
+                kind: "interrupted".into(),
+                message: "cancelled".into(),
+                trace: String::new(),
+            });
+        }
+        let pending = link.send(eval)?;
+        let cancelled = {
+            let mut state = self.state();
+            state.evaluations.insert(seq, Some(pending.id));
+            state.cancelled.contains(&seq)
+        };
+        if cancelled {
+            // The reply is not waited for: the evaluation's answers.
+            let _ = link.send(json!({ "op": "interrupt", "target": pending.id }));
+        }
         let reply = pending.wait();
-        self.state().evaluations.remove(&seq);
+        self.state().evaluations.insert(seq, None);
         reply
     }
 }

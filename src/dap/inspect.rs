@@ -22,6 +22,9 @@ use super::session::{Handled, Session, body, stale_frame, thread_id};
 /// The frames fetched when the editor asks for all of them.
 const MAX_FRAMES: u64 = 200;
 
+/// The most frames fetched for one request.
+const MAX_LEVELS: u64 = 1000;
+
 /// Elements shown at once; a bigger object is shown as pages of this many.
 const PAGE: u64 = 100;
 
@@ -180,10 +183,10 @@ impl Session {
     pub(super) fn stack_trace(&self, args: &Value) -> Handled {
         let process = thread_id(args)?;
         let start = args["startFrame"].as_u64().unwrap_or(0);
-        let levels = args["levels"].as_u64().filter(|l| *l > 0).unwrap_or(MAX_FRAMES);
+        let levels = args["levels"].as_u64().filter(|l| *l > 0).map_or(MAX_FRAMES, |l| l.min(MAX_LEVELS));
         let link = self.link()?;
         let reply = link
-            .call(json!({ "op": "stack", "process": process, "count": start + levels }))
+            .call(json!({ "op": "stack", "process": process, "count": start.saturating_add(levels) }))
             .map_err(|e| e.to_string())?;
         let mut state = self.state();
         let cwd = state.cwd.clone();

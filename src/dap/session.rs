@@ -47,7 +47,8 @@ pub(super) struct State {
     /// The variable references given out.
     pub refs: Refs,
     /// Evaluations running: the request's seq, the live request's id.
-    pub evaluations: HashMap<i64, u64>,
+    /// From the request's arrival: its live request, once sent.
+    pub evaluations: HashMap<i64, Option<u64>>,
     /// Evaluations the editor cancelled.
     pub cancelled: Vec<i64>,
     /// The program refused an evaluation in a frame once (said once).
