@@ -216,6 +216,7 @@ Options:
   mica connect PID ...   connect to a running program (mica connect --help)
   mica connect HOST:PORT --token-file FILE ...
                          connect over TCP to a program started with --listen
+  mica dap               a debug adapter (DAP) for editors (docs/dap.md)
 ";
 
 fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {

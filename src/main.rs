@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod dap;
 mod images;
 mod kernel;
 mod live;
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
     }
     if args.first().is_some_and(|a| a == "bench") && !images::is_bundle() {
         return bench::main(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "dap") && !images::is_bundle() {
+        return dap::main(&args[1..]);
     }
     if let Some(status) = images::run_bundled(&args) {
         return status;
