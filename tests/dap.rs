@@ -792,3 +792,59 @@ fn attach_over_tcp_sends_the_token_first() {
     dap.ok("disconnect", json!({}));
     assert!(dap.wait().success());
 }
+
+/// A program that waits for the go-ahead, then divides by zero.
+const CALC: &str = "Calc = (
+    run = (
+        [ Calc go ] whileFalse: [ (Delay forMilliseconds: 2) wait ].
+        ('ratio ' + (self ratio: 10 over: 0) printString) println
+    )
+    ratio: n over: d = ( | scaled | scaled := n * 10. ^scaled / d )
+    ----
+    | go |
+    go = ( ^go == true )
+    go: b = ( go := b )
+)";
+
+#[test]
+fn an_error_stops_the_thread_and_the_editor_fixes_restarts_and_continues_it() {
+    let s = scratch("fix");
+    s.class("Calc", CALC);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Calc");
+        p.wait_for_endpoint(&s.sockets());
+        let pid = p.child.id();
+        let mut dap = s.dap();
+        dap.initialize();
+        dap.ok("attach", json!({ "pid": pid }));
+        dap.ok("configurationDone", json!({}));
+        dap.ok("evaluate", json!({ "expression": "Calc go: true", "context": "repl" }));
+        let stopped = dap.event("stopped");
+        let thread = stopped["body"]["threadId"].as_i64().unwrap_or_else(|| panic!("{stopped}"));
+        assert_eq!(stopped["body"]["reason"], "exception", "{mode}: {stopped}");
+        let trace = dap.ok("stackTrace", json!({ "threadId": thread, "startFrame": 0, "levels": 50 }));
+        let frames = trace["stackFrames"].as_array().unwrap_or_else(|| panic!("{trace}"));
+        let ratio = frames.iter().find(|f| f["name"] == "Calc>>ratio:over:").unwrap_or_else(|| panic!("{mode}: {trace}"));
+        let frame = ratio["id"].clone();
+        // The frame's variables are in scope of an evaluation there.
+        let r = dap.ok("evaluate", json!({ "expression": "scaled + d + n", "frameId": frame, "context": "repl" }));
+        assert_eq!(r["result"], "110", "{mode}: {r}");
+        // Fix the method (as an editor's save would, through the live
+        // connection), restart its frame and go on.
+        let fixed = CALC.replace("^scaled / d", "^d = 0 ifTrue: [ 5 ] ifFalse: [ scaled / d ]");
+        std::fs::write(s.0.join("Calc.som"), fixed).expect("the fixed class");
+        let out = Command::new(env!("CARGO_BIN_EXE_mica"))
+            .env("MICA_LIVE_DIR", s.sockets())
+            .args(["connect", &pid.to_string(), "--file"])
+            .arg(s.0.join("Calc.som"))
+            .output()
+            .expect("mica connect runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        dap.ok("restartFrame", json!({ "frameId": frame }));
+        dap.ok("continue", json!({ "threadId": thread }));
+        p.wait_for_output("ratio 5");
+        dap.ok("disconnect", json!({}));
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "ratio 5\n", "{mode}");
+    }
+}
