@@ -824,7 +824,8 @@ fn an_error_stops_the_thread_and_the_editor_fixes_restarts_and_continues_it() {
         assert_eq!(stopped["body"]["reason"], "exception", "{mode}: {stopped}");
         let trace = dap.ok("stackTrace", json!({ "threadId": thread, "startFrame": 0, "levels": 50 }));
         let frames = trace["stackFrames"].as_array().unwrap_or_else(|| panic!("{trace}"));
-        let ratio = frames.iter().find(|f| f["name"] == "Calc>>ratio:over:").unwrap_or_else(|| panic!("{mode}: {trace}"));
+        let ratio =
+            frames.iter().find(|f| f["name"] == "Calc>>ratio:over:").unwrap_or_else(|| panic!("{mode}: {trace}"));
         let frame = ratio["id"].clone();
         // The frame's variables are in scope of an evaluation there.
         let r = dap.ok("evaluate", json!({ "expression": "scaled + d + n", "frameId": frame, "context": "repl" }));

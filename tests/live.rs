@@ -1325,3 +1325,41 @@ fn a_hot_loop_is_paused_and_continued_and_a_stopped_process_ends_when_its_client
         assert!(p.stderr().contains("Calc>>ratio:over:"), "{mode}: {}", p.stderr());
     }
 }
+
+#[test]
+fn a_method_is_edited_in_the_users_editor_and_a_draft_that_does_not_compile_is_kept() {
+    let s = scratch("edit");
+    s.class("Idle", IDLE);
+    // An "editor" that breaks the method the first time and fixes its
+    // draft the second.
+    let editor = s.0.join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nif grep -q '\\^ *)' \"$1\"; then sed -i 's/\\^ *)/^9 )/' \"$1\"; else sed -i 's/\\^1/^ /' \"$1\"; fi\n")
+        .expect("editor");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("mode");
+    let mut p = s.start(&["--jit=on"], "Idle");
+    let mut c = p.connect();
+    let mut session = Command::new(env!("CARGO_BIN_EXE_mica"))
+        .env("MICA_LIVE_DIR", s.sockets())
+        .env_remove("VISUAL")
+        .env("EDITOR", &editor)
+        .args(["connect", &p.pid()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mica connect");
+    session
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b":edit Idle class>>tick\nIdle tick\n:edit Idle class>>tick\nIdle tick\n:quit\n")
+        .expect("write");
+    let out = session.wait_with_output().expect("session");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("compile") && stderr.contains(":edit Idle class>>tick opens it again"), "{stderr}");
+    assert!(stdout.contains("\n1\n"), "the broken text changed nothing: {stdout}");
+    assert!(stdout.contains("defined Idle class>>tick") && stdout.ends_with("9\n"), "{stdout}{stderr}");
+    assert_eq!(ok_value(&c.eval(1, "Idle tick")), "9");
+    c.eval(2, "Idle stop: true");
+    assert!(p.wait().success());
+}

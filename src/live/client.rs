@@ -61,6 +61,10 @@ Commands:
   :method CLASS [class] SOURCE       define one method (SOURCE may go on
                                      over several lines)
   :source CLASS>>SELECTOR            show a method's source
+  :edit CLASS>>SELECTOR              edit a method (or a new one) in $VISUAL
+                                     or $EDITOR (vi); saved and closed, it
+                                     is defined; a text that does not
+                                     compile is kept for the next :edit
   :namespaces, :classes [NAMESPACE]  what is loaded
   :class CLASS                       a class's fields, methods, subclasses
   :implementors SEL, :senders SEL    the methods that define or send SEL
@@ -535,6 +539,8 @@ fn interactive(conn: &mut Connection) -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     // The handle of the last value shown, for :inspect.
     let mut last: Option<u64> = None;
+    // Texts of :edit that did not compile, by method.
+    let mut drafts: std::collections::HashMap<String, String> = Default::default();
     loop {
         let mut text = match editor.readline("live> ") {
             Ok(line) => line,
@@ -555,6 +561,12 @@ fn interactive(conn: &mut Connection) -> ExitCode {
         }
         let _ = editor.add_history_entry(text.as_str());
         interrupt.store(false, Ordering::Release);
+        if let Some(target) = text.trim().strip_prefix(":edit") {
+            if let Err(e) = edit(conn, target.trim(), &mut drafts) {
+                eprintln!("{e}");
+            }
+            continue;
+        }
         if let Some(args) = text.trim().strip_prefix(":inspect") {
             let mut words = args.split_whitespace();
             let first = words.next();
@@ -706,6 +718,69 @@ pub fn command(text: &str) -> Result<Option<Value>, String> {
         }
         _ => return Err(format!("unknown command :{word} (or it lacks its argument); :help lists them")),
     }))
+}
+
+/// `:edit CLASS>>SELECTOR`: the method's text (its source, a draft that
+/// did not compile, or a new method's skeleton) in the user's editor, then
+/// defined.
+fn edit(
+    conn: &mut Connection,
+    target: &str,
+    drafts: &mut std::collections::HashMap<String, String>,
+) -> Result<(), String> {
+    let (class, selector) = target.split_once(">>").ok_or(":edit CLASS>>SELECTOR (CLASS may be 'Foo class')")?;
+    let (class, side) = match class.trim().strip_suffix(" class") {
+        Some(c) => (c.trim(), true),
+        None => (class.trim(), false),
+    };
+    let selector = selector.trim();
+    if class.is_empty() || selector.is_empty() {
+        return Err(":edit CLASS>>SELECTOR".into());
+    }
+    let text = match drafts.get(target) {
+        Some(draft) => draft.clone(),
+        None => {
+            let reply =
+                conn.call(json!({ "op": "source", "class": class, "classSide": side, "selector": selector }), None)?;
+            // An inherited method's text, defined here, overrides it.
+            match reply["source"].as_str() {
+                Some(source) => source.to_string(),
+                None if reply["error"]["message"].as_str().is_some_and(|m| m.contains("no source")) => {
+                    let why = reply["error"]["message"].as_str().unwrap_or("");
+                    return Err(format!("{why}: edit the class file and :define it instead"));
+                }
+                _ => format!("{selector} = (\n    \n)\n"),
+            }
+        }
+    };
+    let path = std::env::temp_dir().join(format!("mica-edit-{}-{}.som", std::process::id(), drafts.len()));
+    std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot start the editor {editor}: {e}"));
+    let edited = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    if !status?.success() {
+        return Err(format!("{editor} failed: nothing defined"));
+    }
+    let edited = edited?;
+    if edited.trim() == text.trim() && !drafts.contains_key(target) {
+        say!("unchanged: nothing defined");
+        return Ok(());
+    }
+    let reply = conn.call(json!({ "op": "define", "class": class, "classSide": side, "source": edited }), None)?;
+    if show(&reply) {
+        drafts.remove(target);
+    } else {
+        drafts.insert(target.to_string(), edited);
+        eprintln!("(the text is kept: :edit {target} opens it again)");
+    }
+    Ok(())
 }
 
 /// A number a command needs.
