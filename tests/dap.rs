@@ -842,6 +842,15 @@ fn an_error_stops_the_thread_and_the_editor_fixes_restarts_and_continues_it() {
             .expect("mica connect runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         dap.ok("restartFrame", json!({ "frameId": frame }));
+        assert_eq!(dap.event("stopped")["body"]["reason"], "restart", "{mode}");
+        // One step over: the restarted frame's only line runs, it returns,
+        // and the thread stops in its caller.
+        dap.ok("next", json!({ "threadId": thread }));
+        let stopped = dap.event("stopped");
+        assert_eq!(stopped["body"]["reason"], "step", "{mode}: {stopped}");
+        let trace = dap.ok("stackTrace", json!({ "threadId": thread, "startFrame": 0, "levels": 1 }));
+        assert_eq!(trace["stackFrames"][0]["name"], "Calc>>run", "{mode}: {trace}");
+        assert_eq!(p.stdout(), "", "{mode}: the caller has not printed yet");
         dap.ok("continue", json!({ "threadId": thread }));
         p.wait_for_output("ratio 5");
         dap.ok("disconnect", json!({}));

@@ -1242,7 +1242,6 @@ fn a_process_stopped_at_an_error_is_fixed_restarted_and_finishes() {
             Some(true),
             "{mode}: {r}"
         );
-        assert_eq!(error_kind(&c.call(7, json!({ "op": "step", "process": id, "kind": "over" }))), "unsupported");
         c.call(8, json!({ "op": "continue", "process": id }));
         p.wait_for_output("ratio 5");
         // The second error: return a value from the failing frame instead.
@@ -1362,4 +1361,90 @@ fn a_method_is_edited_in_the_users_editor_and_a_draft_that_does_not_compile_is_k
     assert_eq!(ok_value(&c.eval(1, "Idle tick")), "9");
     c.eval(2, "Idle stop: true");
     assert!(p.wait().success());
+}
+
+/// A program whose `work` stops at an error on its first line.
+const STEPPER: &str = "Stepper = (
+    run = (
+        [ Stepper go ] whileFalse: [ (Delay forMilliseconds: 2) wait ].
+        ('sum ' + self work printString) println.
+        'done' println
+    )
+    work = (
+        | a b |
+        a := self oops.
+        b := 2.
+        ^a + b
+    )
+    oops = ( ^nil foo )
+    ----
+    | go |
+    go = ( ^go == true )
+    go: b = ( go := b )
+)";
+
+/// Sends `request` with `id`; answers its reply and the next `stopped`
+/// event, which come in either order.
+fn call_and_stop(c: &mut Conn, id: u64, mut request: Value) -> (Value, Value) {
+    request["id"] = json!(id);
+    c.send_raw(&request.to_string());
+    let (mut reply, mut stopped) = (None, None);
+    while reply.is_none() || stopped.is_none() {
+        let v = c.line();
+        if v["id"] == json!(id) {
+            reply = Some(v);
+        } else if v["event"] == "stopped" {
+            stopped = Some(v);
+        }
+    }
+    (reply.unwrap(), stopped.unwrap())
+}
+
+/// The innermost frame of the process `id` that is not the kernel's.
+fn top_frame(c: &mut Conn, request: u64, id: u64) -> Value {
+    let stack = c.call(request, json!({ "op": "stack", "process": id }));
+    let frames = stack["frames"].as_array().unwrap_or_else(|| panic!("{stack}"));
+    frames.iter().find(|f| f["hidden"] == false).cloned().unwrap_or_else(|| panic!("{stack}"))
+}
+
+#[test]
+fn a_stopped_process_is_stepped_over_and_out_by_source_line() {
+    let s = scratch("step");
+    s.class("Stepper", STEPPER);
+    for mode in MODES {
+        let mut p = s.start(&[mode], "Stepper");
+        let mut c = p.connect();
+        c.eval(1, "Stepper go: true");
+        let e = event(&mut c);
+        assert_eq!(e["reason"], "error", "{mode}: {e}");
+        let id = e["process"].as_u64().unwrap();
+        let stack = c.call(2, json!({ "op": "stack", "process": id }));
+        let k = frame_index(&stack, "Stepper>>oops");
+        let r = c.call(3, json!({ "op": "return", "process": id, "frame": k, "source": "40" }));
+        assert_eq!(ok_value(&r), "40", "{r}");
+        let f = top_frame(&mut c, 4, id);
+        assert_eq!((f["method"].as_str(), f["line"].as_u64()), (Some("Stepper>>work"), Some(9)), "{mode}: {f}");
+        // Over: the next line of the same frame.
+        let (r, e) = call_and_stop(&mut c, 5, json!({ "op": "step", "process": id, "kind": "over" }));
+        assert_eq!(
+            (r["ok"].as_bool(), e["reason"].as_str(), e["process"].as_u64()),
+            (Some(true), Some("step"), Some(id)),
+            "{mode}: {r} {e}"
+        );
+        let f = top_frame(&mut c, 6, id);
+        assert_eq!((f["method"].as_str(), f["line"].as_u64()), (Some("Stepper>>work"), Some(10)), "{mode}: {f}");
+        let a = f["temporaries"].as_array().unwrap().iter().find(|t| t["name"] == "a").cloned().unwrap();
+        assert_eq!(a["value"], "40", "the returned value was stored: {f}");
+        call_and_stop(&mut c, 7, json!({ "op": "step", "process": id, "kind": "over" }));
+        let f = top_frame(&mut c, 8, id);
+        assert_eq!(f["line"], 11, "{mode}: {f}");
+        // Out: back in the caller, after the send.
+        call_and_stop(&mut c, 9, json!({ "op": "step", "process": id, "kind": "out" }));
+        let f = top_frame(&mut c, 10, id);
+        assert_eq!((f["method"].as_str(), f["line"].as_u64()), (Some("Stepper>>run"), Some(4)), "{mode}: {f}");
+        assert_eq!(p.stdout(), "", "{mode}: nothing ran past the step");
+        c.call(11, json!({ "op": "continue", "process": id }));
+        assert!(p.wait().success(), "{mode}: {}", p.stderr());
+        assert_eq!(p.stdout(), "sum 42\ndone\n", "{mode}");
+    }
 }

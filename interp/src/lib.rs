@@ -77,8 +77,12 @@ pub struct Interpreter {
     jit: Option<Box<dyn CodeGenerator>>,
     jit_config: JitConfig,
     /// The method epoch `native` was read in: when an edit discards native
-    /// code, the running activation continues in the interpreter.
+    /// code, the running activation continues in the interpreter. While a
+    /// process is stepped it is kept different, so that every bytecode
+    /// passes the check (see `live::debug`).
     native_epoch: u64,
+    /// The process a live client steps, if any.
+    stepping: Option<Box<live::Stepping>>,
     /// Times native code left a bytecode to the interpreter, by opcode.
     native_exits: Vec<u64>,
     /// What a runtime function called from native code could not hand
@@ -139,6 +143,7 @@ impl Interpreter {
             jit: None,
             jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
             native_epoch: 0,
+            stepping: None,
             native_exits: vec![0; Opcode::COUNT],
             pending: None,
             kernel,
@@ -190,6 +195,16 @@ impl Interpreter {
             if self.u.method_epoch != self.native_epoch {
                 self.native_epoch = self.u.method_epoch;
                 self.native = self.u.runtime(self.rt).info.native;
+                if self.stepping.is_some() {
+                    match self.step_check() {
+                        Ok(false) => {}
+                        Ok(true) => continue,
+                        Err(flow) => match self.leave_or_contain(flow) {
+                            Some(r) => return r,
+                            None => continue,
+                        },
+                    }
+                }
             }
             if let Some(native) = self.native
                 && self.u.runtime(self.rt).native_entry(self.pc)

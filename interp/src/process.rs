@@ -990,6 +990,11 @@ impl Interpreter {
         self.state_of(process) == State::Suspended
     }
 
+    /// The running process's object, if processes were made.
+    pub(crate) fn active_process_value(&self) -> Option<Value> {
+        self.scheduler.active.map(|a| self.proc_object(a))
+    }
+
     /// Whether `process` is the main one.
     pub(crate) fn is_main_process(&self, process: Value) -> bool {
         self.scheduler.main.is_some_and(|m| self.proc_object(m) == process)

@@ -5,7 +5,7 @@
 
 use interp::live::{
     DEFAULT_FRAMES, DEFAULT_PAGE, LiveAnswer, LiveEvent, LiveFailure, LiveOp, LiveReply, ProcessAction, ProcessInfo,
-    Shown, SlotName,
+    Shown, SlotName, StepKind,
 };
 use serde_json::{Map, Value, json};
 
@@ -188,9 +188,9 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
         }),
         "step" => {
             let kind = text(&obj, "kind")?;
-            if !["over", "into", "out"].contains(&kind.as_str()) {
+            let Some(kind) = StepKind::from_name(&kind) else {
                 return Err(BadRequest(format!("\"kind\" is over, into or out, not \"{kind}\"")));
-            }
+            };
             Request::Program(LiveOp::Step { process: required_number(&obj, "process")?, kind })
         }
         "suspend" | "resume" | "terminate" => Request::Program(LiveOp::Control {

@@ -68,7 +68,11 @@ impl Interpreter {
     /// answers nil), a paused or suspended one goes on.
     pub(super) fn continue_process(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
         let process = self.process_of(id)?;
+        if self.stepping.as_ref().is_some_and(|s| s.id == id) {
+            self.end_stepping();
+        }
         self.live_mut().paused.retain(|p| *p != id);
+        self.live_mut().step_stopped.retain(|p| *p != id);
         if self.live_mut().stopped.remove(&id).is_some() {
             // `primUnhandled:...` answers true: the kernel lets it go on.
             self.set_top_word(process, self.u.known.true_)?;
@@ -95,6 +99,7 @@ impl Interpreter {
         if !self.live_ref_subscribers_empty() {
             return Ok(());
         }
+        self.end_stepping();
         for id in std::mem::take(&mut self.live_mut().paused) {
             if let Ok(process) = self.process_of(id) {
                 self.resume_suspended(process);
@@ -160,6 +165,7 @@ impl Interpreter {
         let tail = vec![nil; temps];
         self.replace_frames(process, fp + FRAME_HEADER, &overrides, &tail, fp as i64, 0)?;
         self.live_mut().stopped.remove(&id);
+        self.live_mut().step_stopped.retain(|p| *p != id);
         Ok(LiveAnswer::Processes(vec![self.process_info(id)]))
     }
 
@@ -234,6 +240,7 @@ impl Interpreter {
         let at = fp - args - 1;
         self.replace_frames(process, at, &[], &[v], caller_fp as i64, caller_pc)?;
         self.live_mut().stopped.remove(&id);
+        self.live_mut().step_stopped.retain(|p| *p != id);
         Ok(())
     }
 
@@ -336,5 +343,96 @@ impl Interpreter {
             }
         }
         (out_names, values)
+    }
+}
+
+/// A process a client steps: where it stood when the step began.
+pub(crate) struct Stepping {
+    /// The process's id.
+    id: u64,
+    /// The process.
+    process: PinId,
+    kind: StepKind,
+    /// The frame it stood in, and its method and line.
+    fp: usize,
+    method: PinId,
+    line: u32,
+}
+
+impl Interpreter {
+    /// `step`: process `id`, suspended, goes on in the interpreter until
+    /// the next line (`kind`), then stops again.
+    pub(super) fn start_step(&mut self, id: u64, kind: StepKind) -> Result<LiveAnswer, LiveFailure> {
+        let process = self.suspended_process(id)?;
+        let (frames, words) = self.process_frames(process);
+        let Some(&(fp, pc)) = frames.first() else {
+            return Err(failure(FailureKind::Refused, format!("process {id} has not started: resume it instead")));
+        };
+        let method = self.frame_word(words, fp + FRAME_METHOD).unwrap_or(self.u.nil());
+        let line = self.u.line_at(method, pc);
+        self.end_stepping();
+        let (process, method) = (self.u.pin(process), self.u.pin(method));
+        self.stepping = Some(Box::new(Stepping { id, process, kind, fp, method, line }));
+        // Every bytecode now passes the interpreter's epoch check.
+        self.native_epoch = u64::MAX;
+        self.continue_after_step(id)
+    }
+
+    /// Lets the stepped process go on (past its error, if it stopped at
+    /// one), still stepped.
+    fn continue_after_step(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
+        let process = self.process_of(id)?;
+        self.live_mut().paused.retain(|p| *p != id);
+        self.live_mut().step_stopped.retain(|p| *p != id);
+        if self.live_mut().stopped.remove(&id).is_some() {
+            self.set_top_word(process, self.u.known.true_)?;
+        }
+        self.resume_suspended(process);
+        Ok(LiveAnswer::Processes(vec![self.process_info(id)]))
+    }
+
+    /// Forgets the stepped process.
+    pub(super) fn end_stepping(&mut self) {
+        if let Some(s) = self.stepping.take() {
+            self.u.unpin(s.process);
+            self.u.unpin(s.method);
+        }
+    }
+
+    /// Before each bytecode while a process is stepped: if it is the
+    /// running one, it stays in the interpreter, and stops (answers true,
+    /// another process running) once it reaches where the step goes.
+    pub(crate) fn step_check(&mut self) -> Result<bool, Flow> {
+        let Some(s) = self.stepping.as_deref() else { return Ok(false) };
+        self.native_epoch = u64::MAX;
+        if self.fp == NO_FRAME || self.active_process_value() != Some(self.u.pinned(s.process)) {
+            return Ok(false);
+        }
+        self.native = None;
+        let here = self.u.line_at(self.method, self.pc);
+        let same_frame = self.fp == s.fp && self.method == self.u.pinned(s.method);
+        let arrived = match s.kind {
+            StepKind::Over => self.fp < s.fp || (same_frame && here != s.line),
+            StepKind::Into => self.fp < s.fp || !same_frame || here != s.line,
+            StepKind::Out => self.fp < s.fp,
+        };
+        if !arrived {
+            return Ok(false);
+        }
+        let id = s.id;
+        self.end_stepping();
+        if self.live.is_none() {
+            return Ok(false);
+        }
+        self.live_mut().paused.push(id);
+        self.live_mut().step_stopped.push(id);
+        self.broadcast(LiveEvent::Stopped {
+            process: id,
+            reason: "step",
+            message: String::new(),
+            trace: String::new(),
+        });
+        self.suspend_active()?;
+        Ok(true)
     }
 }

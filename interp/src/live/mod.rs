@@ -48,6 +48,8 @@ mod saved;
 
 pub use requests::*;
 
+pub(crate) use debug::Stepping;
+
 fn failure(kind: FailureKind, message: impl Into<String>) -> LiveFailure {
     LiveFailure { kind, message: message.into(), trace: String::new() }
 }
@@ -221,6 +223,8 @@ pub(crate) struct LiveState {
     stopped: HashMap<u64, Stopped>,
     /// Processes clients paused (they go on when the last client leaves).
     paused: Vec<u64>,
+    /// Processes a step stopped: before the instruction they go on at.
+    step_stopped: Vec<u64>,
 }
 
 impl Interpreter {
@@ -242,6 +246,7 @@ impl Interpreter {
             subscribers: HashMap::new(),
             stopped: HashMap::new(),
             paused: Vec::new(),
+            step_stopped: Vec::new(),
         }));
         LiveHandle {
             requests: tx,
@@ -347,10 +352,10 @@ impl Interpreter {
                         Err(f) => Err(f),
                     }
                 }
-                LiveOp::Step { .. } => Err(failure(
-                    FailureKind::Unsupported,
-                    "stepping is not built yet: restart the frame, or return from it, and continue",
-                )),
+                LiveOp::Step { process, kind } => {
+                    scheduled = true;
+                    self.start_step(process, kind)
+                }
                 LiveOp::Inspect { handle, offset, count } => {
                     match self.start_inspect((id, client, &reply), handle, offset, count) {
                         Ok(()) => {

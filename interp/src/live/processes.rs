@@ -22,6 +22,13 @@ impl Interpreter {
         id
     }
 
+    /// The instruction frame `k` (0: innermost) of process `id` stands at,
+    /// when it goes on at `pc`: the one before (a send, a primitive that
+    /// suspended it), except where a step stopped it, before `pc`.
+    fn instruction_at(&self, id: u64, k: usize, pc: usize) -> usize {
+        if k == 0 && self.live_ref().step_stopped.contains(&id) { pc } else { pc.saturating_sub(1) }
+    }
+
     /// Whether `v` is an Exception (of the kernel's class or a subclass).
     fn is_exception(&self, v: Value) -> bool {
         let exception = self.kernel.exception;
@@ -67,7 +74,7 @@ impl Interpreter {
         let top = frames
             .first()
             .and_then(|&(fp, pc)| self.frame_word(words, fp + crate::frame::FRAME_METHOD).map(|m| (m, pc)))
-            .map_or(String::new(), |(m, pc)| self.frame_description(m, pc.saturating_sub(1)));
+            .map_or(String::new(), |(m, pc)| self.frame_description(m, self.instruction_at(id, 0, pc)));
         let index = process.slot(crate::process::fields::INDEX).as_int();
         let evaluation = index.is_some_and(|i| self.live_ref().evals.contains_key(&(i as u32)));
         ProcessInfo { id, name, priority, state: self.process_state_name(process), top, evaluation }
@@ -141,6 +148,9 @@ impl Interpreter {
         if action == ProcessAction::Terminate {
             self.live_mut().stopped.remove(&id);
         }
+        if action != ProcessAction::Suspend {
+            self.live_mut().step_stopped.retain(|p| *p != id);
+        }
         let pending = PendingEval { id: request_id, client, reply: reply.clone(), then };
         self.start_live_process(pending, method, args, nil)
     }
@@ -159,7 +169,7 @@ impl Interpreter {
         let depth = frames.len();
         let mut values = Vec::new();
         let mut shapes = Vec::new();
-        for &(fp, pc) in frames.iter().take(count) {
+        for (k, &(fp, pc)) in frames.iter().take(count).enumerate() {
             let word = |i: usize| self.frame_word(words, i).unwrap_or(self.u.nil());
             let method = word(fp + crate::frame::FRAME_METHOD);
             let (args, temps, _) = method_info_counts(method.slot(METHOD_INFO).as_int().unwrap_or(0));
@@ -186,7 +196,7 @@ impl Interpreter {
                     values.push(context.slot(CONTEXT_FIXED + slot));
                 }
             }
-            let line = self.u.line_at(method, pc.saturating_sub(1));
+            let line = self.u.line_at(method, self.instruction_at(id, k, pc));
             let file = self.u.text_or_describe(method.slot(METHOD_FILE));
             // The kernel's own part of signalling an error (and of other
             // machinery it marks hidden).

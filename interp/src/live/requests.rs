@@ -194,12 +194,13 @@ pub enum LiveOp {
         /// The expression.
         source: String,
     },
-    /// Step a stopped process by source line (not built yet: refused).
+    /// Let a suspended (or stopped) process run to its next source line
+    /// (in the interpreter), then stop it again with a `stopped` event.
     Step {
         /// The process's id.
         process: u64,
-        /// `over`, `into` or `out`.
-        kind: String,
+        /// How far.
+        kind: StepKind,
     },
     /// The processes.
     Processes,
@@ -304,13 +305,36 @@ pub enum LiveEvent {
     Stopped {
         /// The process's id.
         process: u64,
-        /// `error` or `pause`.
+        /// `error`, `pause` or `step`.
         reason: &'static str,
         /// The error's message (empty for a pause).
         message: String,
         /// The stack where it was signalled (empty for a pause).
         trace: String,
     },
+}
+
+/// How far `step` goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// To the next line of the same frame, or wherever it returns to.
+    Over,
+    /// To the next line, in a frame it calls too.
+    Into,
+    /// Until the frame returns.
+    Out,
+}
+
+impl StepKind {
+    /// The kind a protocol name stands for.
+    pub fn from_name(name: &str) -> Option<StepKind> {
+        match name {
+            "over" => Some(StepKind::Over),
+            "into" => Some(StepKind::Into),
+            "out" => Some(StepKind::Out),
+            _ => None,
+        }
+    }
 }
 
 /// What `Control` does to a process.
