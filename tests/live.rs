@@ -1227,7 +1227,8 @@ fn a_process_stopped_at_an_error_is_fixed_restarted_and_finishes() {
         let id = e["process"].as_u64().unwrap();
         let r = c.call(2, json!({ "op": "processes" }));
         let main = r["processes"].as_array().unwrap().iter().find(|p| p["id"] == id).cloned().unwrap();
-        assert_eq!((main["name"].as_str(), main["state"].as_str()), (Some("main"), Some("suspended")), "{r}");
+        assert_eq!((main["name"].as_str(), main["state"].as_str()), (Some("main"), Some("stopped")), "{r}");
+        assert_eq!(main["message"], e["message"], "{r}");
         let stack = c.call(3, json!({ "op": "stack", "process": id }));
         let k = frame_index(&stack, "Calc>>ratio:over:");
         // The frame's variables are in scope of an evaluation there.

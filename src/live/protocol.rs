@@ -385,14 +385,18 @@ fn shown_json(s: &Shown) -> Value {
 
 /// A process as the protocol lists it.
 fn process_json(p: &ProcessInfo) -> Value {
-    json!({
+    let mut j = json!({
         "id": p.id,
         "name": p.name,
         "priority": p.priority,
         "state": p.state,
         "top": p.top,
         "evaluation": p.evaluation,
-    })
+    });
+    if !p.message.is_empty() {
+        j["message"] = json!(p.message);
+    }
+    j
 }
 
 /// Every error kind a reply may carry (the protocol page lists them).

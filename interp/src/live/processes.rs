@@ -67,6 +67,7 @@ impl Interpreter {
                 state: "terminated",
                 top: String::new(),
                 evaluation: false,
+                message: String::new(),
             };
         };
         let (name, priority) = self.process_label(process);
@@ -77,7 +78,10 @@ impl Interpreter {
             .map_or(String::new(), |(m, pc)| self.frame_description(m, self.instruction_at(id, 0, pc)));
         let index = process.slot(crate::process::fields::INDEX).as_int();
         let evaluation = index.is_some_and(|i| self.live_ref().evals.contains_key(&(i as u32)));
-        ProcessInfo { id, name, priority, state: self.process_state_name(process), top, evaluation }
+        // Suspended at an error nobody handled: "stopped", with the message.
+        let stopped = self.live_ref().stopped.get(&id).map(|s| s.message.clone());
+        let state = if stopped.is_some() { "stopped" } else { self.process_state_name(process) };
+        ProcessInfo { id, name, priority, state, top, evaluation, message: stopped.unwrap_or_default() }
     }
 
     /// Every process the scheduler knows, and those clients were shown

@@ -373,12 +373,15 @@ pub struct ProcessInfo {
     pub name: String,
     /// Its priority.
     pub priority: i64,
-    /// `running`, `ready`, `waiting`, `suspended` or `terminated`.
+    /// `running`, `ready`, `waiting`, `suspended`, `stopped` (at an error
+    /// nobody handled, see `message`) or `terminated`.
     pub state: &'static str,
     /// Its innermost frame: `Class>>selector (file:line)`, or empty.
     pub top: String,
     /// Whether it is a live client's evaluation.
     pub evaluation: bool,
+    /// For a stopped process, the error's message (else empty).
+    pub message: String,
 }
 
 /// One frame of `stack`.
