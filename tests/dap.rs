@@ -830,6 +830,14 @@ fn an_error_stops_the_thread_and_the_editor_fixes_restarts_and_continues_it() {
         // The frame's variables are in scope of an evaluation there.
         let r = dap.ok("evaluate", json!({ "expression": "scaled + d + n", "frameId": frame, "context": "repl" }));
         assert_eq!(r["result"], "110", "{mode}: {r}");
+        // A frame's argument set from the editor.
+        let scopes = dap.ok("scopes", json!({ "frameId": frame }));
+        let arguments = scopes["scopes"].as_array().unwrap().iter().find(|s| s["name"] == "Arguments").cloned();
+        let arguments = arguments.unwrap_or_else(|| panic!("{scopes}"))["variablesReference"].clone();
+        let r = dap.ok("setVariable", json!({ "variablesReference": arguments, "name": "d", "value": "1 + 1" }));
+        assert_eq!(r["value"], "2", "{mode}: {r}");
+        let r = dap.ok("evaluate", json!({ "expression": "scaled / d", "frameId": frame, "context": "repl" }));
+        assert_eq!(r["result"], "50", "{mode}: the frame sees it: {r}");
         // Fix the method (as an editor's save would, through the live
         // connection), restart its frame and go on.
         let fixed = CALC.replace("^scaled / d", "^d = 0 ifTrue: [ 5 ] ifFalse: [ scaled / d ]");
@@ -852,9 +860,10 @@ fn an_error_stops_the_thread_and_the_editor_fixes_restarts_and_continues_it() {
         assert_eq!(trace["stackFrames"][0]["name"], "Calc>>run", "{mode}: {trace}");
         assert_eq!(p.stdout(), "", "{mode}: the caller has not printed yet");
         dap.ok("continue", json!({ "threadId": thread }));
-        p.wait_for_output("ratio 5");
+        // The restarted frame keeps its arguments: d is 2 now.
+        p.wait_for_output("ratio 50");
         dap.ok("disconnect", json!({}));
         assert!(p.wait().success(), "{mode}: {}", p.stderr());
-        assert_eq!(p.stdout(), "ratio 5\n", "{mode}");
+        assert_eq!(p.stdout(), "ratio 50\n", "{mode}");
     }
 }

@@ -1436,6 +1436,11 @@ fn a_stopped_process_is_stepped_over_and_out_by_source_line() {
         assert_eq!((f["method"].as_str(), f["line"].as_u64()), (Some("Stepper>>work"), Some(10)), "{mode}: {f}");
         let a = f["temporaries"].as_array().unwrap().iter().find(|t| t["name"] == "a").cloned().unwrap();
         assert_eq!(a["value"], "40", "the returned value was stored: {f}");
+        // A frame's variable set from an expression.
+        let r = c.call(50, json!({ "op": "set", "process": id, "frame": f["index"], "name": "a", "source": "99 + 1" }));
+        assert_eq!(ok_value(&r), "100", "{mode}: {r}");
+        let r = c.call(51, json!({ "op": "set", "process": id, "frame": f["index"], "name": "zz", "source": "1" }));
+        assert_eq!(error_kind(&r), "notFound", "{r}");
         call_and_stop(&mut c, 7, json!({ "op": "step", "process": id, "kind": "over" }));
         let f = top_frame(&mut c, 8, id);
         assert_eq!(f["line"], 11, "{mode}: {f}");
@@ -1446,6 +1451,6 @@ fn a_stopped_process_is_stepped_over_and_out_by_source_line() {
         assert_eq!(p.stdout(), "", "{mode}: nothing ran past the step");
         c.call(11, json!({ "op": "continue", "process": id }));
         assert!(p.wait().success(), "{mode}: {}", p.stderr());
-        assert_eq!(p.stdout(), "sum 42\ndone\n", "{mode}");
+        assert_eq!(p.stdout(), "sum 102\ndone\n", "{mode}");
     }
 }

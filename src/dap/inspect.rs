@@ -355,10 +355,17 @@ impl Session {
         let source = args["value"].as_str().ok_or("setVariable needs \"value\" (an expression)")?;
         let handle = match self.target(reference)? {
             Target::Object(handle) | Target::Page { handle, .. } => handle,
-            Target::Arguments(_) | Target::Temporaries(_) => {
-                return Err("a frame's arguments and temporaries cannot be set through the live connection; \
-                            set the fields and elements of objects (open the Receiver or a variable)"
-                    .into());
+            Target::Arguments(frame) | Target::Temporaries(frame) => {
+                let (process, index) = self.state().frames.place(frame).ok_or_else(|| stale_frame(frame))?;
+                let request =
+                    json!({ "op": "set", "process": process, "frame": index, "name": name, "source": source });
+                let reply = self.link()?.call(request).map_err(|e| e.to_string())?;
+                let mut state = self.state();
+                state.frames.stale = true;
+                let reference = state.refs.of_value(&reply);
+                return body(
+                    json!({ "value": reply["value"], "type": reply["class"], "variablesReference": reference }),
+                );
             }
         };
         let mut request = json!({ "op": "set", "handle": handle, "source": source });

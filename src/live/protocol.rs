@@ -162,6 +162,12 @@ pub fn decode(line: &str) -> Result<(Value, Request), BadRequest> {
             offset: number(&obj, "offset")?.unwrap_or(0) as usize,
             count: number(&obj, "count")?.map_or(DEFAULT_PAGE, |c| c as usize),
         }),
+        "set" if obj.get("process").is_some_and(|p| !p.is_null()) => Request::Program(LiveOp::SetInFrame {
+            process: required_number(&obj, "process")?,
+            frame: number(&obj, "frame")?.unwrap_or(0) as usize,
+            name: text(&obj, "name")?,
+            source: text(&obj, "source")?,
+        }),
         "set" => {
             let slot = match (optional_text(&obj, "field")?, number(&obj, "index")?) {
                 (Some(f), None) => SlotName::Field(f),

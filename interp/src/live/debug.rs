@@ -244,6 +244,56 @@ impl Interpreter {
         Ok(())
     }
 
+    /// Where variable `name` of frame `frame` of the suspended process `id`
+    /// lives: a word of its frames, or a slot of the frame's context.
+    fn variable_place(&self, id: u64, frame: usize, name: &str) -> Result<(Value, usize), LiveFailure> {
+        let process = self.suspended_process(id)?;
+        let (frames, k) = self.frame_at(process, frame)?;
+        let words = process.slot(crate::process::fields::FRAMES);
+        let (fp, _) = frames[k];
+        let method = words.slot(fp + FRAME_METHOD);
+        let (args, temps, _) = method_info_counts(method.slot(METHOD_INFO).as_int().unwrap_or(0));
+        let names = method.slot(METHOD_NAMES);
+        let named = |i: usize| names.is_pointer() && i < names.size() && self.u.text_or_describe(names.slot(i)) == name;
+        if let Some(i) = (0..args).find(|&i| named(i)) {
+            return Ok((words, fp - args + i));
+        }
+        if let Some(i) = (0..temps).find(|&i| named(args + i)) {
+            return Ok((words, fp + FRAME_HEADER + i));
+        }
+        let context = words.slot(fp + FRAME_CONTEXT);
+        if context.is_pointer()
+            && context.format() == Format::Context
+            && context.size() >= CONTEXT_FIXED
+            && let Some(slot) = (0..context.size() - CONTEXT_FIXED).find(|&s| named(args + temps + s))
+        {
+            return Ok((context, CONTEXT_FIXED + slot));
+        }
+        Err(failure(FailureKind::NotFound, format!("frame {frame} has no variable {name} of its own")))
+    }
+
+    /// Starts evaluating `source` for `client`, to store its value into
+    /// variable `name` of frame `frame` of process `id`.
+    pub(super) fn start_set_in_frame(
+        &mut self,
+        request: (u64, u64, &Sender<LiveReply>),
+        id: u64,
+        frame: usize,
+        name: String,
+        source: &str,
+    ) -> Result<(), LiveFailure> {
+        self.variable_place(id, frame, &name)?;
+        let (rid, client, reply) = request;
+        self.start_eval_then(rid, client, source, reply.clone(), Then::StoreFrame { process: id, frame, name })
+    }
+
+    /// Stores `v` into variable `name` of frame `frame` of process `id`.
+    pub(super) fn store_in_frame(&mut self, id: u64, frame: usize, name: &str, v: Value) -> Result<(), LiveFailure> {
+        let (holder, index) = self.variable_place(id, frame, name)?;
+        self.u.heap.store(holder, index, v);
+        Ok(())
+    }
+
     /// Starts evaluating `source` in frame `frame` of process `id`: a
     /// method of the frame's receiver's class whose arguments are the
     /// frame's variables, run on its receiver.

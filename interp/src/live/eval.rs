@@ -131,6 +131,9 @@ impl Interpreter {
                     self.broadcast(event);
                     Ok(LiveAnswer::Processes(vec![self.process_info(process)]))
                 }
+                Then::StoreFrame { process, frame, name } => self
+                    .store_in_frame(process, frame, &name, value)
+                    .map(|()| LiveAnswer::Value(self.show(client, value, print))),
                 Then::Return { process, frame } => self
                     .return_from_frame(process, frame, value)
                     .map(|()| LiveAnswer::Value(self.show(client, value, print))),

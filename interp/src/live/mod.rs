@@ -80,6 +80,9 @@ enum Then {
     Paused(u64),
     /// The value is returned from frame `frame` of process `process`.
     Return { process: u64, frame: usize },
+    /// The value is stored into variable `name` of frame `frame` of process
+    /// `process`.
+    StoreFrame { process: u64, frame: usize, name: String },
     /// The printStrings of the objects of `handles` (per frame: receiver,
     /// arguments, temporaries) make a stack.
     Stack { process: u64, handles: Vec<u64>, frames: Vec<FrameShape>, depth: usize },
@@ -317,6 +320,15 @@ impl Interpreter {
                 }
                 LiveOp::EvalInFrame { source, process, frame } => {
                     match self.start_eval_in_frame((id, client, &reply), process, frame, &source) {
+                        Ok(()) => {
+                            scheduled = true;
+                            continue;
+                        }
+                        Err(f) => Err(f),
+                    }
+                }
+                LiveOp::SetInFrame { process, frame, name, source } => {
+                    match self.start_set_in_frame((id, client, &reply), process, frame, name, &source) {
                         Ok(()) => {
                             scheduled = true;
                             continue;

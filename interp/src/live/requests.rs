@@ -143,6 +143,18 @@ pub enum LiveOp {
         /// The expression.
         source: String,
     },
+    /// Store the value of an expression into an argument or temporary of a
+    /// frame of a suspended (or stopped) process.
+    SetInFrame {
+        /// The process's id.
+        process: u64,
+        /// The frame (0: innermost).
+        frame: usize,
+        /// The variable's name.
+        name: String,
+        /// The expression.
+        source: String,
+    },
     /// Let the program forget handles (all of this client's if None).
     Release {
         /// The handles.
