@@ -23,7 +23,7 @@ impl Interpreter {
                 }
                 let closure = self.peek(1);
                 let code = closure.slot(CLOSURE_CODE);
-                let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
+                let arity = method_info_counts(code.slot(METHOD_INFO).int_value()).0;
                 if arity != args.size() {
                     let message = format!("Wrong number of arguments: a block of {arity} called with {}.", args.size());
                     return Err(self.failure(ErrorKind::PrimitiveFailed, message));
@@ -35,7 +35,7 @@ impl Interpreter {
             Control::BlockCull => {
                 let closure = self.peek(1);
                 let code = closure.slot(CLOSURE_CODE);
-                let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
+                let arity = method_info_counts(code.slot(METHOD_INFO).int_value()).0;
                 if arity == 0 {
                     self.u.sp -= 1;
                 }

@@ -206,13 +206,13 @@ impl Interpreter {
     /// The number of arguments of the method running in frame `fp`.
     fn frame_args(&self, fp: usize) -> usize {
         let method = self.u.stack[fp + FRAME_METHOD];
-        ((method.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize
+        method_info_counts(method.slot(METHOD_INFO).int_value()).0
     }
 
     /// The number of temporaries of the method running in frame `fp`.
     fn frame_temps(&self, fp: usize) -> usize {
         let method = self.u.stack[fp + FRAME_METHOD];
-        ((method.slot(METHOD_INFO).int_value() >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as usize
+        method_info_counts(method.slot(METHOD_INFO).int_value()).1
     }
 
     /// Argument `n` (from 1) of frame `fp`.

@@ -80,6 +80,7 @@ pub const METHOD_SIZE: usize = 12;
 
 /// The numbers of arguments, frame temporaries and operand-stack slots
 /// packed in a method-info word (`METHOD_INFO`).
+#[inline]
 pub fn method_info_counts(info: i64) -> (usize, usize, usize) {
     let field = |shift: u32| ((info >> shift) & i64::from(METHOD_INFO_MAX_COUNT)) as usize;
     (field(METHOD_INFO_ARGS_SHIFT), field(METHOD_INFO_TEMPS_SHIFT), field(METHOD_INFO_STACK_SHIFT))

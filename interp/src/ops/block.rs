@@ -13,7 +13,7 @@ impl Interpreter {
     /// Stack: → closure.
     pub(crate) fn op_make_block(&mut self, block: u32) -> Step {
         let code = self.literals.slot(block as usize);
-        let arity = (code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff;
+        let arity = method_info_counts(code.slot(METHOD_INFO).int_value()).0 as i64;
         let class = self.u.known.block_class(arity as u32);
         let closure = match self.u.alloc(class, Format::Closure, CLOSURE_SIZE) {
             Ok(c) => c,
@@ -70,7 +70,7 @@ impl Interpreter {
     /// Activates `closure` on the `argc` arguments above it.
     pub(crate) fn call_block(&mut self, closure: Value, argc: usize) -> Step {
         let code = closure.slot(CLOSURE_CODE);
-        let arity = ((code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as usize;
+        let arity = method_info_counts(code.slot(METHOD_INFO).int_value()).0;
         if arity != argc {
             let message = format!("Wrong number of arguments: a block of {arity} called with {argc}.");
             return Err(self.failure(ErrorKind::PrimitiveFailed, message));

@@ -164,7 +164,7 @@ impl Interpreter {
         let receiver = self.peek(argc);
         if receiver.is_pointer() && receiver.format() == Format::Closure {
             let code = receiver.slot(CLOSURE_CODE);
-            let arity = (code.slot(METHOD_INFO).int_value() >> METHOD_INFO_ARGS_SHIFT) & 0xffff;
+            let arity = method_info_counts(code.slot(METHOD_INFO).int_value()).0 as i64;
             if arity as usize == argc {
                 return self.call_block(receiver, argc);
             }

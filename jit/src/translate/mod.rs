@@ -370,7 +370,7 @@ pub fn translate(
             Insn::MakeBlock { block } => {
                 let code = info.literals.slot(block as usize);
                 let bits = code.slot(METHOD_INFO).int_value();
-                Some((block, ((bits >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32))
+                Some((block, method_info_counts(bits).0 as u32))
             }
             _ => None,
         })

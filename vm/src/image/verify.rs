@@ -432,9 +432,9 @@ fn decompile(c: &Checker, o: Obj, depth: usize) -> std::result::Result<CompiledC
     lines.record(0, int(METHOD_LINE)? as u32);
     Ok(CompiledCode {
         kind,
-        num_args: ((info >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32,
-        num_temps: ((info >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as u32,
-        max_stack: ((info >> METHOD_INFO_STACK_SHIFT) & 0xffff) as u32,
+        num_args: method_info_counts(info).0 as u32,
+        num_temps: method_info_counts(info).1 as u32,
+        max_stack: method_info_counts(info).2 as u32,
         num_ics: u32::try_from(int(METHOD_NUM_ICS)?).map_err(|_| "bad inline-cache count")?,
         flags: CodeFlags::from_bits((info >> METHOD_INFO_FLAGS_SHIFT) as u8),
         code,

@@ -314,7 +314,7 @@ pub fn block_num_args(u: &mut Universe, argc: usize) -> Prim {
         return Prim::Fail;
     }
     let info = r.slot(CLOSURE_CODE).slot(METHOD_INFO).int_value();
-    Prim::Ok(Value::small((info >> METHOD_INFO_ARGS_SHIFT) & 0xffff))
+    Prim::Ok(Value::small(method_info_counts(info).0 as i64))
 }
 
 fn is_method(v: Value) -> bool {

@@ -506,9 +506,9 @@ impl Universe {
             code: code.as_ptr(),
             code_len: code.len(),
             literals: method.slot(METHOD_LITERALS),
-            num_args: ((bits >> METHOD_INFO_ARGS_SHIFT) & 0xffff) as u32,
-            num_temps: ((bits >> METHOD_INFO_TEMPS_SHIFT) & 0xffff) as u32,
-            max_stack: ((bits >> METHOD_INFO_STACK_SHIFT) & 0xffff) as u32,
+            num_args: method_info_counts(bits).0 as u32,
+            num_temps: method_info_counts(bits).1 as u32,
+            max_stack: method_info_counts(bits).2 as u32,
             flags,
             primitive,
             // A primitive with a fallback runs the fallback when this VM
