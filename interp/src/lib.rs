@@ -81,8 +81,6 @@ pub struct Interpreter {
     /// process is stepped it is kept different, so that every bytecode
     /// passes the check (see `live::debug`).
     native_epoch: u64,
-    /// The process a live client steps, if any.
-    stepping: Option<Box<live::Stepping>>,
     /// Times native code left a bytecode to the interpreter, by opcode.
     native_exits: Vec<u64>,
     /// What a runtime function called from native code could not hand
@@ -143,7 +141,6 @@ impl Interpreter {
             jit: None,
             jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
             native_epoch: 0,
-            stepping: None,
             native_exits: vec![0; Opcode::COUNT],
             pending: None,
             kernel,
@@ -195,14 +192,12 @@ impl Interpreter {
             if self.u.method_epoch != self.native_epoch {
                 self.native_epoch = self.u.method_epoch;
                 self.native = self.u.runtime(self.rt).info.native;
-                if self.stepping.is_some() {
-                    match self.step_check() {
-                        Ok(false) => {}
-                        Ok(true) => continue,
-                        Err(flow) => match self.leave_or_contain(flow) {
-                            Some(r) => return r,
-                            None => continue,
-                        },
+                if self.live.as_ref().is_some_and(|l| l.stepping.is_some())
+                    && let Some(outcome) = self.step_here()
+                {
+                    match outcome {
+                        Some(r) => return r,
+                        None => continue,
                     }
                 }
             }
@@ -278,6 +273,20 @@ impl Interpreter {
                     None => continue,
                 }
             }
+        }
+    }
+
+    /// While a process is stepped, before each bytecode: `None` to run it,
+    /// `Some(None)` when the loop goes on elsewhere (the stepped process
+    /// stopped), `Some(Some(r))` when it ends. Kept out of line: the loop
+    /// pays for it only while a process is stepped.
+    #[cold]
+    #[inline(never)]
+    fn step_here(&mut self) -> Option<Option<Result<Value, Stop>>> {
+        match self.step_check() {
+            Ok(false) => None,
+            Ok(true) => Some(None),
+            Err(flow) => Some(self.leave_or_contain(flow)),
         }
     }
 

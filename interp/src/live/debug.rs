@@ -68,7 +68,7 @@ impl Interpreter {
     /// answers nil), a paused or suspended one goes on.
     pub(super) fn continue_process(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
         let process = self.process_of(id)?;
-        if self.stepping.as_ref().is_some_and(|s| s.id == id) {
+        if self.live_mut().stepping.as_ref().is_some_and(|s| s.id == id) {
             self.end_stepping();
         }
         self.live_mut().paused.retain(|p| *p != id);
@@ -422,7 +422,7 @@ impl Interpreter {
         let line = self.u.line_at(method, pc);
         self.end_stepping();
         let (process, method) = (self.u.pin(process), self.u.pin(method));
-        self.stepping = Some(Box::new(Stepping { id, process, kind, fp, method, line }));
+        self.live_mut().stepping = Some(Stepping { id, process, kind, fp, method, line });
         // Every bytecode now passes the interpreter's epoch check.
         self.native_epoch = u64::MAX;
         self.continue_after_step(id)
@@ -443,7 +443,7 @@ impl Interpreter {
 
     /// Forgets the stepped process.
     pub(super) fn end_stepping(&mut self) {
-        if let Some(s) = self.stepping.take() {
+        if let Some(s) = self.live.as_mut().and_then(|l| l.stepping.take()) {
             self.u.unpin(s.process);
             self.u.unpin(s.method);
         }
@@ -453,7 +453,7 @@ impl Interpreter {
     /// running one, it stays in the interpreter, and stops (answers true,
     /// another process running) once it reaches where the step goes.
     pub(crate) fn step_check(&mut self) -> Result<bool, Flow> {
-        let Some(s) = self.stepping.as_deref() else { return Ok(false) };
+        let Some(s) = self.live.as_ref().and_then(|l| l.stepping.as_ref()) else { return Ok(false) };
         self.native_epoch = u64::MAX;
         if self.fp == NO_FRAME || self.active_process_value() != Some(self.u.pinned(s.process)) {
             return Ok(false);

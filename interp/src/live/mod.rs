@@ -228,6 +228,8 @@ pub(crate) struct LiveState {
     paused: Vec<u64>,
     /// Processes a step stopped: before the instruction they go on at.
     step_stopped: Vec<u64>,
+    /// The process a client steps, if any.
+    pub(crate) stepping: Option<Stepping>,
 }
 
 impl Interpreter {
@@ -250,6 +252,7 @@ impl Interpreter {
             stopped: HashMap::new(),
             paused: Vec::new(),
             step_stopped: Vec::new(),
+            stepping: None,
         }));
         LiveHandle {
             requests: tx,
