@@ -18,6 +18,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::session::{Handled, Session, body, stale_frame, thread_id};
+use crate::live::client::has_insides;
 
 /// The frames fetched when the editor asks for all of them.
 const MAX_FRAMES: u64 = 200;
@@ -138,25 +139,6 @@ impl Refs {
         self.by_target.clear();
         self.handles.drain().collect()
     }
-}
-
-/// Whether a value of `class` is worth opening.
-fn has_insides(class: &str) -> bool {
-    !matches!(
-        class,
-        "SmallInteger"
-            | "LargeInteger"
-            | "Integer"
-            | "Double"
-            | "String"
-            | "Symbol"
-            | "Nil"
-            | "True"
-            | "False"
-            | "Character"
-            | "Method"
-            | "Primitive"
-    )
 }
 
 /// `Class>>selector (block)` as (class, class side, selector).

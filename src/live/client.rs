@@ -794,8 +794,9 @@ fn handle_number(text: &str) -> Result<u64, String> {
     text.strip_prefix('@').unwrap_or(text).parse().map_err(|_| format!("{text}: a handle is @ and a number (@12)"))
 }
 
-/// Whether a value of `class` is worth opening in a tree.
-fn has_insides(class: &str) -> bool {
+/// Whether a value of `class` is worth opening (in a session's tree, an
+/// editor's variables view).
+pub(crate) fn has_insides(class: &str) -> bool {
     !matches!(
         class,
         "SmallInteger"
@@ -808,6 +809,8 @@ fn has_insides(class: &str) -> bool {
             | "True"
             | "False"
             | "Character"
+            | "Method"
+            | "Primitive"
     )
 }
 

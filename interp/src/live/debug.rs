@@ -34,13 +34,7 @@ impl Interpreter {
         if self.live.as_ref().is_some_and(|l| l.evals.contains_key(&index)) {
             return Ok(false);
         }
-        let Some(process) = self
-            .scheduled_processes()
-            .into_iter()
-            .find(|p| p.slot(crate::process::fields::INDEX).as_int() == Some(i64::from(index)))
-        else {
-            return Ok(false);
-        };
+        let Some(process) = self.active_process_value() else { return Ok(false) };
         let id = self.process_id(process);
         self.live_mut().stopped.insert(id, Stopped { message: text.to_string(), trace: trace.to_string() });
         self.broadcast(LiveEvent::Stopped { process: id, reason: "error", message: text.into(), trace: trace.into() });
@@ -67,18 +61,10 @@ impl Interpreter {
     /// `continue`: a stopped process goes on past its error (the signal
     /// answers nil), a paused or suspended one goes on.
     pub(super) fn continue_process(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
-        let process = self.process_of(id)?;
         if self.live_mut().stepping.as_ref().is_some_and(|s| s.id == id) {
             self.end_stepping();
         }
-        self.live_mut().paused.retain(|p| *p != id);
-        self.live_mut().step_stopped.retain(|p| *p != id);
-        if self.live_mut().stopped.remove(&id).is_some() {
-            // `primUnhandled:...` answers true: the kernel lets it go on.
-            self.set_top_word(process, self.u.known.true_)?;
-        }
-        self.resume_suspended(process);
-        Ok(LiveAnswer::Processes(vec![self.process_info(id)]))
+        self.go_on(id)
     }
 
     /// The top word of a suspended process's operand stack becomes `v`.
@@ -425,12 +411,13 @@ impl Interpreter {
         self.live_mut().stepping = Some(Stepping { id, process, kind, fp, method, line });
         // Every bytecode now passes the interpreter's epoch check.
         self.native_epoch = u64::MAX;
-        self.continue_after_step(id)
+        self.go_on(id)
     }
 
-    /// Lets the stepped process go on (past its error, if it stopped at
-    /// one), still stepped.
-    fn continue_after_step(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
+    /// Lets process `id` go on: no longer paused, past its error if it
+    /// stopped at one (`primUnhandled:...` answers true: the kernel lets
+    /// it go on), stepped still if it is.
+    fn go_on(&mut self, id: u64) -> Result<LiveAnswer, LiveFailure> {
         let process = self.process_of(id)?;
         self.live_mut().paused.retain(|p| *p != id);
         self.live_mut().step_stopped.retain(|p| *p != id);
