@@ -127,17 +127,9 @@ pub struct Options {
     pub tls_key: Option<String>,
     /// `--jit=off|on|eager`.
     pub jit: JitChoice,
-    /// `--jit-threshold=N`: activations before a method is compiled.
-    pub jit_threshold: Option<u64>,
-    /// `--jit-loop-threshold=N`: loop iterations before a method is compiled.
-    pub jit_loop_threshold: Option<u64>,
-    /// `--jit-background=on|off`: compile hot methods on another thread.
-    pub jit_background: Option<bool>,
-    /// `--jit-recompile-after=N`: sends left to the interpreter at sites
-    /// whose cache outgrew the code before the method is compiled again.
-    pub jit_recompile_after: Option<u64>,
-    /// `--jit-max-recompiles=N`: how often one method is compiled again.
-    pub jit_max_recompiles: Option<u64>,
+    /// `--jit-threshold=N` and the other tunables of the JIT's table
+    /// (`interp::JitConfig::TUNABLES`); its mode is not used (see `jit`).
+    pub jit_tunables: interp::JitConfig,
     /// The class or file to run (or files to dump), then its arguments.
     pub rest: Vec<String>,
 }
@@ -152,8 +144,12 @@ impl fmt::Display for CliError {
     }
 }
 
-/// The text of `mica --help`.
-pub const USAGE: &str = "\
+/// The text of `mica --help` (the JIT's tunables come from their table).
+pub fn usage() -> String {
+    USAGE_TEMPLATE.replace("{tunables}", &interp::JitConfig::help())
+}
+
+const USAGE_TEMPLATE: &str = "\
 Mica: a Smalltalk virtual machine (SOM dialect)
 
 Usage:
@@ -175,18 +171,7 @@ Options:
                          method the JIT compiles, while running)
   --jit=MODE             on (default: compile hot methods), off (interpreter
                          only), eager (compile every method before it runs)
-  --jit-threshold=N      activations before a method is compiled (1000)
-  --jit-loop-threshold=N loop iterations before a method is compiled and its
-                         running activation moves to native code (5000)
-  --jit-background=B     on (default): hot methods compile on another thread
-                         while they run on in the interpreter; off: the
-                         program waits for the code
-  --jit-recompile-after=N
-                         sends native code leaves to the interpreter because
-                         an inline cache learnt classes after the method was
-                         compiled, before it is compiled again (500)
-  --jit-max-recompiles=N times one method is compiled again that way (4)
-  --stats                at exit, print the hottest methods, inline-cache
+{tunables}  --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
   --stats-json=FILE      at exit, write the counters (compile time, code
                          size, inline caches, deoptimisations, collector,
@@ -218,12 +203,6 @@ Options:
                          connect over TCP to a program started with --listen
   mica dap               a debug adapter (DAP) for editors (docs/dap.md)
 ";
-
-fn number(arg: &str, prefix: &str) -> Result<u64, CliError> {
-    arg[prefix.len()..]
-        .parse()
-        .map_err(|_| CliError(format!("{prefix} needs a whole number, not '{}'", &arg[prefix.len()..])))
-}
 
 /// The smallest heap `--max-heap` accepts.
 pub const MIN_HEAP: usize = 16 << 20;
@@ -328,20 +307,8 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
             .into_iter()
             .find(|j| j.name() == mode)
             .ok_or_else(|| CliError(format!("unknown --jit mode '{mode}' (off, on, eager)")))?;
-    } else if arg.starts_with("--jit-threshold=") {
-        o.jit_threshold = Some(number(arg, "--jit-threshold=")?);
-    } else if arg.starts_with("--jit-loop-threshold=") {
-        o.jit_loop_threshold = Some(number(arg, "--jit-loop-threshold=")?);
-    } else if arg.starts_with("--jit-recompile-after=") {
-        o.jit_recompile_after = Some(number(arg, "--jit-recompile-after=")?);
-    } else if arg.starts_with("--jit-max-recompiles=") {
-        o.jit_max_recompiles = Some(number(arg, "--jit-max-recompiles=")?);
-    } else if let Some(choice) = value("--jit-background=") {
-        o.jit_background = Some(match choice {
-            "on" => true,
-            "off" => false,
-            other => return Err(CliError(format!("--jit-background is on or off, not '{other}'"))),
-        });
+    } else if let Some(set) = o.jit_tunables.set(arg) {
+        set.map_err(CliError)?;
     } else {
         return Ok(false);
     }
@@ -528,17 +495,17 @@ mod tests {
     fn jit_options() {
         let o = parse(&args(&["--jit=eager", "--jit-threshold=5", "--dump=ir,asm", "Main"])).expect("parses");
         assert_eq!(o.jit, JitChoice::Eager);
-        assert_eq!(o.jit_threshold, Some(5));
+        assert_eq!(o.jit_tunables.invocation_threshold, 5);
         assert_eq!(o.dump, [DumpKind::Ir, DumpKind::Asm]);
         assert_eq!(parse(&args(&["Main"])).expect("parses").jit, JitChoice::On);
         let o = parse(&args(&["--jit-background=off", "Main"])).expect("parses");
-        assert_eq!(o.jit_background, Some(false));
+        assert!(!o.jit_tunables.background);
         let o = parse(&args(&["run", "--jit-background=on", "a.mimg"])).expect("parses");
-        assert_eq!(o.jit_background, Some(true));
+        assert!(o.jit_tunables.background);
         let o = parse(&args(&["--jit-recompile-after=7", "--jit-max-recompiles=0", "Main"])).expect("parses");
-        assert_eq!((o.jit_recompile_after, o.jit_max_recompiles), (Some(7), Some(0)));
+        assert_eq!((o.jit_tunables.recompile_exits, o.jit_tunables.max_recompilations), (7, 0));
         let e = parse(&args(&["--jit-background=maybe", "Main"])).expect_err("a bad choice");
-        assert!(e.0.contains("on or off"), "{e}");
+        assert!(e.0.contains("neither on nor off"), "{e}");
     }
 
     #[test]
@@ -567,7 +534,7 @@ mod tests {
     fn errors_are_clear() {
         assert!(parse(&args(&["--dump=deopt"])).unwrap_err().0.contains("unknown --dump kind 'deopt'"));
         assert!(parse(&args(&["--jit=fast"])).unwrap_err().0.contains("unknown --jit mode 'fast'"));
-        assert!(parse(&args(&["--jit-threshold=x"])).unwrap_err().0.contains("needs a whole number"));
+        assert!(parse(&args(&["--jit-threshold=x"])).unwrap_err().0.contains("not a whole number"));
         assert!(parse(&args(&["-cp"])).unwrap_err().0.contains("needs a value"));
         assert!(parse(&args(&["--frobnicate"])).unwrap_err().0.contains("unknown option"));
     }

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }
     };
     if options.help {
-        print!("{}", if options.command == cli::Command::Source { cli::USAGE } else { cli::IMAGE_USAGE });
+        print!("{}", if options.command == cli::Command::Source { cli::usage() } else { cli::IMAGE_USAGE.to_string() });
         return ExitCode::SUCCESS;
     }
     match options.command {
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         return run_repl(&options);
     }
     if options.rest.is_empty() {
-        eprint!("mica: no class or file given\n\n{}", cli::USAGE);
+        eprint!("mica: no class or file given\n\n{}", cli::usage());
         return ExitCode::from(2);
     }
     let class_path = ClassPath::new(options.class_path.iter().map(PathBuf::from).collect());
@@ -87,35 +87,20 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
             eprintln!("mica: cannot start: {e}");
             ExitCode::FAILURE
         })?;
-    let mut jit_config = JitConfig {
+    let jit_config = JitConfig {
         mode: match options.jit {
             cli::JitChoice::Off => JitMode::Off,
             cli::JitChoice::On => JitMode::Tiered,
             cli::JitChoice::Eager => JitMode::Eager,
         },
-        ..JitConfig::default()
+        ..options.jit_tunables
     };
-    if let Some(n) = options.jit_threshold {
-        jit_config.invocation_threshold = n;
-    }
-    if let Some(n) = options.jit_loop_threshold {
-        jit_config.backedge_threshold = n;
-    }
-    if let Some(on) = options.jit_background {
-        jit_config.background = on;
-    }
-    if let Some(n) = options.jit_recompile_after {
-        jit_config.recompile_exits = n;
-    }
-    if let Some(n) = options.jit_max_recompiles {
-        jit_config.max_recompilations = u32::try_from(n).unwrap_or(u32::MAX);
-    }
     if jit_config.mode != JitMode::Off {
         let dump = jit::DumpOptions {
             ir: options.dump.contains(&cli::DumpKind::Ir),
             asm: options.dump.contains(&cli::DumpKind::Asm),
         };
-        let generator = jit::Jit::new(dump).map_err(|e| {
+        let generator = jit::Jit::new(dump, jit_config.deopt_every).map_err(|e| {
             eprintln!("mica: cannot start the JIT: {e}");
             ExitCode::FAILURE
         })?;

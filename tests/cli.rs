@@ -229,3 +229,22 @@ fn heap_limits_are_checked() {
     let out = mica(&["--max-heap=64m", "examples/Hello.som"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Every tunable of the JIT's table is an option `mica --help` shows with
+/// its default, that the design page lists, and that refuses a bad value.
+#[test]
+fn every_jit_tunable_is_documented_and_checked() {
+    let help = text(&mica(&["--help"]).stdout);
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/design/jit.md")).expect("jit.md");
+    let defaults = interp::JitConfig::default();
+    for t in interp::JitConfig::TUNABLES {
+        let default = defaults.shown(t.field).expect("a field");
+        assert!(help.contains(&format!("{}={}", t.flag, t.metavar)), "--help lacks {}:\n{help}", t.flag);
+        let row = page.lines().find(|l| l.starts_with('|') && l.contains(&format!("`{}=", t.flag)));
+        let row = row.unwrap_or_else(|| panic!("docs/design/jit.md lists no {}", t.flag));
+        assert!(row.contains(&format!("| {default} |")), "docs/design/jit.md gives {} another default: {row}", t.flag);
+        let out = mica(&[&format!("{}=bad", t.flag), "examples/Hello.som"]);
+        assert_eq!(out.status.code(), Some(2), "{}=bad", t.flag);
+        assert!(text(&out.stderr).contains(t.flag), "{}", text(&out.stderr));
+    }
+}

@@ -30,7 +30,8 @@
 //!
 //! The same files run in every execution mode with the same expectations:
 //! `interpreter` (`--jit=off`), `jit_tiered` (the default, with low
-//! thresholds), `jit_eager` (every method compiled) and `gc_stress`
+//! thresholds), `jit_eager` (every method compiled), `deopt_stress`
+//! (eager, every third guard of native code failing) and `gc_stress`
 //! (`--gc-stress` with the JIT on: a collection at every allocation and a
 //! heap check). A file may be a helper that other tests
 //! load from the class path; it is still run on its own, so it has a `run`
@@ -278,6 +279,14 @@ fn jit_tiered_waiting() {
 #[test]
 fn jit_eager() {
     run_all(&["--jit=eager"]);
+}
+
+/// Deoptimisation stress: every method compiled, and every third guard of
+/// native code fails as if its check had, so the code leaves to the
+/// interpreter where it would on a real miss.
+#[test]
+fn deopt_stress() {
+    run_all(&["--jit=eager", "--jit-deopt-every=3"]);
 }
 
 /// Collection at every allocation, with native code running.

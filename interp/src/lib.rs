@@ -19,8 +19,9 @@ mod ops;
 mod process;
 mod stats;
 mod tiering;
+mod tunables;
 
-pub use tiering::{CodeGenerator, Compiled, Finished, JitConfig, JitFigures, JitMode};
+pub use tiering::{CodeGenerator, Compiled, Finished, JitConfig, JitFigures, JitMode, Tunable};
 
 use std::path::PathBuf;
 

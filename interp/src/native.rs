@@ -151,7 +151,10 @@ impl Interpreter {
     /// code, else leave it to the interpreter.
     fn run_callee_natively(&mut self, caller: usize, epoch: u64) -> u64 {
         let Some(native) = self.native else { return NATIVE_LEFT };
-        if self.u.native_depth >= MAX_NATIVE_DEPTH || self.u.method_epoch != epoch || self.u.interrupts.is_pending() {
+        if self.u.native_depth as u64 >= self.jit_config.native_depth
+            || self.u.method_epoch != epoch
+            || self.u.interrupts.is_pending()
+        {
             return NATIVE_LEFT;
         }
         let callee = self.fp;

@@ -7,6 +7,7 @@ use vm::runtime::{JitState, NativeFn};
 use vm::universe::Universe;
 
 use crate::Interpreter;
+pub use crate::tunables::{JitConfig, Tunable};
 
 /// How the JIT is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,44 +18,6 @@ pub enum JitMode {
     Tiered,
     /// Compile every method before its first activation.
     Eager,
-}
-
-/// The JIT's tunables: every threshold and limit in one table, each
-/// settable from the command line (`--jit-threshold=N`, ...).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JitConfig {
-    /// Off, tiered or eager.
-    pub mode: JitMode,
-    /// Activations after which a method is compiled.
-    pub invocation_threshold: u64,
-    /// Loop back-edges after which a method is compiled (and its running
-    /// activation continues in native code at the loop head).
-    pub backedge_threshold: u64,
-    /// Methods longer than this many bytes of bytecode stay interpreted.
-    pub max_method_bytes: usize,
-    /// Whether hot methods are compiled on another thread while they go on
-    /// in the interpreter (tiered mode; eager compilation always waits).
-    pub background: bool,
-    /// Sends native code leaves to the interpreter, at sites whose inline
-    /// cache learnt classes since the code was made, before the method is
-    /// compiled again with what the caches know then.
-    pub recompile_exits: u64,
-    /// How many times one method is compiled again that way.
-    pub max_recompilations: u32,
-}
-
-impl Default for JitConfig {
-    fn default() -> Self {
-        JitConfig {
-            mode: JitMode::Tiered,
-            invocation_threshold: 1000,
-            backedge_threshold: 5000,
-            max_method_bytes: 64 * 1024,
-            background: true,
-            recompile_exits: 500,
-            max_recompilations: 4,
-        }
-    }
 }
 
 /// Native code for a method.
@@ -116,6 +79,7 @@ impl Interpreter {
     pub fn set_jit(&mut self, generator: Option<Box<dyn CodeGenerator>>, config: JitConfig) {
         self.jit = generator;
         self.jit_config = config;
+        self.u.interrupts.set_depth_bound(config.native_depth);
     }
 
     /// The JIT configuration.

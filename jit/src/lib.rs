@@ -13,6 +13,7 @@ mod translate;
 mod worker;
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir::{self, UserFuncName};
@@ -41,6 +42,10 @@ pub struct Jit {
     worker: Worker,
     fctx: FunctionBuilderContext,
     dump: DumpOptions,
+    /// The deoptimisation stress mode's N (0: off) and its countdown, which
+    /// the guards of native code decrement (see `Translator::guard`).
+    deopt_every: u64,
+    countdown: Box<AtomicU64>,
     primitives: translate::NativePrimitives,
     /// Finished jobs received while waiting for another.
     early: VecDeque<Done>,
@@ -53,7 +58,10 @@ pub struct Jit {
 
 impl Jit {
     /// A JIT for the host machine.
-    pub fn new(dump: DumpOptions) -> Result<Jit, String> {
+    /// A code generator that dumps what `dump` asks for; with `deopt_every`
+    /// N > 0, every Nth guard its code evaluates fails (a stress mode for
+    /// testing the exits to the interpreter).
+    pub fn new(dump: DumpOptions, deopt_every: u64) -> Result<Jit, String> {
         let mut flags = settings::builder();
         flags.set("use_colocated_libcalls", "false").map_err(|e| e.to_string())?;
         flags.set("is_pic", "false").map_err(|e| e.to_string())?;
@@ -71,6 +79,8 @@ impl Jit {
             worker,
             fctx: FunctionBuilderContext::new(),
             dump,
+            deopt_every,
+            countdown: Box::new(AtomicU64::new(deopt_every)),
             primitives: translate::NativePrimitives::new(),
             early: VecDeque::new(),
             compiled: 0,
@@ -128,6 +138,7 @@ impl Jit {
             primitives: self.primitives,
             native_sig: func.import_signature(translate::signature(call_conv)),
             symbolic: false,
+            deopt_every: (self.deopt_every > 0).then_some((self.countdown.as_ptr() as u64, self.deopt_every)),
         };
         // Cranelift's frontend may panic on a translation bug: the method
         // stays interpreted.
@@ -254,6 +265,7 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
             primitives: translate::NativePrimitives::new(),
             native_sig: func.import_signature(translate::signature(cc)),
             symbolic: true,
+            deopt_every: None,
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;

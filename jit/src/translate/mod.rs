@@ -117,6 +117,9 @@ pub struct Constants {
     pub native_sig: ir::SigRef,
     /// Print-stable placeholders instead of addresses (for golden IR).
     pub symbolic: bool,
+    /// The deoptimisation stress mode (`--jit-deopt-every=N`): the address
+    /// of the countdown every guard decrements, and N. `None` when off.
+    pub deopt_every: Option<(u64, u64)>,
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -728,6 +731,21 @@ impl Translator<'_, '_> {
         let base = self.konst(self.k.stack_base);
         let bytes = self.b.ins().isub(self.frame, base);
         self.b.ins().ushr_imm_u(bytes, 3)
+    }
+
+    /// A guard's condition `hit`, as the code tests it: in the stress mode
+    /// every Nth guard evaluated fails (the countdown reaches 0 and starts
+    /// again at N), so the code takes the path a real failure takes.
+    fn guard(&mut self, hit: Value) -> Value {
+        let Some((address, every)) = self.k.deopt_every else { return hit };
+        let at = self.konst(address);
+        let left = self.load(at, 0);
+        let left = self.b.ins().iadd_imm_s(left, -1);
+        let go_on = self.b.ins().icmp_imm_s(IntCC::NotEqual, left, 0);
+        let again = self.konst(every);
+        let next = self.b.ins().select(go_on, left, again);
+        self.store(next, at, 0);
+        self.b.ins().band(hit, go_on)
     }
 
     fn konst(&mut self, bits: u64) -> Value {

@@ -43,6 +43,7 @@ impl Translator<'_, '_> {
         let targets_known = targets.len();
         for target in targets {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, class, target.class as i64);
+            let hit = self.guard(hit);
             let run = self.b.create_block();
             let next = self.b.create_block();
             self.b.ins().brif(hit, run, &[], next, &[]);
@@ -76,6 +77,7 @@ impl Translator<'_, '_> {
                 let entry = ic_layout::ENTRIES + i * ic_layout::ENTRY;
                 let c = self.load(cache, entry + ic_layout::CLASS);
                 let hit = self.b.ins().icmp(IntCC::Equal, c, class);
+                let hit = self.guard(hit);
                 let next = self.b.create_block();
                 let at = self.konst(entry as u64);
                 self.b.ins().brif(hit, found, &[at.into()], next, &[]);
