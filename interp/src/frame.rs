@@ -50,7 +50,7 @@ pub const FRAME_HEADER: usize = 6;
 pub mod offsets {
     use super::*;
     /// Bytes per word.
-    pub const WORD: i32 = 8;
+    pub const WORD: i32 = vm::object::WORD_BYTES as i32;
     /// `FRAME_METHOD` in bytes.
     pub const METHOD: i32 = FRAME_METHOD as i32 * WORD;
     /// `FRAME_CALLER_FP` in bytes.
@@ -65,6 +65,12 @@ pub mod offsets {
     pub const CLOSURE: i32 = FRAME_CLOSURE as i32 * WORD;
     /// First temporary in bytes.
     pub const TEMPS: i32 = FRAME_HEADER as i32 * WORD;
+
+    /// Byte offset from a frame of its word `index` (negative: the
+    /// arguments, in the caller's operand stack).
+    pub const fn word(index: i32) -> i32 {
+        index * WORD
+    }
 }
 
 /// Words kept free above the deepest frame for primitives and the error

@@ -37,6 +37,16 @@ pub const CLASS_OFFSET: usize = 0;
 pub const BITS_OFFSET: usize = 8;
 /// Byte offset of the first body slot.
 pub const BODY_OFFSET: usize = 16;
+/// Bytes per word: a slot, a header word, a frame word.
+pub const WORD_BYTES: usize = 8;
+/// `WORD_BYTES` as a shift: words to bytes and back.
+pub const WORD_SHIFT: i64 = WORD_BYTES.trailing_zeros() as i64;
+
+/// Byte offset from an object's address of its body slot `index`.
+#[inline(always)]
+pub const fn slot_offset(index: usize) -> usize {
+    BODY_OFFSET + WORD_BYTES * index
+}
 
 /// Flag: marked by the current full collection.
 pub const FLAG_MARK: u64 = 1;
@@ -271,7 +281,7 @@ impl Value {
     pub fn slot(self, index: usize) -> Value {
         assert!(index < self.size() && self.format().has_pointers(), "slot {index} out of range");
         // SAFETY: validity invariant, and `index` is within the body.
-        Value::from_bits(unsafe { read_word(self.addr() + BODY_OFFSET + 8 * index) })
+        Value::from_bits(unsafe { read_word(self.addr() + slot_offset(index)) })
     }
 
     /// Slot `index` without the range check.
@@ -284,7 +294,7 @@ impl Value {
     pub unsafe fn slot_unchecked(self, index: usize) -> Value {
         debug_assert!(index < self.size() && self.format().has_pointers());
         // SAFETY: the caller guarantees `index` is within the body.
-        Value::from_bits(unsafe { read_word(self.addr() + BODY_OFFSET + 8 * index) })
+        Value::from_bits(unsafe { read_word(self.addr() + slot_offset(index)) })
     }
 
     /// Writes slot `index` without the range check or a write barrier.
@@ -297,7 +307,7 @@ impl Value {
     pub unsafe fn set_slot_unchecked(self, index: usize, value: Value) {
         debug_assert!(index < self.size() && self.format().has_pointers());
         // SAFETY: the caller guarantees `index` is within the body.
-        unsafe { write_word(self.addr() + BODY_OFFSET + 8 * index, value.bits()) }
+        unsafe { write_word(self.addr() + slot_offset(index), value.bits()) }
     }
 
     /// Writes slot `index` without a write barrier: only for objects that
@@ -307,7 +317,7 @@ impl Value {
     pub fn set_slot_raw(self, index: usize, value: Value) {
         assert!(index < self.size() && self.format().has_pointers(), "slot {index} out of range");
         // SAFETY: validity invariant, and `index` is within the body.
-        unsafe { write_word(self.addr() + BODY_OFFSET + 8 * index, value.bits()) }
+        unsafe { write_word(self.addr() + slot_offset(index), value.bits()) }
     }
 
     /// The bytes of a raw-format object.
@@ -335,7 +345,7 @@ impl Value {
     pub(crate) fn body_word(self, index: usize) -> u64 {
         debug_assert!(index < self.format().body_words(self.size()));
         // SAFETY: validity invariant; index within the body.
-        unsafe { read_word(self.addr() + BODY_OFFSET + 8 * index) }
+        unsafe { read_word(self.addr() + slot_offset(index)) }
     }
 
     /// Overwrites body word `index` of any object (the collector).
@@ -343,6 +353,6 @@ impl Value {
     pub(crate) fn set_body_word(self, index: usize, word: u64) {
         debug_assert!(index < self.format().body_words(self.size()));
         // SAFETY: validity invariant; index within the body.
-        unsafe { write_word(self.addr() + BODY_OFFSET + 8 * index, word) }
+        unsafe { write_word(self.addr() + slot_offset(index), word) }
     }
 }

@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{self, InstBuilder, Value};
 use interp::frame::*;
 use vm::runtime::code_cell;
 
-use super::{FRESH, LEFT, RETURNED, Translator, W};
+use super::{FRESH, LEFT, RETURNED, Translator};
 
 /// What the callee's frame gets besides its method.
 pub(super) struct CalleeFrame {
@@ -141,15 +141,15 @@ impl Translator<'_, '_> {
         };
         let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
         self.branch_or_continue(short, slow);
-        let at = callee_words as i32 * W;
-        self.store(frame.method, self.frame, at + FRAME_METHOD as i32 * W);
+        let at = offsets::word(callee_words as i32);
+        self.store(frame.method, self.frame, at + offsets::METHOD);
         let caller = self.tag(fp);
-        self.store(caller, self.frame, at + FRAME_CALLER_FP as i32 * W);
+        self.store(caller, self.frame, at + offsets::CALLER_FP);
         let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
-        self.store(resume_at, self.frame, at + FRAME_CALLER_PC as i32 * W);
-        self.store(frame.receiver, self.frame, at + FRAME_SELF as i32 * W);
-        self.store(frame.context, self.frame, at + FRAME_CONTEXT as i32 * W);
-        self.store(frame.closure, self.frame, at + FRAME_CLOSURE as i32 * W);
+        self.store(resume_at, self.frame, at + offsets::CALLER_PC);
+        self.store(frame.receiver, self.frame, at + offsets::SELF);
+        self.store(frame.context, self.frame, at + offsets::CONTEXT);
+        self.store(frame.closure, self.frame, at + offsets::CLOSURE);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.store(deeper, self.interp, self.k.layout.native_depth);
         let fresh = self.konst(FRESH);

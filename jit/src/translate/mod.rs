@@ -42,7 +42,7 @@ use interp::frame::*;
 use interp::native::NativeLayout;
 use vm::bytecode::{Insn, instructions};
 use vm::layout::*;
-use vm::object::BODY_OFFSET;
+use vm::object::WORD_SHIFT;
 use vm::runtime::Trivial;
 use vm::universe::Universe;
 use vm::value::Value as VmValue;
@@ -424,7 +424,7 @@ pub fn translate(
     let nil = b.ins().iconst(types::I64, k.nil as i64);
     let zero = b.ins().iconst(types::I64, 0);
     for i in 0..info.num_temps as usize {
-        b.ins().store(MemFlagsData::trusted(), nil, frame, ((FRAME_HEADER + i) * 8) as i32);
+        b.ins().store(MemFlagsData::trusted(), nil, frame, offsets::TEMPS + offsets::word(i as i32));
     }
     for (i, &var) in local_vars.iter().enumerate() {
         let v = if locals.is_temp(i) {
@@ -499,7 +499,7 @@ pub fn translate(
             }
         }
         for (i, &var) in slot_vars.iter().enumerate().take(op.depth as usize) {
-            let off = ((FRAME_HEADER + info.num_temps as usize + i) * 8) as i32;
+            let off = offsets::TEMPS + offsets::word((info.num_temps as usize + i) as i32);
             let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
             b.def_var(var, v);
             if shadows {
@@ -514,7 +514,7 @@ pub fn translate(
     let at = b.use_var(resume_pc);
     let base = b.ins().iconst(types::I64, k.stack_base as i64);
     let bytes = b.ins().isub(frame, base);
-    let fp = b.ins().ushr_imm_u(bytes, 3);
+    let fp = b.ins().ushr_imm_u(bytes, WORD_SHIFT);
     b.ins().store(MemFlagsData::trusted(), fp, interp, k.layout.jit_fp);
     b.ins().return_(&[at]);
 
@@ -681,8 +681,6 @@ struct Translator<'a, 'f> {
     exit_stub: ir::Block,
 }
 
-const W: i32 = 8;
-
 /// Where a frame keeps its locals: local 0 is `self`, then the arguments
 /// (below the frame, in the caller's operand stack), then the temporaries.
 #[derive(Clone, Copy)]
@@ -704,11 +702,11 @@ impl Locals {
     fn offset(self, i: usize) -> i32 {
         let i = i as i32;
         if i == 0 {
-            FRAME_SELF as i32 * W
+            offsets::SELF
         } else if i <= self.num_args {
-            (i - 1 - self.num_args) * W
+            offsets::word(i - 1 - self.num_args)
         } else {
-            (FRAME_HEADER as i32 + i - 1 - self.num_args) * W
+            offsets::TEMPS + offsets::word(i - 1 - self.num_args)
         }
     }
 }
@@ -730,7 +728,7 @@ impl Translator<'_, '_> {
     fn fp(&mut self) -> Value {
         let base = self.konst(self.k.stack_base);
         let bytes = self.b.ins().isub(self.frame, base);
-        self.b.ins().ushr_imm_u(bytes, 3)
+        self.b.ins().ushr_imm_u(bytes, WORD_SHIFT)
     }
 
     /// A guard's condition `hit`, as the code tests it: in the stress mode
@@ -754,7 +752,7 @@ impl Translator<'_, '_> {
 
     /// Byte offset from the frame of operand-stack slot `depth`.
     fn slot(&self, depth: u32) -> i32 {
-        (FRAME_HEADER as i32 + self.temps + depth as i32) * W
+        offsets::TEMPS + offsets::word(self.temps + depth as i32)
     }
 
     fn get(&mut self, depth: u32) -> Value {
@@ -851,7 +849,7 @@ impl Translator<'_, '_> {
     }
 
     fn field_offset(index: usize) -> i32 {
-        BODY_OFFSET as i32 + index as i32 * W
+        vm::object::slot_offset(index) as i32
     }
 
     fn self_value(&mut self) -> Value {

@@ -21,8 +21,10 @@ pub use image_format::{ImageMeta, Located};
 use crate::universe::NamespaceId;
 
 /// A hash of everything the objects of an image depend on: the object
-/// header, formats and VM object shapes, the method cell size and the
-/// bytecode set. An image built for another ABI is refused.
+/// header, formats and VM object shapes, the packed words (method info,
+/// header masks, tags, the SmallInteger range, the SmallFloat rotation,
+/// code flags), the method cell's size and fields, and the bytecode set.
+/// An image built for another ABI is refused.
 pub fn abi() -> u64 {
     use crate::layout::*;
     use crate::object::*;
@@ -41,6 +43,33 @@ pub fn abi() -> u64 {
         crate::value::TAG_FLOAT,
         crate::value::TAG_SPECIAL,
     );
+    // The packed words and the immediates: how their bits are laid out.
+    {
+        use crate::bytecode::CodeFlags;
+        use crate::runtime::code_cell;
+        use crate::value::*;
+        text.push_str(&format!(
+            " words {WORD_BYTES} masks {FLAGS_MASK} {HASH_MASK} {TAG_MASK} {TAG_POINTER} \
+             ints {SMALL_INT_MIN} {SMALL_INT_MAX} floats {FLOAT_BIAS} {FLOAT_LOWEST} {FLOAT_SPAN} \
+             info {METHOD_INFO_ARGS_SHIFT} {METHOD_INFO_TEMPS_SHIFT} {METHOD_INFO_STACK_SHIFT} \
+             {METHOD_INFO_FLAGS_SHIFT} {METHOD_INFO_MAX_COUNT} sizes {CLOSURE_SIZE} {CONTEXT_FIXED} {BINDING_SIZE} \
+             code flags {} {} {} {} {} {} cell offsets {} {} {} {} {} {} {} {}",
+            CodeFlags::PRIMITIVE.bits(),
+            CodeFlags::HOME_CONTEXT.bits(),
+            CodeFlags::HANDLER.bits(),
+            CodeFlags::UNWIND.bits(),
+            CodeFlags::HANDLING.bits(),
+            CodeFlags::HIDDEN.bits(),
+            code_cell::CODE,
+            code_cell::RUNTIME,
+            code_cell::NUM_ARGS,
+            code_cell::NUM_TEMPS,
+            code_cell::MAX_STACK,
+            code_cell::PRIMITIVE,
+            code_cell::TRIVIAL,
+            code_cell::CONSTANT,
+        ));
+    }
     for bits in 0..16u8 {
         if let Some(f) = Format::from_bits(bits) {
             text.push_str(&format!(" {f:?}={bits}"));

@@ -8,7 +8,7 @@ use interp::frame::*;
 use vm::layout::*;
 use vm::object::{BITS_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, HASH_SHIFT, HEADER_WORDS, SIZE_SHIFT};
 
-use crate::translate::{Next, Translator, W};
+use crate::translate::{Next, Translator};
 
 impl Translator<'_, '_> {
     /// Allocates a pointer object of `size` slots (known at compile time)
@@ -31,7 +31,7 @@ impl Translator<'_, '_> {
         }
         let l = self.k.layout;
         let words = self.b.ins().iadd_imm_s(size, HEADER_WORDS as i64);
-        let bytes = self.b.ins().ishl_imm_u(words, 3);
+        let bytes = self.b.ins().ishl_imm_u(words, vm::object::WORD_SHIFT);
         let top = self.load(self.interp, l.heap_top);
         let new_top = self.b.ins().iadd(top, bytes);
         let end = self.load(self.interp, l.heap_end);
@@ -73,7 +73,7 @@ impl Translator<'_, '_> {
         self.store(code, closure, Self::field_offset(CLOSURE_CODE));
         let receiver = self.self_value();
         self.store(receiver, closure, Self::field_offset(CLOSURE_RECEIVER));
-        let context = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+        let context = self.load(self.frame, offsets::CONTEXT);
         self.store(context, closure, Self::field_offset(CLOSURE_CONTEXT));
         self.put(self.cur.depth, closure);
         Next::FallThrough
@@ -101,7 +101,7 @@ impl Translator<'_, '_> {
         let slow = self.slow_block();
         let class = self.konst(self.k.classes.context);
         let ctx = self.alloc(class, Format::Context, CONTEXT_FIXED + size as usize, slow);
-        let parent = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+        let parent = self.load(self.frame, offsets::CONTEXT);
         self.store(parent, ctx, Self::field_offset(CONTEXT_PARENT));
         let nil = self.konst(self.k.nil);
         let home_frame = if self.home {
@@ -116,15 +116,15 @@ impl Translator<'_, '_> {
         for i in 0..size as usize {
             self.store(nil, ctx, Self::field_offset(CONTEXT_FIXED + i));
         }
-        self.store(ctx, self.frame, FRAME_CONTEXT as i32 * W);
+        self.store(ctx, self.frame, offsets::CONTEXT);
         Next::FallThrough
     }
 
     /// `PopContext`: the parent context becomes current.
     pub(super) fn op_pop_context(&mut self) -> Next {
-        let ctx = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+        let ctx = self.load(self.frame, offsets::CONTEXT);
         let parent = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
-        self.store(parent, self.frame, FRAME_CONTEXT as i32 * W);
+        self.store(parent, self.frame, offsets::CONTEXT);
         Next::FallThrough
     }
 }

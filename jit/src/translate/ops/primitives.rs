@@ -319,7 +319,7 @@ impl Translator<'_, '_> {
         let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, count);
         self.b.ins().brif(more, body, &[], exit, &[]);
         self.b.switch_to_block(body);
-        let offset = self.b.ins().ishl_imm_u(i, 3);
+        let offset = self.b.ins().ishl_imm_u(i, vm::object::WORD_SHIFT);
         let address = self.b.ins().iadd(object, offset);
         self.store(nil, address, Self::field_offset(0));
         let next = self.b.ins().iadd_imm_s(i, 1);

@@ -6,7 +6,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use interp::frame::*;
 use vm::layout::*;
 
-use crate::translate::{Next, Translator, W};
+use crate::translate::{Next, Translator};
 
 impl Translator<'_, '_> {
     /// `PushSelf`. Stack: → self.
@@ -67,7 +67,7 @@ impl Translator<'_, '_> {
 
     /// The context `level` steps out from the frame's.
     pub(super) fn context(&mut self, level: u32) -> cranelift_codegen::ir::Value {
-        let mut ctx = self.load(self.frame, FRAME_CONTEXT as i32 * W);
+        let mut ctx = self.load(self.frame, offsets::CONTEXT);
         for _ in 0..level {
             ctx = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
         }

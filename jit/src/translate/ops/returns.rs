@@ -3,8 +3,9 @@
 //! must be marked dead) and non-local returns are the interpreter's.
 
 use cranelift_codegen::ir::InstBuilder;
+use interp::frame::offsets;
 
-use crate::translate::{Next, RETURNED, Translator, W};
+use crate::translate::{Next, RETURNED, Translator};
 
 impl Translator<'_, '_> {
     /// `Return` (`self_value` false: the top of stack) or `ReturnSelf`.
@@ -14,7 +15,7 @@ impl Translator<'_, '_> {
             return self.step();
         }
         let value = if return_self { self.self_value() } else { self.get(self.cur.depth - 1) };
-        self.store(value, self.frame, -(self.num_args + 1) * W);
+        self.store(value, self.frame, offsets::word(-(self.num_args + 1)));
         let fp = self.fp();
         let sp = self.b.ins().iadd_imm_s(fp, -(self.num_args as i64));
         self.store(sp, self.interp, self.k.layout.sp);

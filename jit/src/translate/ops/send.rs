@@ -172,7 +172,7 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(field_block);
         // A getter or setter: the field's offset in the receiver.
         let index = self.b.ins().ushr_imm_u(word, 8);
-        let offset = self.b.ins().ishl_imm_u(index, 3);
+        let offset = self.b.ins().ishl_imm_u(index, vm::object::WORD_SHIFT);
         let address = self.b.ins().iadd(receiver, offset);
         match argc {
             0 => {
