@@ -50,8 +50,8 @@ impl Interpreter {
             counts[IcState::Megamorphic as usize],
             100.0 * hits as f64 / total as f64
         );
-        let total: u64 = self.u.deoptimizations.iter().map(|(_, n)| n).sum();
-        let reasons: Vec<String> = self.u.deoptimizations.iter().map(|(r, n)| format!("{n} because {r}")).collect();
+        let total = self.u.deoptimizations.total();
+        let reasons: Vec<String> = self.u.deoptimizations.nonzero().map(|(r, n)| format!("{n} because {r}")).collect();
         let _ = writeln!(
             out,
             "deoptimisations: {total}{}",

@@ -2,6 +2,7 @@
 //! JIT implements (the interpreter cannot depend on the JIT crate, so the
 //! JIT plugs in through [`CodeGenerator`]).
 
+use vm::deopt::DeoptReason;
 use vm::runtime::{JitState, NativeFn};
 
 use vm::universe::Universe;
@@ -142,7 +143,7 @@ impl Interpreter {
                 record.info.jit = JitState::Interpreted;
                 record.invocations = 0;
                 record.backedges = 0;
-                self.u.record_deoptimization("a method dictionary changed while it compiled", 1);
+                self.u.deoptimizations.record(DeoptReason::ChangedWhileCompiling, 1);
                 continue;
             }
             self.install(finished.rt, finished.result);
@@ -195,7 +196,7 @@ impl Interpreter {
         record.invocations = config.invocation_threshold;
         record.backedges = config.backedge_threshold;
         self.native = None;
-        self.u.record_deoptimization("inline caches learnt classes after it was compiled", 1);
+        self.u.deoptimizations.record(DeoptReason::CachesOutgrown, 1);
     }
 
     /// What the JIT reports for `--stats`.

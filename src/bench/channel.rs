@@ -29,7 +29,7 @@ pub fn collect(interp: &Interpreter) -> VmStats {
             mega_hits: mega.0,
             mega_misses: mega.1,
         },
-        deopts: interp.u.deoptimizations.iter().cloned().collect(),
+        deopts: interp.u.deoptimizations.nonzero().map(|(r, n)| (r.text().to_string(), n)).collect(),
         gc_young: gc.young_collections,
         gc_full: gc.full_collections,
         gc_ms: gc.gc_time.as_secs_f64() * 1e3,

@@ -12,6 +12,7 @@
 //!   method installation and the kernel library (`vm/kernel/*.som`).
 //! - [`primitives`]: the primitives, implemented once for every tier.
 //! - [`runtime`]: inline caches and counters per method.
+//! - [`deopt`]: why native code was thrown away, counted by reason.
 //! - [`image`]: mini-images: writing heap objects as an image, mapping and
 //!   binding images, checking, linking, packages, object graphs.
 //! - [`interrupts`]: requests for the program's thread to act at its next
@@ -23,6 +24,7 @@
 
 pub mod bytecode;
 pub mod compiler;
+pub mod deopt;
 pub mod heap;
 pub mod image;
 pub mod interrupts;

@@ -317,7 +317,7 @@ impl Interpreter {
 
     /// Native code thrown away so far because a method dictionary changed.
     pub(super) fn discarded(&self) -> u64 {
-        self.u.deoptimizations.iter().find(|(r, _)| r == vm::universe::METHODS_CHANGED).map_or(0, |(_, n)| *n)
+        self.u.deoptimizations.get(vm::deopt::DeoptReason::MethodsChanged)
     }
 
     pub(super) fn record_edit(&mut self, what: String, methods: Vec<String>, before: u64) -> LiveAnswer {

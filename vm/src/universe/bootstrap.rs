@@ -294,7 +294,7 @@ impl Universe {
             images: Vec::new(),
             lookup_cache: vec![(p, p, p); super::LOOKUP_CACHE_SIZE],
             method_epoch: 0,
-            deoptimizations: Vec::new(),
+            deoptimizations: Default::default(),
             main_namespace: NamespaceId::PROGRAM,
             jit_fp: 0,
             native_depth: 0,

@@ -8,10 +8,8 @@
 
 use super::bootstrap::Spec;
 
-/// The deoptimisation reason of native code thrown away because a lookup
-/// it inlined changed (`--stats`, and live edits count it).
-pub const METHODS_CHANGED: &str = "a method dictionary changed";
 use super::{Result, Universe};
+use crate::deopt::DeoptReason;
 use crate::layout::*;
 use crate::object::Format;
 use crate::value::Value;
@@ -129,7 +127,7 @@ impl Universe {
             }
         }
         if discarded > 0 {
-            self.record_deoptimization(METHODS_CHANGED, discarded);
+            self.deoptimizations.record(DeoptReason::MethodsChanged, discarded);
         }
     }
 
@@ -185,7 +183,7 @@ impl Universe {
             }
         }
         if discarded > 0 {
-            self.record_deoptimization(METHODS_CHANGED, discarded);
+            self.deoptimizations.record(DeoptReason::MethodsChanged, discarded);
         }
     }
 
@@ -244,14 +242,6 @@ impl Universe {
         // Native code and caches may know the old layout.
         self.invalidate_caches();
         Ok(map.len())
-    }
-
-    /// Counts native code thrown away for `reason`.
-    pub fn record_deoptimization(&mut self, reason: &str, count: u64) {
-        match self.deoptimizations.iter_mut().find(|(r, _)| r == reason) {
-            Some((_, n)) => *n += count,
-            None => self.deoptimizations.push((reason.to_string(), count)),
-        }
     }
 
     /// Makes a class and its metaclass. `fields` are the new instance fields

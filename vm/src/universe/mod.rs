@@ -19,7 +19,6 @@ use crate::object::Format;
 use crate::runtime::{MethodInfo, MethodRuntime, Trivial};
 use crate::value::Value;
 pub use bootstrap::Spec;
-pub use classes::METHODS_CHANGED;
 pub use edits::INLINED_SELECTORS;
 pub use install::KERNEL_SOURCES;
 
@@ -137,7 +136,7 @@ pub struct Universe {
     /// Bumped whenever a method dictionary changes.
     pub method_epoch: u64,
     /// Native code thrown away because what it assumed changed, by reason.
-    pub deoptimizations: Vec<(String, u64)>,
+    pub deoptimizations: crate::deopt::DeoptCounts,
     /// The namespace of the program's main class (`Program` for a program
     /// from source, its image's namespace under `mica run`): `system
     /// global:` looks there before `Program`.
