@@ -22,26 +22,27 @@ impl Interpreter {
         let receiver = self.peek(argc);
         let class = self.u.class_of(receiver);
         let cache = &mut self.u.runtime_mut(self.rt).ics[ic as usize];
-        let method = match cache.find(class) {
-            Some(m) => {
+        let (method, rt) = match cache.find(class) {
+            Some(found) => {
                 cache.hits += 1;
-                m
+                found
             }
             None => {
                 cache.misses += 1;
                 let m = self.u.lookup(class, selector);
-                let cell = if m == self.u.nil() { 0 } else { m.slot(METHOD_CELL).bits() & !1 };
+                let (cell, rt) =
+                    if m == self.u.nil() { (0, 0) } else { (m.slot(METHOD_CELL).bits() & !1, self.u.runtime_index(m)) };
                 let record = self.u.runtime_mut(self.rt);
                 let cache = &mut record.ics[ic as usize];
-                cache.record(class, m, cell);
+                cache.record(class, m, cell, rt);
                 record.ics_outgrown |= cache.outgrown();
-                m
+                (m, rt)
             }
         };
         if method == self.u.nil() {
             return self.does_not_understand(selector, argc);
         }
-        self.invoke(method, argc)
+        self.invoke_rt(method, rt, argc)
     }
 
     /// Sends `selector` without an inline cache (perform:, DNU, ...).
@@ -69,6 +70,13 @@ impl Interpreter {
     #[inline]
     pub(crate) fn invoke(&mut self, method: Value, argc: usize) -> Step {
         let rt = self.u.runtime_index(method);
+        self.invoke_rt(method, rt, argc)
+    }
+
+    /// Runs `method` (runtime record `rt`) on the receiver and `argc`
+    /// arguments on the stack.
+    #[inline(always)]
+    pub(crate) fn invoke_rt(&mut self, method: Value, rt: usize, argc: usize) -> Step {
         let info = self.u.runtime(rt).info;
         if info.primitive != 0 {
             return self.primitive(method, rt, info.primitive as usize, argc);

@@ -25,6 +25,9 @@ pub struct IcEntry {
     /// The address of the method's cell (0 for nil), so that native code
     /// reaches the method's code with one load.
     pub cell: u64,
+    /// The method's runtime record (0 for nil), so that the interpreter
+    /// reaches what a send needs without going through the method.
+    pub rt: u64,
 }
 
 /// The state of one send site.
@@ -89,7 +92,7 @@ const NO_CLASS: Value = Value::UNBOUND;
 impl InlineCache {
     fn new(nil: Value) -> InlineCache {
         InlineCache {
-            entries: [IcEntry { class: NO_CLASS, method: nil, cell: 0 }; IC_POLYMORPHIC_LIMIT],
+            entries: [IcEntry { class: NO_CLASS, method: nil, cell: 0, rt: 0 }; IC_POLYMORPHIC_LIMIT],
             len: 0,
             megamorphic: false,
             compiled_len: 0,
@@ -114,21 +117,21 @@ impl InlineCache {
         }
     }
 
-    /// The method cached for `class`, if any.
+    /// The method cached for `class`, if any, with its runtime record.
     #[inline(always)]
-    pub fn find(&self, class: Value) -> Option<Value> {
-        self.entries[..self.len as usize].iter().find(|e| e.class == class).map(|e| e.method)
+    pub fn find(&self, class: Value) -> Option<(Value, usize)> {
+        self.entries[..self.len as usize].iter().find(|e| e.class == class).map(|e| (e.method, e.rt as usize))
     }
 
     /// Records a lookup result: monomorphic, then polymorphic, then
     /// megamorphic (which keeps no entries). `cell` is the method's cell
-    /// address (0 for nil).
-    pub fn record(&mut self, class: Value, method: Value, cell: u64) {
+    /// address and `rt` its runtime record (0 for nil).
+    pub fn record(&mut self, class: Value, method: Value, cell: u64, rt: usize) {
         if self.megamorphic {
             return;
         }
         if (self.len as usize) < IC_POLYMORPHIC_LIMIT {
-            self.entries[self.len as usize] = IcEntry { class, method, cell };
+            self.entries[self.len as usize] = IcEntry { class, method, cell, rt: rt as u64 };
             self.len += 1;
         } else {
             self.megamorphic = true;

@@ -124,15 +124,15 @@ fn inline_cache_states() {
     let k = &u.known;
     let mut ic = InlineCache::new_for_tests(u.nil());
     assert_eq!(ic.state(), IcState::Empty);
-    ic.record(k.integer, k.object, 0);
+    ic.record(k.integer, k.object, 0, 7);
     assert_eq!(ic.state(), IcState::Monomorphic);
-    assert_eq!(ic.find(k.integer), Some(k.object));
+    assert_eq!(ic.find(k.integer), Some((k.object, 7)), "the method with its runtime record");
     assert_eq!(ic.find(k.double), None);
     for class in [k.double, k.string, k.array] {
-        ic.record(class, k.object, 0);
+        ic.record(class, k.object, 0, 0);
     }
     assert_eq!(ic.state(), IcState::Polymorphic);
-    ic.record(k.symbol, k.object, 0);
+    ic.record(k.symbol, k.object, 0, 0);
     assert_eq!(ic.state(), IcState::Megamorphic);
     assert_eq!(ic.find(k.integer), None, "megamorphic sites use the global cache");
     ic.clear();
@@ -150,7 +150,7 @@ fn method_changes_invalidate_lookups_and_caches() {
     assert_ne!(first, u.nil());
     let rt = u.runtime_index(first);
     u.runtimes[rt].ics = vec![InlineCache::new_for_tests(u.nil())].into_boxed_slice();
-    u.runtimes[rt].ics[0].record(class, first, 0);
+    u.runtimes[rt].ics[0].record(class, first, 0, 0);
     let recompiled = compile_class_source("A.som", "A = ( m = ( ^2 ) n = ( ^3 ) )", None, &cp).expect("compiles");
     u.install_class(&recompiled, NamespaceId::PROGRAM).expect("installs");
     let second = u.lookup(class, m);
