@@ -48,10 +48,8 @@ pub enum IcState {
 /// fixed (`ic_layout`); entries past `len` hold a class word that is no
 /// class, so native code may compare all of them.
 #[derive(Clone, Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct InlineCache {
-    /// Entries, most recent last; only the first `len` are valid.
-    pub entries: [IcEntry; IC_POLYMORPHIC_LIMIT],
     /// Number of valid entries.
     pub len: u8,
     /// Set once more than [`IC_POLYMORPHIC_LIMIT`] classes were seen.
@@ -67,6 +65,10 @@ pub struct InlineCache {
     pub hits: u64,
     /// Sends that did not.
     pub misses: u64,
+    /// Entries, most recent last; only the first `len` are valid. (After
+    /// the counts, so that a monomorphic hit reads and writes one cache
+    /// line: the cache is aligned to one.)
+    pub entries: [IcEntry; IC_POLYMORPHIC_LIMIT],
 }
 
 /// Byte offsets in an [`InlineCache`] and its entries, for native code.
@@ -290,19 +292,22 @@ pub struct MethodInfo {
     pub jit: JitState,
 }
 
-/// Runtime data of one method or block.
+/// Runtime data of one method or block. What a send and a frame push read
+/// (the info, the activation count, the caches) comes first, from a cache
+/// line's start.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct MethodRuntime {
-    /// The method.
-    pub method: Value,
     /// Its metadata.
     pub info: MethodInfo,
-    /// One cache per send site.
-    pub ics: Box<[InlineCache]>,
     /// Activations so far.
     pub invocations: u64,
     /// Loop back-edges taken so far.
     pub backedges: u64,
+    /// One cache per send site.
+    pub ics: Box<[InlineCache]>,
+    /// The method.
+    pub method: Value,
     /// Sends native code left to the interpreter at sites whose inline
     /// cache learnt classes after the code was made.
     pub outgrown_exits: u64,
