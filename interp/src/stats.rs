@@ -57,6 +57,16 @@ impl Interpreter {
             "deoptimisations: {total}{}",
             if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
         );
+        // Where: the methods whose code was thrown away most often.
+        const SITES_SHOWN: usize = 10;
+        let sites = self.u.deoptimizations.sites();
+        for &(reason, rt, n) in sites.iter().take(SITES_SHOWN) {
+            let name = self.method_name(self.u.runtime(rt).method);
+            let _ = writeln!(out, "  {n:>6} {name} ({reason})");
+        }
+        if sites.len() > SITES_SHOWN {
+            let _ = writeln!(out, "  ... and {} more", sites.len() - SITES_SHOWN);
+        }
         let gc = self.u.gc_stats();
         let _ = writeln!(
             out,

@@ -143,7 +143,7 @@ impl Interpreter {
                 record.info.jit = JitState::Interpreted;
                 record.invocations = 0;
                 record.backedges = 0;
-                self.u.deoptimizations.record(DeoptReason::ChangedWhileCompiling, 1);
+                self.u.deoptimizations.record(DeoptReason::ChangedWhileCompiling, finished.rt);
                 continue;
             }
             self.install(finished.rt, finished.result);
@@ -196,7 +196,7 @@ impl Interpreter {
         record.invocations = config.invocation_threshold;
         record.backedges = config.backedge_threshold;
         self.native = None;
-        self.u.deoptimizations.record(DeoptReason::CachesOutgrown, 1);
+        self.u.deoptimizations.record(DeoptReason::CachesOutgrown, rt);
     }
 
     /// What the JIT reports for `--stats`.

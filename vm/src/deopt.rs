@@ -47,24 +47,38 @@ impl fmt::Display for DeoptReason {
     }
 }
 
-/// Deoptimisations counted by reason.
+/// Deoptimisations counted by reason, and by reason and method (its
+/// runtime record's index).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeoptCounts([u64; DeoptReason::ALL.len()]);
+pub struct DeoptCounts {
+    counts: [u64; DeoptReason::ALL.len()],
+    sites: std::collections::BTreeMap<(DeoptReason, usize), u64>,
+}
 
 impl DeoptCounts {
-    /// Counts `n` deoptimisations for `reason`.
-    pub fn record(&mut self, reason: DeoptReason, n: u64) {
-        self.0[reason as usize] += n;
+    /// Counts a deoptimisation of the native code of runtime record `rt`
+    /// for `reason`.
+    pub fn record(&mut self, reason: DeoptReason, rt: usize) {
+        self.counts[reason as usize] += 1;
+        *self.sites.entry((reason, rt)).or_default() += 1;
     }
 
     /// How many there were for `reason`.
     pub fn get(&self, reason: DeoptReason) -> u64 {
-        self.0[reason as usize]
+        self.counts[reason as usize]
     }
 
     /// How many there were in all.
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.counts.iter().sum()
+    }
+
+    /// Where they were: reason, runtime record and count, the most
+    /// frequent first.
+    pub fn sites(&self) -> Vec<(DeoptReason, usize, u64)> {
+        let mut all: Vec<_> = self.sites.iter().map(|(&(r, rt), &n)| (r, rt, n)).collect();
+        all.sort_by_key(|&(r, rt, n)| (std::cmp::Reverse(n), r, rt));
+        all
     }
 
     /// The reasons that happened, with their counts, in declaration order.
@@ -80,12 +94,21 @@ mod tests {
     #[test]
     fn counts_by_reason() {
         let mut c = DeoptCounts::default();
+        c.record(DeoptReason::CachesOutgrown, 5);
+        c.record(DeoptReason::MethodsChanged, 9);
+        c.record(DeoptReason::CachesOutgrown, 5);
         c.record(DeoptReason::CachesOutgrown, 2);
-        c.record(DeoptReason::MethodsChanged, 1);
-        c.record(DeoptReason::CachesOutgrown, 1);
         assert_eq!(c.total(), 4);
         let seen: Vec<_> = c.nonzero().collect();
         assert_eq!(seen, [(DeoptReason::MethodsChanged, 1), (DeoptReason::CachesOutgrown, 3)]);
+        assert_eq!(
+            c.sites(),
+            [
+                (DeoptReason::CachesOutgrown, 5, 2),
+                (DeoptReason::MethodsChanged, 9, 1),
+                (DeoptReason::CachesOutgrown, 2, 1)
+            ]
+        );
         let keys: std::collections::HashSet<_> = DeoptReason::ALL.iter().map(|r| r.key()).collect();
         assert_eq!(keys.len(), DeoptReason::ALL.len(), "keys are distinct");
     }

@@ -112,8 +112,8 @@ impl Universe {
         };
         let affected =
             |sel: Value, receiver: Value| selectors.iter().any(|s| s.same_selector(sel)) && inherits(receiver);
-        let mut discarded = 0;
-        for rt in &mut self.runtimes {
+        let mut discarded = Vec::new();
+        for (i, rt) in self.runtimes.iter_mut().enumerate() {
             for ic in rt.ics.iter_mut() {
                 let stale = ic.entries[..ic.len as usize]
                     .iter()
@@ -123,11 +123,11 @@ impl Universe {
                 }
             }
             if rt.native_deps.iter().any(|&(s, c)| affected(s, c)) && rt.discard_speculative() {
-                discarded += 1;
+                discarded.push(i);
             }
         }
-        if discarded > 0 {
-            self.deoptimizations.record(DeoptReason::MethodsChanged, discarded);
+        for rt in discarded {
+            self.deoptimizations.record(DeoptReason::MethodsChanged, rt);
         }
     }
 
@@ -173,17 +173,17 @@ impl Universe {
     pub fn invalidate_caches(&mut self) {
         self.flush_lookup_cache();
         self.method_epoch += 1;
-        let mut discarded = 0;
-        for rt in &mut self.runtimes {
+        let mut discarded = Vec::new();
+        for (i, rt) in self.runtimes.iter_mut().enumerate() {
             for ic in rt.ics.iter_mut() {
                 ic.clear();
             }
             if rt.discard_speculative() {
-                discarded += 1;
+                discarded.push(i);
             }
         }
-        if discarded > 0 {
-            self.deoptimizations.record(DeoptReason::MethodsChanged, discarded);
+        for rt in discarded {
+            self.deoptimizations.record(DeoptReason::MethodsChanged, rt);
         }
     }
 
