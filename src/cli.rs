@@ -13,11 +13,14 @@ pub enum DumpKind {
     Ir,
     /// Machine code of every method the JIT compiles (while running).
     Asm,
+    /// What each send site of every method the JIT compiles does: the
+    /// classes it guards for and what it runs for each (while running).
+    Sends,
 }
 
 impl DumpKind {
     const ALL: &'static [(&'static str, DumpKind)] =
-        &[("bytecode", DumpKind::Bytecode), ("ir", DumpKind::Ir), ("asm", DumpKind::Asm)];
+        &[("bytecode", DumpKind::Bytecode), ("ir", DumpKind::Ir), ("asm", DumpKind::Asm), ("sends", DumpKind::Sends)];
 
     fn parse(s: &str) -> Result<DumpKind, CliError> {
         DumpKind::ALL.iter().find(|(n, _)| *n == s).map(|&(_, k)| k).ok_or_else(|| {
@@ -168,7 +171,9 @@ Options:
                          in order; a file's own directory is searched after them
   --dump=KINDS           print compiled code (KINDS, comma-separated):
                          bytecode (instead of running), ir and asm (of each
-                         method the JIT compiles, while running)
+                         method the JIT compiles, while running), sends (what
+                         each send site of a compiled method does: the
+                         classes it guards for and what it runs for each)
   --jit=MODE             on (default: compile hot methods), off (interpreter
                          only), eager (compile every method before it runs)
 {tunables}  --stats                at exit, print the hottest methods, inline-cache

@@ -99,6 +99,7 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
         let dump = jit::DumpOptions {
             ir: options.dump.contains(&cli::DumpKind::Ir),
             asm: options.dump.contains(&cli::DumpKind::Asm),
+            sends: options.dump.contains(&cli::DumpKind::Sends),
         };
         let generator = jit::Jit::new(dump, jit_config.deopt_every).map_err(|e| {
             eprintln!("mica: cannot start the JIT: {e}");

@@ -252,3 +252,21 @@ fn every_jit_tunable_is_documented_and_checked() {
         assert!(text(&out.stderr).contains(t.flag), "{}", text(&out.stderr));
     }
 }
+
+/// `--dump=sends` says, for each send site of each compiled method, the
+/// classes its code guards for and what it runs for each; a method compiled
+/// again after its cache grew says so again with the new classes.
+#[test]
+fn dump_sends_shows_each_sites_guards_and_targets() {
+    let out =
+        mica(&["--jit=on", "--jit-threshold=2", "--jit-background=off", "--dump=sends", "tests/lang/GrowingCache.som"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.find("; sends of GrowingCache>>describe:").unwrap_or_else(|| panic!("{stdout}"));
+    let again = stdout[first + 1..].find("; sends of GrowingCache>>describe:").map(|i| i + first + 1);
+    let again = again.unwrap_or_else(|| panic!("compiled once only:\n{stdout}"));
+    assert!(stdout[first..again].contains("#asString: guards for 1 class; Integer -> primitive"), "{stdout}");
+    assert!(stdout[again..].contains("#asString: guards for 4 classes;"), "{stdout}");
+    assert!(stdout[again..].contains("Double -> primitive"), "{stdout}");
+    assert!(stdout.ends_with("6100\n"), "{stdout}");
+}

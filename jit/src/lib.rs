@@ -33,6 +33,8 @@ pub struct DumpOptions {
     pub ir: bool,
     /// The machine code of each compiled method.
     pub asm: bool,
+    /// What each send site of each compiled method does.
+    pub sends: bool,
 }
 
 /// The code generator: translates on the program's thread, compiles on
@@ -139,10 +141,11 @@ impl Jit {
             native_sig: func.import_signature(translate::signature(call_conv)),
             symbolic: false,
             deopt_every: (self.deopt_every > 0).then_some((self.countdown.as_ptr() as u64, self.deopt_every)),
+            describe_sends: self.dump.sends,
         };
         // Cranelift's frontend may panic on a translation bug: the method
         // stays interpreted.
-        let speculative = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let translated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             translate::translate(u, rt, &mut func, &mut self.fctx, frontend, constants)
         }))
         .map_err(|_| {
@@ -152,6 +155,10 @@ impl Jit {
         if self.dump.ir {
             println!("; {name}\n{}", func.display());
         }
+        if self.dump.sends {
+            println!("; sends of {name}\n{}", translated.sends);
+        }
+        let speculative = translated.speculative;
         self.worker.send(Job { rt, epoch: u.method_epoch, speculative, name, func, asm: self.dump.asm })
     }
 
@@ -266,6 +273,7 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
             native_sig: func.import_signature(translate::signature(cc)),
             symbolic: true,
             deopt_every: None,
+            describe_sends: false,
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;

@@ -120,6 +120,18 @@ pub struct Constants {
     /// The deoptimisation stress mode (`--jit-deopt-every=N`): the address
     /// of the countdown every guard decrements, and N. `None` when off.
     pub deopt_every: Option<(u64, u64)>,
+    /// Say what each send site's code does (`--dump=sends`).
+    pub describe_sends: bool,
+}
+
+/// What translating a method made, besides the function.
+pub struct Translated {
+    /// Whether the code depends on what method lookups found (inline-cache
+    /// targets, super sends), and so must be thrown away when a method
+    /// dictionary changes.
+    pub speculative: bool,
+    /// With `describe_sends`: a line per send site, what its code does.
+    pub sends: String,
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -280,6 +292,72 @@ fn inline_targets(u: &Universe, rt: usize, ic: u32, symbolic: bool) -> Vec<Inlin
     out
 }
 
+/// One line of `--dump=sends` for the bytecode `op` of record `rt`, if it
+/// is a send: what the code compiled now does there, from what its inline
+/// cache holds.
+fn describe_site(u: &mut Universe, rt: usize, op: &Op, out: &mut String) {
+    use std::fmt::Write as _;
+    let info = u.runtime(rt).info;
+    let name = |u: &Universe, m: VmValue| {
+        let holder = m.slot(METHOD_HOLDER);
+        let class = if holder.is_pointer() { u.class_name(holder) } else { "?".to_string() };
+        format!("{class}>>{}", u.text_or_describe(m.slot(METHOD_SELECTOR)))
+    };
+    let what = |u: &Universe, m: VmValue, kind: Option<TargetKind>| match kind {
+        None => "to the interpreter (not run yet, or not native-callable)".to_string(),
+        Some(TargetKind::Trivial(t)) => format!("inline {t:?} of {}", name(u, m)),
+        Some(TargetKind::Primitive(n)) => format!("primitive {n} ({})", name(u, m)),
+        Some(TargetKind::Call { .. }) => format!("call {}", name(u, m)),
+    };
+    let line = match op.insn {
+        Insn::SuperSend { selector, .. } => {
+            let sel = info.literals.slot(selector as usize);
+            let holder = u.runtime(rt).method.slot(METHOD_HOLDER);
+            match super_target(u, holder, sel, false) {
+                Some((kind, found)) => format!("super #{}: {}", u.text_or_describe(sel), what(u, found, Some(kind))),
+                None => format!("super #{}: to the interpreter", u.text_or_describe(sel)),
+            }
+        }
+        insn => {
+            let Some(ic) = insn.ic_index() else { return };
+            let selector = match insn {
+                Insn::Send { selector, .. } => {
+                    format!("#{}", u.text_or_describe(info.literals.slot(selector as usize)))
+                }
+                other => format!("{:?}", other.opcode()),
+            };
+            let Some(cache) = u.runtime(rt).ics.get(ic as usize) else { return };
+            let entries: Vec<_> = cache.entries[..cache.len as usize].to_vec();
+            if cache.megamorphic {
+                format!("{selector}: megamorphic, to the interpreter")
+            } else if entries.is_empty() {
+                format!("{selector}: not run yet, reads the inline cache at run time")
+            } else {
+                let inline = !inline_targets(u, rt, ic, false).is_empty();
+                let parts: Vec<String> = entries
+                    .iter()
+                    .map(|e| {
+                        let class = u.class_name(e.class);
+                        let kind = if inline { target_kind(u, e.method, false, 0) } else { None };
+                        if e.method == u.nil() {
+                            format!("{class} -> doesNotUnderstand: (the interpreter)")
+                        } else {
+                            format!("{class} -> {}", what(u, e.method, kind))
+                        }
+                    })
+                    .collect();
+                let guards = match (inline, parts.len()) {
+                    (false, _) => "not inlined, reads the inline cache at run time".to_string(),
+                    (true, 1) => "guards for 1 class".to_string(),
+                    (true, n) => format!("guards for {n} classes"),
+                };
+                format!("{selector}: {guards}; {}", parts.join("; "))
+            }
+        }
+    };
+    let _ = writeln!(out, "  pc {:>4}: {line}", op.pc);
+}
+
 /// The method a super send at `selector` finds, looked up from the
 /// superclass of `holder` (what it is for native code).
 fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: bool) -> Option<(TargetKind, VmValue)> {
@@ -291,10 +369,7 @@ fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: 
     Some((target_kind(u, method, symbolic, 0)?, method))
 }
 
-/// Builds the function body for the method whose runtime record is `rt`;
-/// answers whether it depends on what method lookups found (inline-cache
-/// targets, super sends), and so must be thrown away when a method
-/// dictionary changes.
+/// Builds the function body for the method whose runtime record is `rt`.
 pub fn translate(
     u: &mut Universe,
     rt: usize,
@@ -302,7 +377,7 @@ pub fn translate(
     fctx: &mut FunctionBuilderContext,
     frontend: TargetFrontendConfig,
     make_constants: impl FnOnce(&mut ir::Function) -> Constants,
-) -> Result<bool, String> {
+) -> Result<Translated, String> {
     let info = u.runtime(rt).info;
     let method = u.runtime(rt).method;
     // SAFETY: `code` and `code_len` describe the method's bytecode (an
@@ -316,7 +391,11 @@ pub fn translate(
     let holder = method.slot(METHOD_HOLDER);
     let mut refs: Vec<VmValue> = Vec::new();
     let mut deps: Vec<(VmValue, VmValue)> = Vec::new();
+    let mut sends = String::new();
     for op in &ops {
+        if k.describe_sends {
+            describe_site(u, rt, op, &mut sends);
+        }
         match op.insn {
             Insn::SuperSend { selector, .. } => {
                 let sel = info.literals.slot(selector as usize);
@@ -603,7 +682,7 @@ pub fn translate(
     t.emit_stubs(resume_pc, resume, code.len());
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
-    Ok(speculative)
+    Ok(Translated { speculative, sends })
 }
 
 /// The bytecode being translated.
