@@ -9,6 +9,7 @@
 //! on-stack replacement is entering native code at a loop head, and
 //! deoptimisation is the interpreter resuming a frame at a bytecode.
 
+pub mod coverage;
 mod translate;
 mod worker;
 

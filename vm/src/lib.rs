@@ -1,5 +1,7 @@
 //! The Mica VM core: what every execution tier shares.
 //!
+//! - [`arith`]: the special arithmetic and comparison sends (`+ - * / // %
+//!   < > <= >= = ~=`) on immediate operands, defined once for every tier.
 //! - [`bytecode`]: the instruction set (declared once, in one table), its
 //!   encoder and decoder, the disassembler and the verifier, and the
 //!   compiled forms of methods, blocks and classes.
@@ -22,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod arith;
 pub mod bytecode;
 pub mod compiler;
 pub mod deopt;

@@ -9,6 +9,7 @@ mod send;
 mod stack;
 mod store;
 
+use vm::arith::ArithOp;
 use vm::bytecode::{Interpret, Opcode, Visitor};
 
 use crate::{Interpreter, Step};
@@ -121,53 +122,51 @@ impl Visitor for Interpreter {
     }
     #[inline(always)]
     fn send_add(&mut self, ic: u32) -> Step {
-        self.op_arith(Opcode::SendAdd, ic, i64::checked_add)
+        self.op_arith(ArithOp::Add, ic)
     }
     #[inline(always)]
     fn send_sub(&mut self, ic: u32) -> Step {
-        self.op_arith(Opcode::SendSub, ic, i64::checked_sub)
+        self.op_arith(ArithOp::Sub, ic)
     }
     #[inline(always)]
     fn send_mul(&mut self, ic: u32) -> Step {
-        self.op_arith(Opcode::SendMul, ic, i64::checked_mul)
+        self.op_arith(ArithOp::Mul, ic)
     }
     #[inline(always)]
     fn send_div(&mut self, ic: u32) -> Step {
-        self.op_arith(Opcode::SendDiv, ic, |a, b| if b == 0 { None } else { a.checked_div(b) })
+        self.op_arith(ArithOp::Div, ic)
     }
     #[inline(always)]
     fn send_floor_div(&mut self, ic: u32) -> Step {
-        self.op_special(Opcode::SendFloorDiv, ic, 1)
+        self.op_arith(ArithOp::FloatDiv, ic)
     }
     #[inline(always)]
     fn send_mod(&mut self, ic: u32) -> Step {
-        self.op_arith(Opcode::SendMod, ic, |a, b| {
-            if b == 0 { None } else { a.checked_rem_euclid(b).map(|r| if r != 0 && b < 0 { r + b } else { r }) }
-        })
+        self.op_arith(ArithOp::Mod, ic)
     }
     #[inline(always)]
     fn send_lt(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendLt, ic, |a, b| a < b)
+        self.op_arith(ArithOp::Lt, ic)
     }
     #[inline(always)]
     fn send_gt(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendGt, ic, |a, b| a > b)
+        self.op_arith(ArithOp::Gt, ic)
     }
     #[inline(always)]
     fn send_le(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendLe, ic, |a, b| a <= b)
+        self.op_arith(ArithOp::Le, ic)
     }
     #[inline(always)]
     fn send_ge(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendGe, ic, |a, b| a >= b)
+        self.op_arith(ArithOp::Ge, ic)
     }
     #[inline(always)]
     fn send_eq(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendEq, ic, |a, b| a == b)
+        self.op_arith(ArithOp::Eq, ic)
     }
     #[inline(always)]
     fn send_ne(&mut self, ic: u32) -> Step {
-        self.op_compare(Opcode::SendNe, ic, |a, b| a != b)
+        self.op_arith(ArithOp::Ne, ic)
     }
     #[inline(always)]
     fn send_identical(&mut self) -> Step {

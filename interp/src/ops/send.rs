@@ -2,10 +2,10 @@
 //! their fast paths (which fall back to a real send through the same
 //! inline cache).
 
+use vm::arith::{self, ArithOp, Outcome};
 use vm::bytecode::Opcode;
 use vm::layout::*;
 use vm::object::Format;
-use vm::value::Value;
 
 use crate::{Interpreter, Step};
 
@@ -34,76 +34,29 @@ impl Interpreter {
         self.send_cached(sel, argc, ic)
     }
 
-    /// `+ - * / %`: SmallInteger and SmallFloat fast paths. Stack: a b → r.
+    /// `+ - * / // % < > <= >= = ~=`: the immediate cases of
+    /// `vm::arith` (SmallIntegers, SmallFloats, mixed), else the send
+    /// (which reaches the primitive for an overflow, a boxed Double result,
+    /// a division by zero). Stack: a b → r.
     #[inline(always)]
-    pub(crate) fn op_arith(&mut self, op: Opcode, ic: u32, f: fn(i64, i64) -> Option<i64>) -> Step {
+    pub(crate) fn op_arith(&mut self, op: ArithOp, ic: u32) -> Step {
         let (a, b) = (self.peek(1), self.peek(0));
-        if a.is_int()
-            && b.is_int()
-            && let Some(r) = f(a.int_value(), b.int_value()).and_then(Value::int)
-        {
-            self.u.sp -= 1;
-            self.u.stack[self.u.sp - 1] = r;
-            return Ok(());
-        }
-        if a.is_small_float() && op != Opcode::SendMod {
-            self.saw_float(ic);
-            let x = a.small_float_value();
-            let y = if b.is_small_float() {
-                Some(b.small_float_value())
-            } else if b.is_int() {
-                Some(b.int_value() as f64)
-            } else {
-                None
-            };
-            if let Some(y) = y {
-                let r = match op {
-                    Opcode::SendAdd => x + y,
-                    Opcode::SendSub => x - y,
-                    Opcode::SendMul => x * y,
-                    _ => x / y,
-                };
-                if let Some(v) = Value::small_float(r) {
-                    self.u.sp -= 1;
-                    self.u.stack[self.u.sp - 1] = v;
-                    return Ok(());
-                }
-            }
-        }
-        self.op_special(op, ic, 1)
-    }
-
-    /// `< > <= >= = ~=`: SmallInteger and SmallFloat fast paths.
-    /// Stack: a b → Boolean.
-    #[inline(always)]
-    pub(crate) fn op_compare(&mut self, op: Opcode, ic: u32, f: fn(f64, f64) -> bool) -> Step {
-        let (a, b) = (self.peek(1), self.peek(0));
-        let r = if a.is_int() && b.is_int() {
-            let (x, y) = (a.int_value(), b.int_value());
-            Some(match op {
-                Opcode::SendLt => x < y,
-                Opcode::SendGt => x > y,
-                Opcode::SendLe => x <= y,
-                Opcode::SendGe => x >= y,
-                Opcode::SendEq => x == y,
-                _ => x != y,
-            })
-        } else if a.is_small_float() && (b.is_small_float() || b.is_int()) {
-            self.saw_float(ic);
-            let y = if b.is_int() { b.int_value() as f64 } else { b.small_float_value() };
-            Some(f(a.small_float_value(), y))
+        let outcome = if a.is_int() && b.is_int() {
+            arith::int_int(op, a.int_value(), b.int_value())
         } else {
-            None
-        };
-        match r {
-            Some(r) => {
-                self.u.sp -= 1;
-                let v = self.u.boolean(r);
-                self.u.stack[self.u.sp - 1] = v;
-                Ok(())
+            if a.is_small_float() {
+                self.saw_float(ic);
             }
-            None => self.op_special(op, ic, 1),
-        }
+            arith::mixed(op, a, b)
+        };
+        let r = match outcome {
+            Outcome::Value(v) => v,
+            Outcome::Bool(r) => self.u.boolean(r),
+            _ => return self.op_special(op.opcode(), ic, 1),
+        };
+        self.u.sp -= 1;
+        self.u.stack[self.u.sp - 1] = r;
+        Ok(())
     }
 
     /// Notes that special send site `ic` met a SmallFloat receiver (native

@@ -1,20 +1,20 @@
 //! Double primitives (the receiver is a Double; Integer arguments coerce).
+//! The special arithmetic and comparison operations follow their one
+//! definition in [`crate::arith`].
 
 use super::integer::big_to_f64;
-use super::{ErrorKind, Prim, arg, receiver};
+use super::{ErrorKind, Prim, answer, arg, receiver};
+use crate::arith::{self, ArithOp};
 use crate::universe::Universe;
 use crate::value::Value;
 
-fn operand(u: &Universe, v: Value) -> Option<Result<f64, Prim>> {
-    if let Some(d) = u.double_value(v) {
-        return Some(Ok(d));
-    }
-    u.integer_value(v).map(|b| big_to_f64(&b))
-}
-
-fn operands(u: &Universe) -> Option<Result<(f64, f64), Prim>> {
-    let a = u.double_value(receiver(u, 1))?;
-    Some(operand(u, arg(u, 1, 0))?.map(|b| (a, b)))
+macro_rules! try_prim {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(p) => return p,
+        }
+    };
 }
 
 fn result(u: &mut Universe, d: f64) -> Prim {
@@ -24,78 +24,87 @@ fn result(u: &mut Universe, d: f64) -> Prim {
     }
 }
 
-fn arith(u: &mut Universe, f: fn(f64, f64) -> f64) -> Prim {
-    match operands(u) {
-        Some(Ok((a, b))) => result(u, f(a, b)),
-        Some(Err(p)) => p,
-        None => Prim::Fail,
+/// The Double primitive of special operation `op`: the definition in
+/// [`arith`], for a SmallFloat or a boxed Double receiver and a Double or
+/// Integer argument.
+fn special(u: &mut Universe, op: ArithOp) -> Prim {
+    let (r, b) = (receiver(u, 1), arg(u, 1, 0));
+    if r.is_small_float()
+        && let Some(p) = answer(u, arith::mixed(op, r, b))
+    {
+        return p;
     }
-}
-
-fn compare(u: &mut Universe, f: fn(f64, f64) -> bool) -> Prim {
-    match operands(u) {
-        Some(Ok((a, b))) => Prim::Ok(u.boolean(f(a, b))),
-        Some(Err(p)) => p,
-        None => Prim::Fail,
-    }
+    let Some(x) = u.double_value(r) else { return Prim::Fail };
+    let outcome = if b.is_int() {
+        arith::float_int(op, x, b.int_value())
+    } else if let Some(y) = u.double_value(b) {
+        arith::float_float(op, x, y)
+    } else if let Some(y) = u.integer_value(b) {
+        arith::float_float(op, x, try_prim!(big_to_f64(&y)))
+    } else if op == ArithOp::Eq {
+        // A Double is never equal to a non-number.
+        arith::Outcome::Bool(false)
+    } else {
+        return Prim::Fail;
+    };
+    answer(u, outcome).unwrap_or(Prim::Fail)
 }
 
 /// `+`
 pub fn add(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, |a, b| a + b)
+    special(u, ArithOp::Add)
 }
 
 /// `-`
 pub fn sub(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, |a, b| a - b)
+    special(u, ArithOp::Sub)
 }
 
 /// `*`
 pub fn mul(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, |a, b| a * b)
+    special(u, ArithOp::Mul)
 }
 
-/// `/` and `//`: IEEE division by a Double (a zero Double divisor gives an
+/// `/`: IEEE division by a Double (a zero Double divisor gives an
 /// infinity or NaN, which AWFY's CD relies on); dividing by Integer zero is
 /// an error.
-pub fn div(u: &mut Universe, argc: usize) -> Prim {
-    if arg(u, argc, 0) == Value::small(0) {
-        return Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into());
-    }
-    arith(u, |a, b| a / b)
+pub fn div(u: &mut Universe, _argc: usize) -> Prim {
+    special(u, ArithOp::Div)
+}
+
+/// `//`: as `/`.
+pub fn float_div(u: &mut Universe, _argc: usize) -> Prim {
+    special(u, ArithOp::FloatDiv)
 }
 
 /// `%`: the remainder of truncated division (the sign of the receiver).
 pub fn modulo(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, |a, b| a % b)
+    special(u, ArithOp::Mod)
 }
 
 /// `=` (false for non-numbers)
-pub fn eq(u: &mut Universe, argc: usize) -> Prim {
-    if operand(u, arg(u, argc, 0)).is_none() {
-        return Prim::Ok(u.boolean(false));
-    }
-    compare(u, |a, b| a == b)
+pub fn eq(u: &mut Universe, _argc: usize) -> Prim {
+    special(u, ArithOp::Eq)
 }
 
 /// `<`
 pub fn lt(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |a, b| a < b)
+    special(u, ArithOp::Lt)
 }
 
 /// `>`
 pub fn gt(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |a, b| a > b)
+    special(u, ArithOp::Gt)
 }
 
 /// `<=`
 pub fn le(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |a, b| a <= b)
+    special(u, ArithOp::Le)
 }
 
 /// `>=`
 pub fn ge(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |a, b| a >= b)
+    special(u, ArithOp::Ge)
 }
 
 fn unary(u: &mut Universe, argc: usize, f: fn(f64) -> f64) -> Prim {

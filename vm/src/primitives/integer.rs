@@ -1,12 +1,14 @@
 //! Integer primitives: SmallIntegers with overflow into LargeIntegers, and
 //! mixed arithmetic with Doubles (which coerces to Double, except `/`, which
-//! stays an integer division as in SOM).
+//! stays an integer division as in SOM). The special arithmetic and
+//! comparison operations follow their one definition in [`crate::arith`].
 
 use num_bigint::BigInt;
 use num_integer::Integer as _;
 use num_traits::{Signed, ToPrimitive, Zero};
 
-use super::{ErrorKind, Prim, arg, receiver};
+use super::{ErrorKind, Prim, answer, arg, receiver};
+use crate::arith::{self, ArithOp};
 use crate::universe::Universe;
 use crate::value::Value;
 
@@ -84,39 +86,78 @@ macro_rules! try_prim {
     };
 }
 
-fn arith(
-    u: &mut Universe,
-    small: fn(i64, i64) -> Option<i64>,
-    large: fn(&BigInt, &BigInt) -> BigInt,
-    float: fn(f64, f64) -> f64,
-) -> Prim {
+/// The Integer primitive of special operation `op`: the definition in
+/// [`arith`] for immediate operands (and for a Double argument), the
+/// LargeInteger arithmetic beyond it.
+fn special(u: &mut Universe, op: ArithOp) -> Prim {
+    let (r, b) = (receiver(u, 1), arg(u, 1, 0));
+    if r.is_int()
+        && let Some(p) = answer(u, arith::eval(op, r, b))
+    {
+        return p;
+    }
+    if num(u, b).is_none() {
+        // An Integer is never equal to a non-number.
+        match op {
+            ArithOp::Eq => return Prim::Ok(u.boolean(false)),
+            ArithOp::Ne => return Prim::Ok(u.boolean(true)),
+            _ => return Prim::Fail,
+        }
+    }
     let Some((a, b)) = operands(u) else { return Prim::Fail };
     match (&a, &b) {
-        (Num::Small(x), Num::Small(y)) => match small(*x, *y).and_then(Value::int) {
-            Some(v) => Prim::Ok(v),
-            None => int_result(u, large(&BigInt::from(*x), &BigInt::from(*y))),
-        },
         (_, Num::Float(y)) => {
             let x = try_prim!(to_f64(&a));
-            double_result(u, float(x, *y))
+            if let Some(p) = answer(u, arith::int_float(op, x, *y)) {
+                return p;
+            }
+            // Only `/` overflows here: its quotient is a LargeInteger.
+            match arith::int_div_float(x, *y) {
+                Some(q) => int_result(u, float_to_big(q)),
+                None => division_by_zero(),
+            }
         }
-        _ => int_result(u, large(&big(&a), &big(&b))),
+        _ => large(u, op, big(&a), big(&b)),
     }
+}
+
+/// Special operation `op` on Integers of any size.
+fn large(u: &mut Universe, op: ArithOp, x: BigInt, y: BigInt) -> Prim {
+    let r = match op {
+        ArithOp::Add => x + y,
+        ArithOp::Sub => x - y,
+        ArithOp::Mul => x * y,
+        ArithOp::Div | ArithOp::Mod if y.is_zero() => return division_by_zero(),
+        // Truncating.
+        ArithOp::Div => x / y,
+        ArithOp::Mod => x.mod_floor(&y),
+        ArithOp::FloatDiv => {
+            let (x, y) = (try_prim!(big_to_f64(&x)), try_prim!(big_to_f64(&y)));
+            return answer(u, arith::int_float(op, x, y)).unwrap_or(Prim::Fail);
+        }
+        ArithOp::Lt => return Prim::Ok(u.boolean(x < y)),
+        ArithOp::Gt => return Prim::Ok(u.boolean(x > y)),
+        ArithOp::Le => return Prim::Ok(u.boolean(x <= y)),
+        ArithOp::Ge => return Prim::Ok(u.boolean(x >= y)),
+        ArithOp::Eq => return Prim::Ok(u.boolean(x == y)),
+        ArithOp::Ne => return Prim::Ok(u.boolean(x != y)),
+    };
+    int_result(u, r)
 }
 
 /// `+`
 pub fn add(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, i64::checked_add, |a, b| a + b, |a, b| a + b)
+    special(u, ArithOp::Add)
 }
 
 /// `-`
 pub fn sub(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, i64::checked_sub, |a, b| a - b, |a, b| a - b)
+    special(u, ArithOp::Sub)
 }
 
 /// `*`
 pub fn mul(u: &mut Universe, _argc: usize) -> Prim {
-    arith(u, i64::checked_mul, |a, b| a * b, |a, b| a * b)
+    special(u, ArithOp::Mul)
 }
 
 fn division_by_zero() -> Prim {
@@ -126,29 +167,7 @@ fn division_by_zero() -> Prim {
 /// `/`: integer division, truncating (a Double argument divides as Doubles
 /// and truncates the quotient to an Integer).
 pub fn div(u: &mut Universe, _argc: usize) -> Prim {
-    let Some((a, b)) = operands(u) else { return Prim::Fail };
-    match (&a, &b) {
-        (_, Num::Small(0)) => division_by_zero(),
-        (Num::Small(x), Num::Small(y)) => match x.checked_div(*y).and_then(Value::int) {
-            Some(v) => Prim::Ok(v),
-            None => int_result(u, BigInt::from(*x) / BigInt::from(*y)),
-        },
-        (_, Num::Float(y)) => {
-            let x = try_prim!(to_f64(&a));
-            let q = (x / y).trunc();
-            if !q.is_finite() {
-                return Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into());
-            }
-            int_result(u, float_to_big(q))
-        }
-        _ => {
-            let divisor = big(&b);
-            if divisor.is_zero() {
-                return division_by_zero();
-            }
-            int_result(u, big(&a) / divisor)
-        }
-    }
+    special(u, ArithOp::Div)
 }
 
 /// An integral f64 as a BigInt, exactly.
@@ -166,34 +185,13 @@ fn float_to_big(d: f64) -> BigInt {
 
 /// `//`: division answering a Double.
 pub fn double_div(u: &mut Universe, _argc: usize) -> Prim {
-    let Some((a, b)) = operands(u) else { return Prim::Fail };
-    let x = try_prim!(to_f64(&a));
-    let y = try_prim!(to_f64(&b));
-    if y == 0.0 {
-        return division_by_zero();
-    }
-    double_result(u, x / y)
+    special(u, ArithOp::FloatDiv)
 }
 
-/// `%`: modulo, with the sign of the divisor.
+/// `%`: modulo, with the sign of the divisor (of the dividend with a Double
+/// argument).
 pub fn modulo(u: &mut Universe, _argc: usize) -> Prim {
-    let Some((a, b)) = operands(u) else { return Prim::Fail };
-    match (&a, &b) {
-        (_, Num::Small(0)) => division_by_zero(),
-        (Num::Small(x), Num::Small(y)) => Prim::Ok(Value::small(x.mod_floor(y))),
-        (_, Num::Float(y)) => {
-            let x = try_prim!(to_f64(&a));
-            let r = x % y;
-            double_result(u, if r != 0.0 && (r < 0.0) != (*y < 0.0) { r + y } else { r })
-        }
-        _ => {
-            let divisor = big(&b);
-            if divisor.is_zero() {
-                return division_by_zero();
-            }
-            int_result(u, big(&a).mod_floor(&divisor))
-        }
-    }
+    special(u, ArithOp::Mod)
 }
 
 /// `rem:`: remainder, with the sign of the dividend.
@@ -284,56 +282,34 @@ pub fn shift_right(u: &mut Universe, _argc: usize) -> Prim {
     shift_by(u, a, n)
 }
 
-fn compare(u: &mut Universe, test: fn(std::cmp::Ordering) -> bool) -> Prim {
-    let Some((a, b)) = operands(u) else { return Prim::Fail };
-    let ord = match (&a, &b) {
-        (Num::Small(x), Num::Small(y)) => x.cmp(y),
-        (_, Num::Float(y)) => {
-            let x = try_prim!(to_f64(&a));
-            match x.partial_cmp(y) {
-                Some(o) => o,
-                None => return Prim::Ok(u.boolean(false)),
-            }
-        }
-        _ => big(&a).cmp(&big(&b)),
-    };
-    Prim::Ok(u.boolean(test(ord)))
-}
-
 /// `=` (an Integer is never equal to a non-number).
-pub fn eq(u: &mut Universe, argc: usize) -> Prim {
-    if num(u, arg(u, argc, 0)).is_none() {
-        return Prim::Ok(u.boolean(false));
-    }
-    compare(u, |o| o.is_eq())
+pub fn eq(u: &mut Universe, _argc: usize) -> Prim {
+    special(u, ArithOp::Eq)
 }
 
 /// `~=`
-pub fn ne(u: &mut Universe, argc: usize) -> Prim {
-    if num(u, arg(u, argc, 0)).is_none() {
-        return Prim::Ok(u.boolean(true));
-    }
-    compare(u, |o| o.is_ne())
+pub fn ne(u: &mut Universe, _argc: usize) -> Prim {
+    special(u, ArithOp::Ne)
 }
 
 /// `<`
 pub fn lt(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |o| o.is_lt())
+    special(u, ArithOp::Lt)
 }
 
 /// `>`
 pub fn gt(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |o| o.is_gt())
+    special(u, ArithOp::Gt)
 }
 
 /// `<=`
 pub fn le(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |o| o.is_le())
+    special(u, ArithOp::Le)
 }
 
 /// `>=`
 pub fn ge(u: &mut Universe, _argc: usize) -> Prim {
-    compare(u, |o| o.is_ge())
+    special(u, ArithOp::Ge)
 }
 
 fn receiver_big(u: &Universe, argc: usize) -> Option<BigInt> {

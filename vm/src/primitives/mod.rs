@@ -87,6 +87,23 @@ impl From<crate::universe::VmError> for Prim {
     }
 }
 
+/// What a primitive answers for a defined outcome of a special operation;
+/// `None` for an overflow into a LargeInteger or an operand that is not
+/// an immediate (the primitive's own arithmetic goes on).
+pub(crate) fn answer(u: &mut Universe, outcome: crate::arith::Outcome) -> Option<Prim> {
+    use crate::arith::Outcome;
+    Some(match outcome {
+        Outcome::Value(v) => Prim::Ok(v),
+        Outcome::Bool(b) => Prim::Ok(u.boolean(b)),
+        Outcome::Boxed(d) => match u.new_double(d) {
+            Ok(v) => Prim::Ok(v),
+            Err(e) => e.into(),
+        },
+        Outcome::ZeroDivide => Prim::Raise(ErrorKind::ZeroDivide, "Division by zero.".into()),
+        Outcome::Overflow | Outcome::Send => return None,
+    })
+}
+
 /// A data primitive.
 pub type PrimFn = fn(&mut Universe, usize) -> Prim;
 
@@ -291,7 +308,7 @@ pub static PRIMITIVES: &[Primitive] = &[
     data("Double", "-", double::sub),
     data("Double", "*", double::mul),
     data("Double", "/", double::div),
-    data("Double", "//", double::div),
+    data("Double", "//", double::float_div),
     data("Double", "%", double::modulo),
     data("Double", "=", double::eq),
     data("Double", "<", double::lt),

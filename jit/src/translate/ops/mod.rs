@@ -14,7 +14,8 @@ mod special;
 mod store;
 
 pub use primitives::NativePrimitives;
-use vm::bytecode::{Opcode, Visitor};
+use vm::arith::ArithOp;
+use vm::bytecode::Visitor;
 
 use super::{Next, Translator};
 
@@ -94,40 +95,40 @@ impl Visitor for Translator<'_, '_> {
         self.op_super_send(argc)
     }
     fn send_add(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendAdd, ic)
+        self.op_arith(ArithOp::Add, ic)
     }
     fn send_sub(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendSub, ic)
+        self.op_arith(ArithOp::Sub, ic)
     }
     fn send_mul(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendMul, ic)
+        self.op_arith(ArithOp::Mul, ic)
     }
     fn send_div(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendDiv, ic)
+        self.op_arith(ArithOp::Div, ic)
     }
     fn send_floor_div(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendFloorDiv, ic)
+        self.op_arith(ArithOp::FloatDiv, ic)
     }
     fn send_mod(&mut self, ic: u32) -> Next {
-        self.op_arith(Opcode::SendMod, ic)
+        self.op_arith(ArithOp::Mod, ic)
     }
     fn send_lt(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendLt, ic)
+        self.op_arith(ArithOp::Lt, ic)
     }
     fn send_gt(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendGt, ic)
+        self.op_arith(ArithOp::Gt, ic)
     }
     fn send_le(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendLe, ic)
+        self.op_arith(ArithOp::Le, ic)
     }
     fn send_ge(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendGe, ic)
+        self.op_arith(ArithOp::Ge, ic)
     }
     fn send_eq(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendEq, ic)
+        self.op_arith(ArithOp::Eq, ic)
     }
     fn send_ne(&mut self, ic: u32) -> Next {
-        self.op_compare(Opcode::SendNe, ic)
+        self.op_arith(ArithOp::Ne, ic)
     }
     fn send_identical(&mut self) -> Next {
         self.op_identical()

@@ -1,14 +1,15 @@
-//! Special selectors with native fast paths: SmallInteger arithmetic and
-//! comparisons (overflow-checked), SmallFloat arithmetic and comparisons
-//! (an Integer argument converted, as the interpreter does), `==`, `not`,
-//! and Array `at:`/`at:put:`. Where a fast path does not apply the send
+//! Special selectors with native fast paths: SmallInteger and SmallFloat
+//! arithmetic and comparisons for the operand classes `crate::coverage`
+//! names (the semantics are `vm::arith`'s), `==`, `not`, and Array
+//! `at:`/`at:put:`. Where a fast path does not apply the send
 //! goes on as any other send (inline caches, then the interpreter).
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self, InstBuilder, Value, types};
-use vm::bytecode::Opcode;
+use vm::arith::{ArithOp, Operands};
 use vm::object::{BITS_OFFSET, BODY_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, HASH_MASK, HASH_SHIFT, SIZE_SHIFT};
 
+use crate::coverage::{covers, covers_floats};
 use crate::translate::{Next, Translator};
 
 impl Translator<'_, '_> {
@@ -28,11 +29,13 @@ impl Translator<'_, '_> {
         self.b.ins().jump(next, &[]);
     }
 
-    /// `+ - * / // %`: SmallIntegers (overflow goes to the send), then a
-    /// SmallFloat receiver with a SmallFloat or SmallInteger argument, or
-    /// for `+ - *` a SmallInteger receiver with a SmallFloat argument.
-    /// Stack: a b → result.
-    pub(super) fn op_arith(&mut self, op: Opcode, _ic: u32) -> Next {
+    /// `+ - * / // %`: the operand classes `coverage::covers` names (the
+    /// SmallInteger ones overflow-checked), else the interpreter's (which
+    /// evaluates `vm::arith`). Stack: a b → result.
+    pub(super) fn op_arith(&mut self, op: ArithOp, ic: u32) -> Next {
+        if op.is_comparison() {
+            return self.op_compare(op, ic);
+        }
         let d = self.cur.depth;
         // Rare (large integers, other receivers): the interpreter's.
         let send = self.slow_block();
@@ -42,20 +45,32 @@ impl Translator<'_, '_> {
         let not_ints = self.b.create_block();
         self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
         self.b.switch_to_block(not_ints);
-        if op == Opcode::SendMod {
-            self.b.ins().jump(send, &[]);
-        } else {
+        if covers_floats(op) {
             self.float_arith(op, a, bv, send);
+        } else {
+            self.b.ins().jump(send, &[]);
         }
         self.b.switch_to_block(int_block);
+        if covers(op, Operands::IntInt) {
+            self.int_arith(op, a, bv, send);
+        } else {
+            self.b.ins().jump(send, &[]);
+        }
+        Next::Done
+    }
+
+    /// SmallInteger arithmetic on the tagged words `a` and `bv`, for the
+    /// operations `coverage::covers` says have it. The current block ends.
+    fn int_arith(&mut self, op: ArithOp, a: Value, bv: Value, send: ir::Block) {
+        let d = self.cur.depth;
         match op {
-            Opcode::SendAdd | Opcode::SendSub | Opcode::SendMul => {
+            ArithOp::Add | ArithOp::Sub | ArithOp::Mul => {
                 let (r, overflow) = match op {
-                    Opcode::SendAdd => {
+                    ArithOp::Add => {
                         let b1 = self.b.ins().iadd_imm_s(bv, -1);
                         self.b.ins().sadd_overflow(a, b1)
                     }
-                    Opcode::SendSub => {
+                    ArithOp::Sub => {
                         let (diff, of) = self.b.ins().ssub_overflow(a, bv);
                         (self.b.ins().iadd_imm_s(diff, 1), of)
                     }
@@ -70,7 +85,7 @@ impl Translator<'_, '_> {
                 self.put(d - 2, r);
                 self.jump_next();
             }
-            Opcode::SendDiv | Opcode::SendMod => {
+            ArithOp::Div | ArithOp::Mod => {
                 // Division by zero, and MIN / -1, go to the send.
                 let x = self.untag(a);
                 let y = self.untag(bv);
@@ -78,10 +93,10 @@ impl Translator<'_, '_> {
                 self.branch_or_continue(zero, send);
                 let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
                 self.branch_or_continue(minus_one, send);
-                let r = if op == Opcode::SendDiv {
+                let r = if op == ArithOp::Div {
                     self.b.ins().sdiv(x, y)
                 } else {
-                    // The remainder takes the divisor's sign.
+                    // Floored: the remainder takes the divisor's sign.
                     let r = self.b.ins().srem(x, y);
                     let signs = self.b.ins().bxor(r, y);
                     let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
@@ -94,17 +109,19 @@ impl Translator<'_, '_> {
                 self.put(d - 2, r);
                 self.jump_next();
             }
-            // `//` of Integers answers a Double: the send's business.
-            _ => {
-                self.b.ins().jump(send, &[]);
-            }
+            _ => unreachable!("no inline SmallInteger {op:?}: coverage::covers must not claim it"),
         }
-        Next::Done
     }
 
     /// As a double, the value `v` in operand slot `depth`, if it is a
-    /// SmallFloat or a SmallInteger, branching to `other` otherwise.
-    fn float_operand(&mut self, v: Value, depth: u32, other: ir::Block) -> Value {
+    /// SmallFloat, or (when `int` is set) a SmallInteger, branching to
+    /// `other` otherwise.
+    fn float_operand(&mut self, v: Value, depth: u32, int: bool, other: ir::Block) -> Value {
+        if !int {
+            let is_float = self.is_small_float(v);
+            self.branch_or_continue_unless(is_float, other);
+            return self.float_in(depth, v);
+        }
         let var = self.b.declare_var(types::F64);
         let is_float = self.is_small_float(v);
         let float_block = self.b.create_block();
@@ -128,24 +145,30 @@ impl Translator<'_, '_> {
         self.b.use_var(var)
     }
 
-    /// SmallFloat arithmetic: a SmallFloat receiver, or for `+ - *` a
-    /// SmallInteger receiver with a SmallFloat argument (the operands are
-    /// not both SmallIntegers here). The current block ends.
-    fn float_arith(&mut self, op: Opcode, a: Value, bv: Value, send: ir::Block) {
+    /// The two operands as doubles, for the classes with a SmallFloat that
+    /// `coverage::covers` names for `op` (the operands are not both
+    /// SmallIntegers here), branching to `other` for the rest.
+    fn float_operands(&mut self, op: ArithOp, a: Value, bv: Value, other: ir::Block) -> (Value, Value) {
+        debug_assert!(covers(op, Operands::FloatFloat));
         let d = self.cur.depth;
-        let x = if matches!(op, Opcode::SendAdd | Opcode::SendSub | Opcode::SendMul) {
-            self.float_operand(a, d - 2, send)
-        } else {
-            let is_float = self.is_small_float(a);
-            self.branch_or_continue_unless(is_float, send);
-            self.float_in(d - 2, a)
-        };
-        let y = self.float_operand(bv, d - 1, send);
+        let x = self.float_operand(a, d - 2, covers(op, Operands::IntFloat), other);
+        let y = self.float_operand(bv, d - 1, covers(op, Operands::FloatInt), other);
+        (x, y)
+    }
+
+    /// SmallFloat arithmetic (IEEE, as `vm::arith::float_float`; a result
+    /// that is not a SmallFloat goes to `send`). The current block ends.
+    fn float_arith(&mut self, op: ArithOp, a: Value, bv: Value, send: ir::Block) {
+        let d = self.cur.depth;
+        let (x, y) = self.float_operands(op, a, bv, send);
         let f = match op {
-            Opcode::SendAdd => self.b.ins().fadd(x, y),
-            Opcode::SendSub => self.b.ins().fsub(x, y),
-            Opcode::SendMul => self.b.ins().fmul(x, y),
-            _ => self.b.ins().fdiv(x, y),
+            ArithOp::Add => self.b.ins().fadd(x, y),
+            ArithOp::Sub => self.b.ins().fsub(x, y),
+            ArithOp::Mul => self.b.ins().fmul(x, y),
+            // By Integer zero: an infinity or NaN, never a SmallFloat, so
+            // the primitive raises.
+            ArithOp::Div | ArithOp::FloatDiv => self.b.ins().fdiv(x, y),
+            _ => unreachable!("no inline SmallFloat {op:?}: coverage::covers must not claim it"),
         };
         let (v, ok) = self.box_float(f);
         self.branch_or_continue_unless(ok, send);
@@ -153,53 +176,43 @@ impl Translator<'_, '_> {
         self.jump_next();
     }
 
-    /// `< > <= >= = ~=`: SmallIntegers, then a SmallFloat receiver with a
-    /// SmallFloat or SmallInteger argument, or a SmallInteger receiver with
-    /// a SmallFloat argument. Stack: a b → Boolean.
-    pub(super) fn op_compare(&mut self, op: Opcode, ic: u32) -> Next {
+    /// `< > <= >= = ~=`: the operand classes `coverage::covers` names (as
+    /// doubles when one is a SmallFloat). Stack: a b → Boolean.
+    fn op_compare(&mut self, op: ArithOp, ic: u32) -> Next {
         let d = self.cur.depth;
         // `=` and `~=` are sent to all kinds of objects: through the inline
         // caches;
         // other comparisons of other receivers are rare: the interpreter's.
-        let send =
-            if matches!(op, Opcode::SendEq | Opcode::SendNe) { self.send_block(1, ic) } else { self.slow_block() };
+        let send = if matches!(op, ArithOp::Eq | ArithOp::Ne) { self.send_block(1, ic) } else { self.slow_block() };
         let (a, bv) = (self.get(d - 2), self.get(d - 1));
         let ints = self.both_int(a, bv);
         let int_block = self.b.create_block();
         let not_ints = self.b.create_block();
         self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
         self.b.switch_to_block(not_ints);
-        // A SmallInteger receiver compares with a SmallFloat as a double,
-        // as the primitive does (but `~=` with NaN is the primitive's).
-        let x = if op == Opcode::SendNe {
-            let is_float = self.is_small_float(a);
-            self.branch_or_continue_unless(is_float, send);
-            self.float_in(d - 2, a)
+        let (fcc, icc) = match op {
+            ArithOp::Lt => (FloatCC::LessThan, IntCC::SignedLessThan),
+            ArithOp::Gt => (FloatCC::GreaterThan, IntCC::SignedGreaterThan),
+            ArithOp::Le => (FloatCC::LessThanOrEqual, IntCC::SignedLessThanOrEqual),
+            ArithOp::Ge => (FloatCC::GreaterThanOrEqual, IntCC::SignedGreaterThanOrEqual),
+            ArithOp::Eq => (FloatCC::Equal, IntCC::Equal),
+            ArithOp::Ne => (FloatCC::NotEqual, IntCC::NotEqual),
+            _ => unreachable!("{op:?} is not a comparison"),
+        };
+        if covers_floats(op) {
+            let (x, y) = self.float_operands(op, a, bv, send);
+            let c = self.b.ins().fcmp(fcc, x, y);
+            self.answer_boolean(c, d - 2);
         } else {
-            self.float_operand(a, d - 2, send)
-        };
-        let y = self.float_operand(bv, d - 1, send);
-        let cc = match op {
-            Opcode::SendLt => FloatCC::LessThan,
-            Opcode::SendGt => FloatCC::GreaterThan,
-            Opcode::SendLe => FloatCC::LessThanOrEqual,
-            Opcode::SendGe => FloatCC::GreaterThanOrEqual,
-            Opcode::SendEq => FloatCC::Equal,
-            _ => FloatCC::NotEqual,
-        };
-        let c = self.b.ins().fcmp(cc, x, y);
-        self.answer_boolean(c, d - 2);
+            self.b.ins().jump(send, &[]);
+        }
         self.b.switch_to_block(int_block);
-        let cc = match op {
-            Opcode::SendLt => IntCC::SignedLessThan,
-            Opcode::SendGt => IntCC::SignedGreaterThan,
-            Opcode::SendLe => IntCC::SignedLessThanOrEqual,
-            Opcode::SendGe => IntCC::SignedGreaterThanOrEqual,
-            Opcode::SendEq => IntCC::Equal,
-            _ => IntCC::NotEqual,
-        };
-        let c = self.b.ins().icmp(cc, a, bv);
-        self.answer_boolean(c, d - 2);
+        if covers(op, Operands::IntInt) {
+            let c = self.b.ins().icmp(icc, a, bv);
+            self.answer_boolean(c, d - 2);
+        } else {
+            self.b.ins().jump(send, &[]);
+        }
         Next::Done
     }
 
