@@ -250,10 +250,12 @@ fn special_sends_agree_with_their_definition_in_every_tier() {
     let dir = std::env::temp_dir().join(format!("mica-special-sends-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temporary directory");
     std::fs::write(dir.join("SpecialSends.som"), program(&operands)).expect("program written");
-    let modes: [(&str, &[&str]); 3] = [
+    let modes: [(&str, &[&str]); 4] = [
         ("interpreter", &["--jit=off"]),
         ("eager", &["--jit=eager", "--stats"]),
         ("tiered", &["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--jit-background=off"]),
+        // Every other guard failing: fast paths and their exits alike.
+        ("deopt stress", &["--jit=eager", "--jit-deopt-every=2"]),
     ];
     let outputs: Vec<HashMap<String, String>> = modes.iter().map(|(_, mode)| run(mode, &dir)).collect();
     let _ = std::fs::remove_dir_all(&dir);

@@ -825,6 +825,21 @@ impl Translator<'_, '_> {
         self.b.ins().band(hit, go_on)
     }
 
+    /// In the stress mode, a guard of its own before a fast path whose
+    /// checks are not all guards of a failing kind (arithmetic: a failed
+    /// SmallInteger check there tries Doubles): every Nth time the code goes
+    /// to `exit`, the path a failed check takes.
+    fn stress_exit(&mut self, exit: ir::Block) {
+        if self.k.deopt_every.is_none() {
+            return;
+        }
+        let yes = self.b.ins().iconst(types::I8, 1);
+        let go_on = self.guard(yes);
+        let next = self.b.create_block();
+        self.b.ins().brif(go_on, next, &[], exit, &[]);
+        self.b.switch_to_block(next);
+    }
+
     fn konst(&mut self, bits: u64) -> Value {
         self.b.ins().iconst(types::I64, bits as i64)
     }

@@ -39,6 +39,7 @@ impl Translator<'_, '_> {
         let d = self.cur.depth;
         // Rare (large integers, other receivers): the interpreter's.
         let send = self.slow_block();
+        self.stress_exit(send);
         let (a, bv) = (self.get(d - 2), self.get(d - 1));
         let ints = self.both_int(a, bv);
         let int_block = self.b.create_block();
@@ -184,6 +185,7 @@ impl Translator<'_, '_> {
         // caches;
         // other comparisons of other receivers are rare: the interpreter's.
         let send = if matches!(op, ArithOp::Eq | ArithOp::Ne) { self.send_block(1, ic) } else { self.slow_block() };
+        self.stress_exit(send);
         let (a, bv) = (self.get(d - 2), self.get(d - 1));
         let ints = self.both_int(a, bv);
         let int_block = self.b.create_block();
