@@ -31,7 +31,7 @@
 //! The same files run in every execution mode with the same expectations:
 //! `interpreter` (`--jit=off`), `jit_tiered` (the default, with low
 //! thresholds), `jit_eager` (every method compiled), `deopt_stress`
-//! (eager, every third guard of native code failing) and `gc_stress`
+//! (low thresholds, every third guard of native code failing) and `gc_stress`
 //! (`--gc-stress` with the JIT on: a collection at every allocation and a
 //! heap check). A file may be a helper that other tests
 //! load from the class path; it is still run on its own, so it has a `run`
@@ -281,12 +281,19 @@ fn jit_eager() {
     run_all(&["--jit=eager"]);
 }
 
-/// Deoptimisation stress: every method compiled, and every third guard of
-/// native code fails as if its check had, so the code leaves to the
-/// interpreter where it would on a real miss.
+/// Deoptimisation stress: methods compiled early (low thresholds, the
+/// program waiting for the code), and every third guard of native code
+/// fails as if its check had, so the code leaves to the interpreter where
+/// it would on a real miss.
 #[test]
 fn deopt_stress() {
-    run_all(&["--jit=eager", "--jit-deopt-every=3"]);
+    run_all(&[
+        "--jit=on",
+        "--jit-threshold=2",
+        "--jit-loop-threshold=3",
+        "--jit-background=off",
+        "--jit-deopt-every=3",
+    ]);
 }
 
 /// Collection at every allocation, with native code running.
