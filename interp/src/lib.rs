@@ -77,6 +77,10 @@ pub struct Interpreter {
     native: Option<vm::runtime::NativeFn>,
     jit: Option<Box<dyn CodeGenerator>>,
     jit_config: JitConfig,
+    /// The lowest native stack address a callee may be run natively from
+    /// inside the interpreter (see `native::NATIVE_STACK_BUDGET`); 0 until
+    /// the interpreter loop first runs.
+    native_stack_floor: usize,
     /// The method epoch `native` was read in: when an edit discards native
     /// code, the running activation continues in the interpreter. While a
     /// process is stepped it is kept different, so that every bytecode
@@ -141,6 +145,7 @@ impl Interpreter {
             native: None,
             jit: None,
             jit_config: JitConfig { mode: JitMode::Off, ..JitConfig::default() },
+            native_stack_floor: 0,
             native_epoch: 0,
             native_exits: vec![0; Opcode::COUNT],
             pending: None,
@@ -189,6 +194,11 @@ impl Interpreter {
     /// The interpreter loop: runs until the bottom frame returns or the
     /// program stops.
     fn execute(&mut self) -> Result<Value, Stop> {
+        if self.native_stack_floor == 0 {
+            let here = 0u8;
+            let here = std::ptr::addr_of!(here) as usize;
+            self.native_stack_floor = here.saturating_sub(native::NATIVE_STACK_BUDGET);
+        }
         loop {
             if self.u.method_epoch != self.native_epoch {
                 self.native_epoch = self.u.method_epoch;

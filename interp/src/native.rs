@@ -38,6 +38,11 @@ use crate::{Flow, Interpreter, Stop};
 /// interpreter, so native code never exhausts the native stack.
 pub const MAX_NATIVE_DEPTH: usize = 2000;
 
+/// Bytes of native stack that activations run natively from inside the
+/// interpreter may use, below where the interpreter loop first ran (the
+/// main thread has 8 MiB by default).
+pub const NATIVE_STACK_BUDGET: usize = 4 << 20;
+
 /// Byte offsets, from the interpreter, of what native code reads and writes.
 #[derive(Clone, Copy, Debug)]
 pub struct NativeLayout {
@@ -147,6 +152,20 @@ impl Interpreter {
         bytes.get(pc).copied()
     }
 
+    /// Whether this thread's native stack is used past
+    /// [`NATIVE_STACK_BUDGET`] since the interpreter loop first ran. Native
+    /// code that calls natively uses little of it per call (the depth bound
+    /// covers that), but a callee run natively from inside `mica_step`
+    /// nests the interpreter's own Rust frames too; past the budget the
+    /// callee is left to the interpreter's loop, which does not nest.
+    #[inline]
+    fn native_stack_exhausted(&self) -> bool {
+        let here = 0u8;
+        let here = std::ptr::addr_of!(here) as usize;
+        // The stack grows down on every target Mica supports.
+        here < self.native_stack_floor
+    }
+
     /// A send pushed the frame of a callee; run it natively if it has native
     /// code, else leave it to the interpreter.
     fn run_callee_natively(&mut self, caller: usize, epoch: u64) -> u64 {
@@ -154,6 +173,7 @@ impl Interpreter {
         if self.u.native_depth as u64 >= self.jit_config.native_depth
             || self.u.method_epoch != epoch
             || self.u.interrupts.is_pending()
+            || self.native_stack_exhausted()
         {
             return NATIVE_LEFT;
         }
