@@ -11,14 +11,18 @@
 //!
 //! Knobs (environment variables):
 //!
-//! - `MICA_DIFF_PROGRAMS`: how many programs (default 300);
+//! - `MICA_DIFF_PROGRAMS`: how many programs (default [`PROGRAMS`]: 8 in
+//!   a debug build, 300 in a release build);
 //! - `MICA_DIFF_SEED`: the run's seed (default `20261202`);
 //! - `MICA_DIFF_MODES`: the modes compared with the interpreter, by name,
 //!   separated by commas (default all of [`MODES`]);
-//! - `MICA_DIFF_BATCH`: programs per batch (default [`BATCH`]);
+//! - `MICA_DIFF_BATCH`: programs per batch (default [`BATCH`]: 4 in a
+//!   debug build, 40 in a release build);
 //! - `MICA_DIFF_GC_EVERY`: `gc-stress` runs the programs whose number is a
 //!   multiple of this (default [`GC_EVERY`]; 1 runs them all);
 //! - `MICA_DIFF_JOBS`: batches run at once (default: the number of CPUs);
+//! - `MICA_DIFF_TIMEOUT`: seconds one mode may take over one batch
+//!   (default [`TIME_LIMIT`]: 60, 300 in a debug build);
 //! - `MICA_DIFF_FIRST`: the first program's number (default 0), to rerun
 //!   one program: `MICA_DIFF_FIRST=1234 MICA_DIFF_PROGRAMS=1`;
 //! - `MICA_DIFF_KEEP`: when set, batches that pass are kept too (under
@@ -45,11 +49,21 @@ use std::time::{Duration, Instant};
 
 use generator::Program;
 
-/// How long one run of one batch may take.
-const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// How long one run of one batch may take, in seconds, unless
+/// `MICA_DIFF_TIMEOUT` says otherwise (a debug build's JIT compiles some
+/// fifteen times slower).
+const TIME_LIMIT: u64 = if cfg!(debug_assertions) { 300 } else { 60 };
+
+fn time_limit() -> Duration {
+    Duration::from_secs(env_u64("MICA_DIFF_TIMEOUT", TIME_LIMIT))
+}
 
 /// Programs per batch, unless `MICA_DIFF_BATCH` says otherwise.
-const BATCH: u64 = 40;
+const BATCH: u64 = if cfg!(debug_assertions) { 4 } else { 40 };
+
+/// Programs in all, unless `MICA_DIFF_PROGRAMS` says otherwise: a debug
+/// build (plain `cargo test`) runs few, a release build more.
+const PROGRAMS: u64 = if cfg!(debug_assertions) { 8 } else { 300 };
 
 /// The seed, unless `MICA_DIFF_SEED` says otherwise.
 const DEFAULT_SEED: u64 = 20261202;
@@ -124,7 +138,7 @@ impl Outcome {
     /// What went wrong with the process itself, if anything.
     fn failure(&self) -> Option<String> {
         if self.timed_out {
-            Some(format!("did not finish within {} s", TIME_LIMIT.as_secs()))
+            Some(format!("did not finish within {} s", time_limit().as_secs()))
         } else if self.status != Some(0) {
             Some(match self.status {
                 Some(code) => format!("exit status {code}"),
@@ -145,7 +159,7 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String>
     })
 }
 
-/// Runs `mica OPTIONS -cp DIR MAIN`, stopping it after [`TIME_LIMIT`].
+/// Runs `mica OPTIONS -cp DIR MAIN`, stopping it after [`time_limit`].
 fn run(options: &[&str], dir: &Path, main: &str) -> Outcome {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mica"))
@@ -165,7 +179,7 @@ fn run(options: &[&str], dir: &Path, main: &str) -> Outcome {
         if let Some(status) = child.try_wait().expect("wait for mica") {
             break (status.code(), false);
         }
-        if start.elapsed() > TIME_LIMIT {
+        if start.elapsed() > time_limit() {
             let _ = child.kill();
             let _ = child.wait();
             break (None, true);
@@ -205,7 +219,7 @@ fn write_batch(dir: &Path, programs: &[&Program], gc_every: Option<u64>) {
 /// The program whose output contains line `line` (0-based) of `output`:
 /// the last `program N` header at or before it.
 fn program_at(output: &[&str], line: usize) -> Option<u64> {
-    output.iter().take(line + 1).filter_map(|l| l.strip_prefix("program ")?.parse().ok()).last()
+    output.iter().take(line + 1).filter_map(|l| l.strip_prefix("program ")?.parse().ok()).next_back()
 }
 
 /// The lines of `program`'s output in `output` (header excluded).
@@ -342,7 +356,7 @@ fn check_batch(seed: u64, batch: u64, programs: &[Program], modes: &[(&str, &[&s
 
 #[test]
 fn modes_agree_with_the_interpreter() {
-    let total = env_u64("MICA_DIFF_PROGRAMS", 300);
+    let total = env_u64("MICA_DIFF_PROGRAMS", PROGRAMS);
     let seed = env_u64("MICA_DIFF_SEED", DEFAULT_SEED);
     let first = env_u64("MICA_DIFF_FIRST", 0);
     let batch_size = env_u64("MICA_DIFF_BATCH", BATCH).max(1);

@@ -70,6 +70,19 @@ impl Gen {
 
     /// An integer expression of at most `max_bits` bits, and its bound.
     pub(super) fn int(&mut self, sc: &Scope, depth: u32, max_bits: f64) -> (String, f64) {
+        let (e, bits) = self.int_unchecked(sc, depth, max_bits);
+        if bits <= max_bits {
+            return (e, bits);
+        }
+        // A term of fixed size (a string's length, a literal divisor) was
+        // larger than the room left.
+        let (e, bits) = self.int_leaf(sc, max_bits);
+        if bits <= max_bits { (e, bits) } else { ("1".to_string(), 2.0) }
+    }
+
+    /// An integer expression whose bound may exceed `max_bits` by a term of
+    /// fixed size.
+    fn int_unchecked(&mut self, sc: &Scope, depth: u32, max_bits: f64) -> (String, f64) {
         if depth == 0 || max_bits < 8.0 || self.rng.chance(25) {
             return self.int_leaf(sc, max_bits);
         }
@@ -299,7 +312,7 @@ impl Gen {
                     self.rng.pick(&vars).name.clone()
                 }
             }
-            1 | 2 | 3 => {
+            1..=3 => {
                 let (a, _) = self.int(sc, d, MAX_BITS);
                 let (b, _) = self.int(sc, d, MAX_BITS);
                 format!("({a} {cmp} {b})")

@@ -55,7 +55,7 @@ impl Gen {
         let selector = if two { format!("h{k}:with:") } else { format!("h{k}:") };
         let mut sc = Scope::new(false, Some(Ty::Int));
         sc.helpers = k;
-        sc.objects = k % 2 == 0;
+        sc.objects = k.is_multiple_of(2);
         sc.add("x", Ty::Int, arg_bits, false);
         if two {
             sc.add("y", Ty::Int, arg_bits, false);
