@@ -33,7 +33,8 @@
 //! is in the report, with the command that runs it); so is the failing
 //! program alone, with a main class that runs only it.
 //!
-//! The long run: `MICA_DIFF_PROGRAMS=100000 cargo test --release --test
+//! The long run: `MICA_DIFF_PROGRAMS=100000 MICA_DIFF_BATCH=100
+//! MICA_DIFF_TIMEOUT=300 cargo test --release --test
 //! differential -- --nocapture`.
 
 #[path = "differential/generator.rs"]
