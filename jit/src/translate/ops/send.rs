@@ -170,29 +170,30 @@ impl Translator<'_, '_> {
         let field_block = self.b.create_block();
         self.b.ins().brif(is_constant, done, &[], field_block, &[]);
         self.b.switch_to_block(field_block);
-        // A getter or setter: the field's offset in the receiver.
+        // A getter or setter: the field's offset in the receiver. The kind
+        // says which: a getter may take arguments (`at: i = ( ^f )`), which
+        // it ignores.
         let index = self.b.ins().ushr_imm_u(word, 8);
         let offset = self.b.ins().ishl_imm_u(index, vm::object::WORD_SHIFT);
         let address = self.b.ins().iadd(receiver, offset);
-        match argc {
-            0 => {
-                // (A setter takes an argument: not with none.)
-                let value = self.load(address, Self::field_offset(0));
-                self.b.def_var(result, value);
-                self.b.ins().jump(done, &[]);
-            }
-            1 => {
-                let value = self.get(base + 1);
-                self.store(value, address, Self::field_offset(0));
-                self.barrier(receiver, value);
-                self.b.def_var(result, receiver);
-                self.b.ins().jump(done, &[]);
-            }
-            // Getters and setters take at most one argument (this is not
-            // reached).
-            _ => {
-                self.b.ins().jump(slow, &[]);
-            }
+        let getter = self.b.create_block();
+        let setter = self.b.create_block();
+        let is_getter = self.b.ins().icmp_imm_s(IntCC::Equal, kind, trivial_kind::GETTER as i64);
+        self.b.ins().brif(is_getter, getter, &[], setter, &[]);
+        self.b.switch_to_block(getter);
+        let value = self.load(address, Self::field_offset(0));
+        self.b.def_var(result, value);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(setter);
+        if argc == 1 {
+            let value = self.get(base + 1);
+            self.store(value, address, Self::field_offset(0));
+            self.barrier(receiver, value);
+            self.b.def_var(result, receiver);
+            self.b.ins().jump(done, &[]);
+        } else {
+            // A setter takes exactly one argument (this is not reached).
+            self.b.ins().jump(slow, &[]);
         }
         self.b.switch_to_block(done);
         let value = self.b.use_var(result);
