@@ -214,13 +214,23 @@ pub fn int_int(op: ArithOp, x: i64, y: i64) -> Outcome {
         ArithOp::FloatDiv => double(x as f64 / y as f64),
         ArithOp::Mod if y == 0 => Outcome::ZeroDivide,
         ArithOp::Mod => Outcome::Value(Value::small(floored_mod(x, y))),
-        ArithOp::Lt => Outcome::Bool(x < y),
-        ArithOp::Gt => Outcome::Bool(x > y),
-        ArithOp::Le => Outcome::Bool(x <= y),
-        ArithOp::Ge => Outcome::Bool(x >= y),
-        ArithOp::Eq => Outcome::Bool(x == y),
-        ArithOp::Ne => Outcome::Bool(x != y),
+        ArithOp::Lt | ArithOp::Gt | ArithOp::Le | ArithOp::Ge | ArithOp::Eq | ArithOp::Ne => compare(op, x, y),
     }
+}
+
+/// A comparison `op` of two numbers of one kind (IEEE for doubles: NaN
+/// is unordered and unequal to everything).
+#[inline(always)]
+fn compare<T: PartialOrd>(op: ArithOp, x: T, y: T) -> Outcome {
+    Outcome::Bool(match op {
+        ArithOp::Lt => x < y,
+        ArithOp::Gt => x > y,
+        ArithOp::Le => x <= y,
+        ArithOp::Ge => x >= y,
+        ArithOp::Eq => x == y,
+        ArithOp::Ne => x != y,
+        _ => unreachable!("only comparisons are compared"),
+    })
 }
 
 /// `x % y` with the sign of `y` (`y` non-zero, not both `i64::MIN` and
@@ -278,12 +288,7 @@ pub fn float_float(op: ArithOp, x: f64, y: f64) -> Outcome {
         ArithOp::Mul => double(x * y),
         ArithOp::Div | ArithOp::FloatDiv => double(x / y),
         ArithOp::Mod => double(x % y),
-        ArithOp::Lt => Outcome::Bool(x < y),
-        ArithOp::Gt => Outcome::Bool(x > y),
-        ArithOp::Le => Outcome::Bool(x <= y),
-        ArithOp::Ge => Outcome::Bool(x >= y),
-        ArithOp::Eq => Outcome::Bool(x == y),
-        ArithOp::Ne => Outcome::Bool(x != y),
+        ArithOp::Lt | ArithOp::Gt | ArithOp::Le | ArithOp::Ge | ArithOp::Eq | ArithOp::Ne => compare(op, x, y),
     }
 }
 
