@@ -101,7 +101,12 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
             asm: options.dump.contains(&cli::DumpKind::Asm),
             sends: options.dump.contains(&cli::DumpKind::Sends),
         };
-        let generator = jit::Jit::new(dump, jit_config.deopt_every).map_err(|e| {
+        let generator = jit::Jit::new(
+            dump,
+            jit_config.deopt_every,
+            jit::Inlining { bytes: jit_config.inline_bytes, depth: jit_config.inline_depth },
+        )
+        .map_err(|e| {
             eprintln!("mica: cannot start the JIT: {e}");
             ExitCode::FAILURE
         })?;

@@ -184,6 +184,28 @@ fn outgrown_inline_caches_recompile() {
 }
 
 #[test]
+fn an_inlined_callee_meeting_new_classes_recompiles_its_caller() {
+    let file = "tests/lang/InlinedGrowingCache.som";
+    let expected = "#Integer #String #Double #Symbol\n";
+    // Where the exits are counted: against the caller whose code holds the
+    // inlined copy; with inlining off, against the callee's own code.
+    for (inline, site) in [("48", "InlinedGrowingCache>>run"), ("0", "InlinedGrowingCache>>describe:")] {
+        let flag = format!("--jit-inline-bytes={inline}");
+        let out = mica(&["--jit=on", "--jit-background=off", &flag, "--stats", "--dump=sends", file]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.ends_with(expected), "{stdout}");
+        assert_eq!(stdout.contains("inlined: InlinedGrowingCache>>describe:"), inline != "0", "{stdout}");
+        let stderr = text(&out.stderr);
+        let wanted = format!("{site} (inline caches learnt");
+        let line = stderr.lines().find(|l| l.contains(&wanted));
+        let line = line.unwrap_or_else(|| panic!("no deoptimisation of {site} in:\n{stderr}"));
+        assert_eq!(line.split_whitespace().next(), Some("1"), "{line}");
+        assert!(stderr.contains(&format!("--jit-inline-bytes={inline} ")), "{stderr}");
+    }
+}
+
+#[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);
     assert!(out.status.success());

@@ -80,10 +80,15 @@ impl Interpreter {
     }
 
     /// Runs the bytecode at `pc` of the frame at `fp` for native code (which
-    /// wrote the frame back and stored `sp`). Answers the offset to go on at
-    /// in the same frame, `NATIVE_RETURNED` if the frame returned to its
-    /// caller, or `NATIVE_LEFT` with the interpreter's registers set.
+    /// wrote the frame back and stored `sp`); above
+    /// `vm::runtime::STEP_OWNER_SHIFT`, `pc` says whose code inlined the
+    /// frame's method, if any. Answers the offset to go on at in the same
+    /// frame, `NATIVE_RETURNED` if the frame returned to its caller, or
+    /// `NATIVE_LEFT` with the interpreter's registers set.
     fn native_step(&mut self, fp: usize, pc: usize) -> u64 {
+        // Inlined code says whose code it is part of.
+        let owner = (pc >> vm::runtime::STEP_OWNER_SHIFT).checked_sub(1);
+        let pc = pc & ((1 << vm::runtime::STEP_OWNER_SHIFT) - 1);
         let epoch = self.u.method_epoch;
         self.fp = fp;
         let method = self.frame(FRAME_METHOD);
@@ -104,7 +109,10 @@ impl Interpreter {
             }
         }
         self.count_exit();
-        self.note_native_send_exit(pc);
+        match owner {
+            Some(owner) => self.note_inlined_send_exit(owner, pc),
+            None => self.note_native_send_exit(pc),
+        }
         let byte = self.method_byte(method, pc);
         let plain_return =
             byte == Some(vm::bytecode::opcode_bytes::Return) || byte == Some(vm::bytecode::opcode_bytes::ReturnSelf);
@@ -214,7 +222,8 @@ impl Interpreter {
 /// # Safety
 /// `interp` must be the interpreter native code was called with; the frame
 /// at `fp` must be written back, `sp` stored, and `pc` the offset of a
-/// bytecode of the frame's method.
+/// bytecode of the frame's method (with, above
+/// `vm::runtime::STEP_OWNER_SHIFT`, the owner bits inlined code passes).
 pub unsafe extern "C" fn mica_step(interp: *mut c_void, fp: u64, pc: u64) -> u64 {
     // SAFETY: the caller passes the interpreter it was called with, which
     // outlives the call; the VM is single-threaded.

@@ -177,10 +177,34 @@ impl Interpreter {
         // bytecode, which the method keeps alive.
         let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
         let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        if self.u.runtime(self.rt).ics.get(ic as usize).is_some_and(|c| c.outgrown()) {
+            self.count_feedback_exit(self.rt);
+        }
+    }
+
+    /// Native code inlined into the method of record `owner` left a send at
+    /// `pc` of the running method (an inlined callee, on its own frame) to
+    /// the interpreter: the inlined copy knows only the classes the
+    /// callee's cache knew when the owner was compiled, so if that keeps
+    /// happening the owner is compiled again with what the cache knows now.
+    /// Megamorphic sites do not count (compiling again would not help).
+    pub(crate) fn note_inlined_send_exit(&mut self, owner: usize, pc: usize) {
+        // SAFETY: as in `note_native_send_exit`.
+        let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
+        let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        if self.u.runtime(self.rt).ics.get(ic as usize).is_some_and(|c| !c.megamorphic) {
+            self.count_feedback_exit(owner);
+        }
+    }
+
+    /// One more exit of the native code of record `rt` that compiling it
+    /// again, with what the caches know now, would avoid: past
+    /// `recompile_exits` of them the code is thrown away (at most
+    /// `max_recompilations` times).
+    fn count_feedback_exit(&mut self, rt: usize) {
         let config = self.jit_config;
-        let rt = self.rt;
         let record = self.u.runtime_mut(rt);
-        if !record.ics.get(ic as usize).is_some_and(|c| c.outgrown()) || record.info.jit != JitState::Compiled {
+        if record.info.jit != JitState::Compiled {
             return;
         }
         record.outgrown_exits += 1;
@@ -195,7 +219,9 @@ impl Interpreter {
         // Hot already: compiled again at its next activation or loop turn.
         record.invocations = config.invocation_threshold;
         record.backedges = config.backedge_threshold;
-        self.native = None;
+        if rt == self.rt {
+            self.native = None;
+        }
         self.u.deoptimizations.record(DeoptReason::CachesOutgrown, rt);
     }
 

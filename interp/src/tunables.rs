@@ -146,6 +146,15 @@ tunables! {
     native_depth: u64 = crate::native::MAX_NATIVE_DEPTH as u64, "--jit-native-depth" "N",
         0..=crate::native::MAX_NATIVE_DEPTH,
         "nested native calls before further calls go through the interpreter (it cannot be raised)";
+    /// Callees with frames of at most this many bytes of bytecode are
+    /// translated into their callers at send sites whose inline caches
+    /// found them (0: none).
+    inline_bytes: usize = 48, "--jit-inline-bytes" "N", 0..=u16::MAX,
+        "bytes of bytecode of the longest method with a frame inlined where it is sent (0: no inlining)";
+    /// Levels of inlining: 1 inlines the compiled method's own sends, 2
+    /// also the sends of the callees inlined into it, and so on.
+    inline_depth: usize = 2, "--jit-inline-depth" "N", 1..=8,
+        "levels of callees inlined into inlined callees (1: only the compiled method's own sends)";
     /// Deoptimisation stress: every Nth guard in native code fails as if
     /// its check had (the site leaves to the interpreter); 0 is off. For
     /// testing the VM.

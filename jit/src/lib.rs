@@ -38,6 +38,17 @@ pub struct DumpOptions {
     pub sends: bool,
 }
 
+/// What the code generator inlines (`--jit-inline-bytes`,
+/// `--jit-inline-depth`).
+#[derive(Clone, Copy, Debug)]
+pub struct Inlining {
+    /// The longest callee with a frame inlined, in bytes of bytecode (0:
+    /// none).
+    pub bytes: usize,
+    /// Levels of callees inlined into inlined callees.
+    pub depth: usize,
+}
+
 /// The code generator: translates on the program's thread, compiles on
 /// its own (see [`worker`]).
 pub struct Jit {
@@ -49,6 +60,8 @@ pub struct Jit {
     /// the guards of native code decrement (see `Translator::guard`).
     deopt_every: u64,
     countdown: Box<AtomicU64>,
+    /// What is inlined.
+    inlining: Inlining,
     primitives: translate::NativePrimitives,
     /// Finished jobs received while waiting for another.
     early: VecDeque<Done>,
@@ -57,14 +70,16 @@ pub struct Jit {
     translate_time: Duration,
     generate_time: Duration,
     code_bytes: usize,
+    /// Callees inlined at send sites, and their bytes of bytecode.
+    inlined: (usize, usize),
 }
 
 impl Jit {
-    /// A JIT for the host machine.
-    /// A code generator that dumps what `dump` asks for; with `deopt_every`
-    /// N > 0, every Nth guard its code evaluates fails (a stress mode for
-    /// testing the exits to the interpreter).
-    pub fn new(dump: DumpOptions, deopt_every: u64) -> Result<Jit, String> {
+    /// A code generator for the host machine that dumps what `dump` asks
+    /// for and inlines as `inlining` says; with `deopt_every` N > 0, every
+    /// Nth guard its code evaluates fails (a stress mode for testing the
+    /// exits to the interpreter).
+    pub fn new(dump: DumpOptions, deopt_every: u64, inlining: Inlining) -> Result<Jit, String> {
         let mut flags = settings::builder();
         flags.set("use_colocated_libcalls", "false").map_err(|e| e.to_string())?;
         flags.set("is_pic", "false").map_err(|e| e.to_string())?;
@@ -84,6 +99,7 @@ impl Jit {
             dump,
             deopt_every,
             countdown: Box::new(AtomicU64::new(deopt_every)),
+            inlining,
             primitives: translate::NativePrimitives::new(),
             early: VecDeque::new(),
             compiled: 0,
@@ -91,6 +107,7 @@ impl Jit {
             translate_time: Duration::ZERO,
             generate_time: Duration::ZERO,
             code_bytes: 0,
+            inlined: (0, 0),
         })
     }
 
@@ -143,6 +160,8 @@ impl Jit {
             symbolic: false,
             deopt_every: (self.deopt_every > 0).then_some((self.countdown.as_ptr() as u64, self.deopt_every)),
             describe_sends: self.dump.sends,
+            inline_bytes: self.inlining.bytes,
+            inline_depth: self.inlining.depth,
         };
         // Cranelift's frontend may panic on a translation bug: the method
         // stays interpreted.
@@ -159,6 +178,8 @@ impl Jit {
         if self.dump.sends {
             println!("; sends of {name}\n{}", translated.sends);
         }
+        self.inlined.0 += translated.inlined.0;
+        self.inlined.1 += translated.inlined.1;
         let speculative = translated.speculative;
         self.worker.send(Job { rt, epoch: u.method_epoch, speculative, name, func, asm: self.dump.asm })
     }
@@ -275,6 +296,8 @@ pub fn ir_text(u: &mut Universe, rt: usize) -> Result<String, String> {
             symbolic: true,
             deopt_every: None,
             describe_sends: false,
+            inline_bytes: interp::JitConfig::default().inline_bytes,
+            inline_depth: interp::JitConfig::default().inline_depth,
         }
     };
     translate::translate(u, rt, &mut func, &mut fctx, isa.frontend_config(), constants)?;
@@ -323,6 +346,10 @@ impl CodeGenerator for Jit {
             self.generate_time.as_secs_f64() * 1e3,
             self.code_bytes
         );
+        out.push_str(&format!(
+            "  {} callees inlined at send sites ({} bytes of bytecode; --jit-inline-bytes={} --jit-inline-depth={})\n",
+            self.inlined.0, self.inlined.1, self.inlining.bytes, self.inlining.depth
+        ));
         for (name, reason) in &self.failed {
             out.push_str(&format!("  not compiled: {name}: {reason}\n"));
         }

@@ -245,6 +245,12 @@ pub const NATIVE_RETURNED: u64 = u64::MAX;
 /// or popped, an error is pending, or an edit invalidated the code).
 pub const NATIVE_LEFT: u64 = u64::MAX - 1;
 
+/// The bits above this in the offset native code passes to the runtime's
+/// one-bytecode step: 0 for a method's own code, or 1 + the runtime index
+/// of the method whose code the bytecode's method was inlined into (so
+/// that exits from inlined code count against the code that has them).
+pub const STEP_OWNER_SHIFT: u32 = 32;
+
 /// Where a method stands with the JIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JitState {

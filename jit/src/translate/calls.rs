@@ -8,12 +8,14 @@
 //! back (a collection may have moved what they point to) and the result
 //! from the receiver's slot, and goes on at the next bytecode.
 
+use std::rc::Rc;
+
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, InstBuilder, Value};
+use cranelift_codegen::ir::{self, InstBuilder, Value, types};
 use interp::frame::*;
 use vm::runtime::code_cell;
 
-use super::{FRESH, LEFT, RETURNED, Translator};
+use super::{FRESH, InlineExit, LEFT, RETURNED, Scope, Survey, Translator};
 
 /// What the callee's frame gets besides its method.
 pub(super) struct CalleeFrame {
@@ -39,7 +41,7 @@ pub(super) enum Cell {
     Loaded(Value),
 }
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     fn cell_address(&mut self, cell: Cell) -> Value {
         match cell {
             Cell::Known { address, .. } => self.konst(address),
@@ -80,10 +82,10 @@ impl Translator<'_, '_> {
 
     /// Calls `mica_primitive` with primitive number `primitive`.
     pub(super) fn call_primitive(&mut self, primitive: Value, argc: u32, slow: ir::Block) {
-        let cur = self.cur;
+        let cur = self.m.cur;
         self.flush(cur.depth);
         let fp = self.fp();
-        let sp = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps + cur.depth as i32) as i64);
+        let sp = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.m.temps + cur.depth as i32) as i64);
         self.store(sp, self.interp, self.k.layout.sp);
         // The frame the primitive runs in (leaf control primitives read it).
         self.store(fp, self.interp, self.k.layout.jit_fp);
@@ -109,23 +111,23 @@ impl Translator<'_, '_> {
     fn after_call(&mut self, base: u32) {
         self.reload(base + 1);
         self.reload_locals();
-        let next = self.cur.next.expect("a send has a successor");
+        let next = self.m.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
     }
 
     /// The call sequence of the current site.
     fn call_with_code(&mut self, cell: Cell, code: Value, frame: CalleeFrame, slow: ir::Block) {
-        let cur = self.cur;
+        let cur = self.m.cur;
         self.flush(cur.depth);
         // The depth limit drops to 0 while an interrupt is pending: the
         // call is then a safepoint, through the interpreter.
         let depth = self.load(self.interp, self.k.layout.native_depth);
         let limit_at = self.konst(self.k.native_limit);
-        let limit = self.b.ins().atomic_load(ir::types::I64, Self::flags(), limit_at);
+        let limit = self.b.ins().atomic_load(types::I64, Self::flags(), limit_at);
         let too_deep = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, depth, limit);
         self.branch_or_continue(too_deep, slow);
         // The callee's frame starts where the operands end.
-        let callee_words = FRAME_HEADER as i64 + i64::from(self.temps) + i64::from(cur.depth);
+        let callee_words = FRAME_HEADER as i64 + i64::from(self.m.temps) + i64::from(cur.depth);
         let fp = self.fp();
         let callee_fp = self.b.ins().iadd_imm_s(fp, callee_words);
         let reserve = (FRAME_HEADER + STACK_RESERVE) as i64;
@@ -142,18 +144,18 @@ impl Translator<'_, '_> {
         let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
         self.branch_or_continue(short, slow);
         let at = offsets::word(callee_words as i32);
-        self.store(frame.method, self.frame, at + offsets::METHOD);
+        self.store(frame.method, self.m.frame, at + offsets::METHOD);
         let caller = self.tag(fp);
-        self.store(caller, self.frame, at + offsets::CALLER_FP);
+        self.store(caller, self.m.frame, at + offsets::CALLER_FP);
         let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
-        self.store(resume_at, self.frame, at + offsets::CALLER_PC);
-        self.store(frame.receiver, self.frame, at + offsets::SELF);
-        self.store(frame.context, self.frame, at + offsets::CONTEXT);
-        self.store(frame.closure, self.frame, at + offsets::CLOSURE);
+        self.store(resume_at, self.m.frame, at + offsets::CALLER_PC);
+        self.store(frame.receiver, self.m.frame, at + offsets::SELF);
+        self.store(frame.context, self.m.frame, at + offsets::CONTEXT);
+        self.store(frame.closure, self.m.frame, at + offsets::CLOSURE);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.store(deeper, self.interp, self.k.layout.native_depth);
         let fresh = self.konst(FRESH);
-        let callee_frame = self.b.ins().iadd_imm_s(self.frame, i64::from(at));
+        let callee_frame = self.b.ins().iadd_imm_s(self.m.frame, i64::from(at));
         // An edit while the callee runs may invalidate this code.
         let epoch = self.load(self.interp, self.k.layout.method_epoch);
         let call = self.b.ins().call_indirect(self.k.native_sig, code, &[self.interp, callee_fp, fresh, callee_frame]);
@@ -175,11 +177,80 @@ impl Translator<'_, '_> {
         self.b.ins().brif(changed, stale, &[], fine, &[]);
         self.b.switch_to_block(stale);
         let next_pc = self.konst(cur.next_pc as u64);
-        self.b.def_var(self.stub_pc, next_pc);
+        self.b.def_var(self.m.stub_pc, next_pc);
         let after = self.konst(u64::from(cur.after));
-        self.b.def_var(self.stub_depth, after);
-        self.b.ins().jump(self.exit_stub, &[]);
+        self.b.def_var(self.m.stub_depth, after);
+        self.b.ins().jump(self.m.exit_stub, &[]);
         self.b.switch_to_block(fine);
         self.after_call(cur.after - 1);
+    }
+
+    /// Runs `callee` (the method `method` found for the receiver) inline,
+    /// translated into this code on the frame a call would give it, which
+    /// is written as a call writes it: so at every safepoint in the callee
+    /// the frame stack holds the interpreter's frames, and the callee's
+    /// slow paths and exits are those of the callee's own baseline code,
+    /// on its frame. Short of frame stack, the send goes to `slow`. On a
+    /// return the answer replaces the receiver and execution goes on at the
+    /// next bytecode. The current block ends.
+    pub(super) fn inline_call(
+        &mut self,
+        callee: &Rc<Survey>,
+        method: u64,
+        receiver: Value,
+        argc: u32,
+        slow: ir::Block,
+    ) {
+        let cur = self.m.cur;
+        let base = cur.depth - argc - 1;
+        // The callee's arguments are read where its frame expects them.
+        self.flush(cur.depth);
+        let callee_words = FRAME_HEADER as i64 + i64::from(self.m.temps) + i64::from(cur.depth);
+        let fp = self.fp();
+        let callee_fp = self.b.ins().iadd_imm_s(fp, callee_words);
+        let frame_words = i64::from(callee.num_temps) + i64::from(callee.max_stack);
+        let need = self.b.ins().iadd_imm_s(callee_fp, frame_words + (FRAME_HEADER + STACK_RESERVE) as i64);
+        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
+        self.branch_or_continue(short, slow);
+        let at = offsets::word(callee_words as i32);
+        let method = self.konst(method);
+        self.store(method, self.m.frame, at + offsets::METHOD);
+        let caller = self.tag(fp);
+        self.store(caller, self.m.frame, at + offsets::CALLER_FP);
+        let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
+        self.store(resume_at, self.m.frame, at + offsets::CALLER_PC);
+        self.store(receiver, self.m.frame, at + offsets::SELF);
+        let nil = self.konst(self.k.nil);
+        self.store(nil, self.m.frame, at + offsets::CONTEXT);
+        self.store(nil, self.m.frame, at + offsets::CLOSURE);
+        let args: Vec<Value> = (0..argc).map(|i| self.get(base + 1 + i)).collect();
+        let frame = self.b.ins().iadd_imm_s(self.m.frame, i64::from(at));
+        let exit = InlineExit {
+            result: self.b.declare_var(types::I64),
+            join: self.b.create_block(),
+            returned: self.b.create_block(),
+        };
+        let scope = Scope::new(&mut self.b, callee, frame, Some(exit));
+        let caller = std::mem::replace(&mut self.m, scope);
+        let resume = self.b.create_block();
+        let resume_pc = self.b.declare_var(types::I64);
+        let zero = self.konst(0);
+        self.b.def_var(resume_pc, zero);
+        self.start_fresh(Some((receiver, &args)));
+        self.emit_body(callee, resume, resume_pc);
+        self.m = caller;
+        self.b.seal_block(exit.join);
+        self.b.seal_block(exit.returned);
+        // The callee may have collected: the operands below the receiver
+        // and the locals are read again, as after a call.
+        self.b.switch_to_block(exit.join);
+        let result = self.b.use_var(exit.result);
+        self.reload(base);
+        self.reload_locals();
+        self.put(base, result);
+        let next = self.m.cur.next.expect("a send has a successor");
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(exit.returned);
+        self.after_call(base);
     }
 }

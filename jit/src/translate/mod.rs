@@ -32,7 +32,8 @@ mod values;
 
 pub use ops::NativePrimitives;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, JumpTableData, MemFlagsData, TrapCode, Value, types};
@@ -122,6 +123,12 @@ pub struct Constants {
     pub deopt_every: Option<(u64, u64)>,
     /// Say what each send site's code does (`--dump=sends`).
     pub describe_sends: bool,
+    /// Callees with frames of at most this many bytes of bytecode are
+    /// inlined at monomorphic and polymorphic send sites (0: none).
+    pub inline_bytes: usize,
+    /// Levels of callees inlined into callees (1: only the method's own
+    /// sends).
+    pub inline_depth: usize,
 }
 
 /// What translating a method made, besides the function.
@@ -132,6 +139,8 @@ pub struct Translated {
     pub speculative: bool,
     /// With `describe_sends`: a line per send site, what its code does.
     pub sends: String,
+    /// Callees translated into the method, and their bytes of bytecode.
+    pub inlined: (usize, usize),
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -369,40 +378,79 @@ fn super_target(u: &mut Universe, holder: VmValue, selector: VmValue, symbolic: 
     Some((target_kind(u, method, symbolic, 0)?, method))
 }
 
-/// Builds the function body for the method whose runtime record is `rt`.
-pub fn translate(
-    u: &mut Universe,
-    rt: usize,
-    func: &mut ir::Function,
-    fctx: &mut FunctionBuilderContext,
-    frontend: TargetFrontendConfig,
-    make_constants: impl FnOnce(&mut ir::Function) -> Constants,
-) -> Result<Translated, String> {
+/// A method as translation sees it: its bytecode and shape, what its
+/// inline caches held when it was compiled, and the callees inlined into
+/// it.
+struct Survey {
+    ops: Vec<Op>,
+    code_len: usize,
+    num_args: i32,
+    num_temps: i32,
+    max_stack: u32,
+    /// The method makes a home context.
+    home: bool,
+    /// Its arithmetic has met SmallFloats: it keeps an unboxed shadow of
+    /// every value next to it.
+    shadows: bool,
+    literals: Vec<u64>,
+    /// Addresses of its inline caches.
+    ics: Vec<u64>,
+    targets: HashMap<usize, Vec<InlineTarget>>,
+    megamorphic: HashSet<usize>,
+    supers: HashMap<usize, TargetKind>,
+    /// Arguments of the blocks `MakeBlock` makes, by literal.
+    block_arities: HashMap<u32, u32>,
+    /// Callees translated into the method at its send sites, by the site's
+    /// offset and the index of the cached target they were found for.
+    inlines: HashMap<(usize, usize), Rc<Survey>>,
+}
+
+impl Survey {
+    /// How many callees are inlined into the method, at every level, and
+    /// their bytes of bytecode.
+    fn inlined(&self) -> (usize, usize) {
+        self.inlines.values().fold((0, 0), |(n, bytes), c| {
+            let (m, more) = c.inlined();
+            (n + 1 + m, bytes + c.code_len + more)
+        })
+    }
+}
+
+/// What surveying collects for the compiled method's record: the objects
+/// its code refers to, the lookups it relied on, and (`--dump=sends`) what
+/// each site does.
+#[derive(Default)]
+struct Kept {
+    refs: Vec<VmValue>,
+    deps: Vec<(VmValue, VmValue)>,
+    sends: String,
+}
+
+/// Surveys the method of record `rt`. `own`: it is the method compiled
+/// (not a callee inlined into it), whose caches learn what its code
+/// covers.
+fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept) -> Result<Survey, String> {
     let info = u.runtime(rt).info;
     let method = u.runtime(rt).method;
     // SAFETY: `code` and `code_len` describe the method's bytecode (an
     // old-space or image ByteArray the method keeps alive).
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
     let ops = analyse(code)?;
-    let k = make_constants(func);
     let mut targets: HashMap<usize, Vec<InlineTarget>> = HashMap::new();
-    let mut megamorphic: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    let mut megamorphic = HashSet::new();
     let mut supers: HashMap<usize, TargetKind> = HashMap::new();
     let holder = method.slot(METHOD_HOLDER);
-    let mut refs: Vec<VmValue> = Vec::new();
-    let mut deps: Vec<(VmValue, VmValue)> = Vec::new();
-    let mut sends = String::new();
     for op in &ops {
-        if k.describe_sends {
-            describe_site(u, rt, op, &mut sends);
+        if own && k.describe_sends {
+            describe_site(u, rt, op, &mut kept.sends);
         }
         match op.insn {
             Insn::SuperSend { selector, .. } => {
                 let sel = info.literals.slot(selector as usize);
                 if let Some((t, found)) = super_target(u, holder, sel, k.symbolic) {
                     supers.insert(op.pc, t);
-                    refs.push(found);
-                    deps.push((sel, holder.slot(CLASS_SUPERCLASS)));
+                    kept.refs.push(found);
+                    kept.deps.push((sel, holder.slot(CLASS_SUPERCLASS)));
                 }
             }
             insn => {
@@ -411,13 +459,13 @@ pub fn translate(
                         megamorphic.insert(op.pc);
                     }
                     let t = inline_targets(u, rt, ic, k.symbolic);
-                    if let Some(cache) = u.runtime_mut(rt).ics.get_mut(ic as usize) {
+                    if own && let Some(cache) = u.runtime_mut(rt).ics.get_mut(ic as usize) {
                         cache.compiled_len = t.len() as u8;
                     }
-                    refs.extend(t.iter().flat_map(|t| t.keep));
+                    kept.refs.extend(t.iter().flat_map(|t| t.keep));
                     // The method found names the selector; the class is
                     // the receiver's.
-                    deps.extend(t.iter().map(|t| (t.keep[1].slot(METHOD_SELECTOR), t.keep[0])));
+                    kept.deps.extend(t.iter().map(|t| (t.keep[1].slot(METHOD_SELECTOR), t.keep[0])));
                     if !t.is_empty() {
                         targets.insert(op.pc, t);
                     }
@@ -425,14 +473,6 @@ pub fn translate(
             }
         }
     }
-    u.runtime_mut(rt).native_refs = refs;
-    u.runtime_mut(rt).native_deps = deps;
-    // The code knows what every cache knows now.
-    u.runtime_mut(rt).ics_outgrown = false;
-    // Doubles: a method whose arithmetic has met SmallFloats keeps an
-    // unboxed shadow of every value next to it.
-    let shadows = u.runtime(rt).ics.iter().any(|c| c.saw_float);
-    let speculative = !targets.is_empty() || !supers.is_empty();
     let literals: Vec<u64> = (0..info.literals.size())
         .map(|i| {
             let v = info.literals.slot(i);
@@ -457,232 +497,276 @@ pub fn translate(
             _ => None,
         })
         .collect();
+    Ok(Survey {
+        ops,
+        code_len: code.len(),
+        num_args: info.num_args as i32,
+        num_temps: info.num_temps as i32,
+        max_stack: info.max_stack,
+        home: info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0,
+        shadows: u.runtime(rt).ics.iter().any(|c| c.saw_float),
+        literals,
+        ics,
+        targets,
+        megamorphic,
+        supers,
+        block_arities,
+        inlines: HashMap::new(),
+    })
+}
+
+/// The record of `method` if the second tier's first slice inlines it: it
+/// has run, it has a frame (frameless methods and primitives are inlined
+/// by kind already), its bytecode is at most `max_bytes` long, and it
+/// makes no closures or contexts and has no non-local return (so that the
+/// one frame it is translated on is all it needs).
+fn inlinable(u: &Universe, method: VmValue, max_bytes: usize) -> Option<usize> {
+    // SAFETY: a method object's cell slot holds the address of its cell.
+    let index = unsafe { (*vm::runtime::cell_of_slot(method.slot(METHOD_CELL))).runtime.get() };
+    if index == 0 {
+        return None;
+    }
+    let rt = index as usize - 1;
+    let info = u.runtime(rt).info;
+    let home = info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0;
+    if info.primitive != 0 || info.missing_primitive || info.trivial != Trivial::No || home || info.code_len > max_bytes
+    {
+        return None;
+    }
+    // SAFETY: as in `survey`.
+    let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
+    let ops = analyse(code).ok()?;
+    let plain = ops.iter().all(|op| {
+        !matches!(
+            op.insn,
+            Insn::MakeBlock { .. }
+                | Insn::PushContext { .. }
+                | Insn::PopContext { .. }
+                | Insn::PushOuter { .. }
+                | Insn::StoreOuter { .. }
+                | Insn::PopOuter { .. }
+                | Insn::ReturnNonLocal { .. }
+        )
+    });
+    plain.then_some(rt)
+}
+
+/// Chooses the callees inlined into `s`, `depth` levels below the method
+/// compiled: the methods with frames its send sites' caches found, in
+/// bytecode order, then theirs (up to `k.inline_depth` levels), while
+/// `budget` (bytes of bytecode for the whole method) lasts.
+fn plan_inlining(u: &mut Universe, s: &mut Survey, k: &Constants, kept: &mut Kept, depth: usize, budget: &mut usize) {
+    if k.inline_bytes == 0 || depth >= k.inline_depth {
+        return;
+    }
+    let mut sites: Vec<(usize, usize, VmValue)> = s
+        .targets
+        .iter()
+        .flat_map(|(&pc, ts)| {
+            ts.iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t.kind, TargetKind::Call { .. }))
+                .map(move |(i, t)| (pc, i, t.keep[1]))
+        })
+        .collect();
+    sites.sort_by_key(|&(pc, i, _)| (pc, i));
+    for (pc, i, callee) in sites {
+        let Some(rt) = inlinable(u, callee, k.inline_bytes) else { continue };
+        let len = u.runtime(rt).info.code_len;
+        if len > *budget {
+            continue;
+        }
+        let Ok(mut inlined) = survey(u, rt, k, false, kept) else { continue };
+        *budget -= len;
+        if k.describe_sends {
+            use std::fmt::Write as _;
+            let holder = callee.slot(METHOD_HOLDER);
+            let class = if holder.is_pointer() { u.class_name(holder) } else { "?".to_string() };
+            let selector = u.text_or_describe(callee.slot(METHOD_SELECTOR));
+            let indent = "  ".repeat(depth);
+            let _ = writeln!(
+                kept.sends,
+                "  {indent}pc {pc:>4}: target {} inlined: {class}>>{selector} ({len} bytes)",
+                i + 1
+            );
+        }
+        plan_inlining(u, &mut inlined, k, kept, depth + 1, budget);
+        s.inlines.insert((pc, i), Rc::new(inlined));
+    }
+}
+
+/// A method inlines callees of at most this many times `--jit-inline-bytes`
+/// bytes of bytecode in all.
+const INLINE_BUDGET_FACTOR: usize = 8;
+
+/// Builds the function body for the method whose runtime record is `rt`.
+pub fn translate(
+    u: &mut Universe,
+    rt: usize,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    frontend: TargetFrontendConfig,
+    make_constants: impl FnOnce(&mut ir::Function) -> Constants,
+) -> Result<Translated, String> {
+    let k = make_constants(func);
+    let mut kept = Kept::default();
+    let mut s = survey(u, rt, &k, true, &mut kept)?;
+    let mut budget = k.inline_bytes * INLINE_BUDGET_FACTOR;
+    plan_inlining(u, &mut s, &k, &mut kept, 0, &mut budget);
+    u.runtime_mut(rt).native_refs = kept.refs;
+    u.runtime_mut(rt).native_deps = kept.deps;
+    // The code knows what every cache knows now.
+    u.runtime_mut(rt).ics_outgrown = false;
+    let speculative = !s.targets.is_empty() || !s.supers.is_empty();
+    let entries = leaders(&s.ops);
+    let mut bits = vec![0u64; s.code_len.div_ceil(64)];
+    for &pc in &entries {
+        bits[pc / 64] |= 1 << (pc % 64);
+    }
+    u.runtime_mut(rt).native_entries = bits.into_boxed_slice();
 
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
-    let blocks: BTreeMap<usize, ir::Block> = ops.iter().map(|op| (op.pc, b.create_block())).collect();
-    let trap = b.create_block();
     let fresh = b.create_block();
     let resume = b.create_block();
-
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
     // The frame's index is derived from its address where needed, so that
     // only the address stays live.
     let (interp, pc, frame) = (params[0], params[2], params[3]);
-    // Operand slots likewise (a brace array of hundreds of elements).
-    let slots_in_registers = info.max_stack as usize <= MAX_REGISTER_SLOTS;
-    let slot_vars: Vec<Variable> =
-        if slots_in_registers { (0..info.max_stack).map(|_| b.declare_var(types::I64)).collect() } else { Vec::new() };
-    let locals = Locals { num_args: info.num_args as i32, num_temps: info.num_temps as i32 };
-    // Locals live in SSA variables (registers) unless there are so many
-    // that re-reading them all at every entry point and after every call
-    // would make the code grow with locals x sends: then each use reads
-    // the frame (they are written through anyway).
-    let in_registers = locals.count() <= MAX_REGISTER_LOCALS;
-    let local_vars: Vec<Variable> =
-        if in_registers { (0..locals.count()).map(|_| b.declare_var(types::I64)).collect() } else { Vec::new() };
-    let shadow_count = |n: usize| if shadows { n } else { 0 };
-    let slot_f64: Vec<Variable> = (0..shadow_count(slot_vars.len())).map(|_| b.declare_var(types::F64)).collect();
-    let local_f64: Vec<Variable> = (0..shadow_count(local_vars.len())).map(|_| b.declare_var(types::F64)).collect();
+    let scope = Scope::new(&mut b, &s, frame, None);
     // Where `resume` switches to: the entry's offset, or where the shared
     // slow path goes on.
     let resume_pc = b.declare_var(types::I64);
     b.def_var(resume_pc, pc);
-    let stub_pc = b.declare_var(types::I64);
-    let stub_depth = b.declare_var(types::I64);
-    let slow_stub = b.create_block();
-    let exit_stub = b.create_block();
     let is_fresh = b.ins().icmp_imm_s(IntCC::Equal, pc, FRESH as i64);
     b.ins().brif(is_fresh, fresh, &[], resume, &[]);
+    b.seal_block(entry);
+    b.seal_block(fresh);
 
+    let mut t = Translator { b, k, interp, m: scope, owner: rt };
     // A new activation (its caller wrote the header): temporaries nil, no
     // operands.
-    b.switch_to_block(fresh);
-    let nil = b.ins().iconst(types::I64, k.nil as i64);
-    let zero = b.ins().iconst(types::I64, 0);
-    for i in 0..info.num_temps as usize {
-        b.ins().store(MemFlagsData::trusted(), nil, frame, offsets::TEMPS + offsets::word(i as i32));
-    }
-    for (i, &var) in local_vars.iter().enumerate() {
-        let v = if locals.is_temp(i) {
-            nil
-        } else {
-            b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i))
-        };
-        b.def_var(var, v);
-    }
-    for &var in &slot_vars {
-        b.def_var(var, zero);
-    }
-    if shadows {
-        let zero_f = b.ins().f64const(0.0);
-        for &var in slot_f64.iter().chain(&local_f64) {
-            b.def_var(var, zero_f);
-        }
-        // Arguments and self may be doubles.
-        for i in 0..local_vars.len() {
-            if !locals.is_temp(i) {
-                let v = b.use_var(local_vars[i]);
-                let f = values::unbox_float(&mut b, v);
-                b.def_var(local_f64[i], f);
-            }
-        }
-    }
-    b.ins().jump(blocks[&0], &[]);
-
-    // Resuming at a bytecode: a landing block per bytecode reads the
-    // operands live there from the frame and goes to it (so the switch's
-    // edges carry no values).
-    b.switch_to_block(resume);
-    let entries = leaders(&ops);
-    let mut bits = vec![0u64; code.len().div_ceil(64)];
-    for &pc in &entries {
-        bits[pc / 64] |= 1 << (pc % 64);
-    }
-    u.runtime_mut(rt).native_entries = bits.into_boxed_slice();
-    let mut landings: HashMap<usize, ir::Block> = HashMap::new();
-    for op in ops.iter().filter(|op| op.depth != u32::MAX && entries.contains(&op.pc)) {
-        let landing = b.create_block();
-        landings.insert(op.pc, landing);
-    }
-    let starts: std::collections::HashSet<usize> = ops.iter().map(|op| op.pc).collect();
-    // Another bytecode: the interpreter goes on there (its frame is written
-    // back).
-    let elsewhere = b.create_block();
-    let trap_call = b.func.dfg.block_call(trap, &[]);
-    let table: Vec<ir::BlockCall> = (0..code.len())
-        .map(|p| {
-            let target = match landings.get(&p) {
-                Some(&landing) => landing,
-                None if starts.contains(&p) => elsewhere,
-                None => trap,
-            };
-            b.func.dfg.block_call(target, &[])
-        })
-        .collect();
-    let jt = b.create_jump_table(JumpTableData::new(trap_call, &table));
-    let target = b.use_var(resume_pc);
-    let pc32 = b.ins().ireduce(types::I32, target);
-    b.ins().br_table(pc32, jt);
-
-    for op in ops.iter().filter(|op| landings.contains_key(&op.pc)) {
-        b.switch_to_block(landings[&op.pc]);
-        for (i, &var) in local_vars.iter().enumerate() {
-            let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, locals.offset(i));
-            b.def_var(var, v);
-            if shadows {
-                let f = values::unbox_float(&mut b, v);
-                b.def_var(local_f64[i], f);
-            }
-        }
-        for (i, &var) in slot_vars.iter().enumerate().take(op.depth as usize) {
-            let off = offsets::TEMPS + offsets::word((info.num_temps as usize + i) as i32);
-            let v = b.ins().load(types::I64, MemFlagsData::trusted(), frame, off);
-            b.def_var(var, v);
-            if shadows {
-                let f = values::unbox_float(&mut b, v);
-                b.def_var(slot_f64[i], f);
-            }
-        }
-        b.ins().jump(blocks[&op.pc], &[]);
-    }
-
-    b.switch_to_block(elsewhere);
-    let at = b.use_var(resume_pc);
-    let base = b.ins().iconst(types::I64, k.stack_base as i64);
-    let bytes = b.ins().isub(frame, base);
-    let fp = b.ins().ushr_imm_u(bytes, WORD_SHIFT);
-    b.ins().store(MemFlagsData::trusted(), fp, interp, k.layout.jit_fp);
-    b.ins().return_(&[at]);
-
-    b.switch_to_block(trap);
-    b.ins().trap(TrapCode::unwrap_user(1));
-    // Blocks whose predecessors are all known are sealed before they are
-    // filled, so that values flow into them without block parameters.
-    for block in [entry, fresh, trap, elsewhere] {
-        b.seal_block(block);
-    }
-    for &landing in landings.values() {
-        b.seal_block(landing);
-    }
-    let loop_heads: std::collections::HashSet<usize> =
-        ops.iter().filter_map(|op| op.insn.jump_target(op.pc, op.len).filter(|&t| t <= op.pc)).collect();
-
-    let mut t = Translator {
-        b,
-        k,
-        interp,
-        frame,
-        temps: info.num_temps as i32,
-        num_args: info.num_args as i32,
-        blocks: &blocks,
-        literals,
-        ics,
-        slot_vars,
-        locals,
-        local_vars,
-        slot_f64,
-        local_f64,
-        targets,
-        megamorphic,
-        supers,
-        block_arities,
-        home: info.flags & vm::bytecode::CodeFlags::HOME_CONTEXT.bits() != 0,
-        cur: Cur::default(),
-        stub_pc,
-        stub_depth,
-        slow_stub,
-        exit_stub,
-    };
-    for (i, op) in ops.iter().enumerate() {
-        let block = blocks[&op.pc];
-        t.b.switch_to_block(block);
-        if !loop_heads.contains(&op.pc) {
-            t.b.seal_block(block);
-        }
-        if op.depth == u32::MAX {
-            // Unreachable from the method's start, so from anywhere.
-            t.b.ins().trap(TrapCode::unwrap_user(2));
-            continue;
-        }
-        let (pops, pushes) = op.insn.stack_effect();
-        let branch = match ops.get(i + 1).map(|n| (n, n.insn)) {
-            Some((n, Insn::JumpIfTrue { offset } | Insn::JumpIfFalse { offset })) => {
-                ops.get(i + 2).map(|after| Branch {
-                    when_true: matches!(n.insn, Insn::JumpIfTrue { .. }),
-                    target: blocks[&(n.pc + n.len + offset as usize)],
-                    fall: blocks[&after.pc],
-                })
-            }
-            _ => None,
-        };
-        t.cur = Cur {
-            pc: op.pc,
-            next_pc: op.pc + op.len,
-            depth: op.depth,
-            after: op.depth - pops + pushes,
-            next: ops.get(i + 1).map(|n| blocks[&n.pc]),
-            branch,
-        };
-        if op.insn.visit(&mut t) == Next::FallThrough {
-            let cur = t.cur;
-            match cur.next {
-                Some(next) => {
-                    t.b.ins().jump(next, &[]);
-                }
-                // Verified code does not fall off its end.
-                None => {
-                    t.b.ins().trap(TrapCode::unwrap_user(3));
-                }
-            }
-        }
-    }
-    t.emit_stubs(resume_pc, resume, code.len());
+    t.b.switch_to_block(fresh);
+    t.start_fresh(None);
+    t.emit_body(&s, resume, resume_pc);
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
-    Ok(Translated { speculative, sends })
+    let inlined = s.inlined();
+    Ok(Translated { speculative, sends: kept.sends, inlined })
+}
+
+/// What the caller of an inlined callee goes on with.
+#[derive(Clone, Copy)]
+struct InlineExit {
+    /// The callee's answer, at `join`.
+    result: Variable,
+    /// Where the caller goes on with `result` when the callee returned in
+    /// its inlined code.
+    join: ir::Block,
+    /// Where the caller goes on when the interpreter ran the callee's
+    /// return (the answer is where the receiver was, in the caller's
+    /// frame).
+    returned: ir::Block,
+}
+
+/// The method (or inlined callee) being translated: its frame, where its
+/// values live and what its send sites found.
+struct Scope {
+    /// The frame's address.
+    frame: Value,
+    temps: i32,
+    num_args: i32,
+    /// The block of each bytecode.
+    blocks: BTreeMap<usize, ir::Block>,
+    literals: Vec<u64>,
+    /// Addresses of the method's inline caches.
+    ics: Vec<u64>,
+    slot_vars: Vec<Variable>,
+    locals: Locals,
+    /// `self`, the arguments and the temporaries, kept in registers: every
+    /// store also writes the frame, and they are read from the frame again
+    /// after anything that may have collected.
+    local_vars: Vec<Variable>,
+    /// With doubles about: each operand slot's and local's value unboxed
+    /// (meaningful when it holds a SmallFloat), so that arithmetic on
+    /// doubles passes unboxed values along and boxes only for the frame.
+    slot_f64: Vec<Variable>,
+    local_f64: Vec<Variable>,
+    targets: HashMap<usize, Vec<InlineTarget>>,
+    /// Send sites whose cache was megamorphic when compiled.
+    megamorphic: HashSet<usize>,
+    supers: HashMap<usize, TargetKind>,
+    /// Arguments of the blocks `MakeBlock` makes, by literal.
+    block_arities: HashMap<u32, u32>,
+    /// Callees inlined at send sites (see [`Survey::inlines`]).
+    inlines: HashMap<(usize, usize), Rc<Survey>>,
+    /// The method makes a home context.
+    home: bool,
+    cur: Cur,
+    /// The bytecode offset and operand depth the shared stubs act on.
+    stub_pc: Variable,
+    stub_depth: Variable,
+    /// The shared slow path: writes the operands back, runs the bytecode at
+    /// `stub_pc` in the interpreter, and goes on where it says.
+    slow_stub: ir::Block,
+    /// The shared exit: leaves the bytecode at `stub_pc` to the interpreter
+    /// (everything already written back).
+    exit_stub: ir::Block,
+    /// Inlined: where its returns go.
+    inline: Option<InlineExit>,
+}
+
+impl Scope {
+    /// The scope of the method `s` on the frame at address `frame`.
+    fn new(b: &mut FunctionBuilder, s: &Survey, frame: Value, inline: Option<InlineExit>) -> Scope {
+        // Operand slots in registers, unless there are very many (a brace
+        // array of hundreds of elements).
+        let slot_vars: Vec<Variable> = if s.max_stack as usize <= MAX_REGISTER_SLOTS {
+            (0..s.max_stack).map(|_| b.declare_var(types::I64)).collect()
+        } else {
+            Vec::new()
+        };
+        let locals = Locals { num_args: s.num_args, num_temps: s.num_temps };
+        // Locals live in SSA variables (registers) unless there are so many
+        // that re-reading them all at every entry point and after every call
+        // would make the code grow with locals x sends: then each use reads
+        // the frame (they are written through anyway).
+        let local_vars: Vec<Variable> = if locals.count() <= MAX_REGISTER_LOCALS {
+            (0..locals.count()).map(|_| b.declare_var(types::I64)).collect()
+        } else {
+            Vec::new()
+        };
+        let shadow_count = |n: usize| if s.shadows { n } else { 0 };
+        let slot_f64 = (0..shadow_count(slot_vars.len())).map(|_| b.declare_var(types::F64)).collect();
+        let local_f64 = (0..shadow_count(local_vars.len())).map(|_| b.declare_var(types::F64)).collect();
+        Scope {
+            frame,
+            temps: s.num_temps,
+            num_args: s.num_args,
+            blocks: s.ops.iter().map(|op| (op.pc, b.create_block())).collect(),
+            literals: s.literals.clone(),
+            ics: s.ics.clone(),
+            slot_vars,
+            locals,
+            local_vars,
+            slot_f64,
+            local_f64,
+            targets: s.targets.clone(),
+            megamorphic: s.megamorphic.clone(),
+            supers: s.supers.clone(),
+            block_arities: s.block_arities.clone(),
+            inlines: s.inlines.clone(),
+            home: s.home,
+            cur: Cur::default(),
+            stub_pc: b.declare_var(types::I64),
+            stub_depth: b.declare_var(types::I64),
+            slow_stub: b.create_block(),
+            exit_stub: b.create_block(),
+            inline,
+        }
+    }
 }
 
 /// The bytecode being translated.
@@ -717,47 +801,14 @@ enum Next {
     Done,
 }
 
-struct Translator<'a, 'f> {
+struct Translator<'f> {
     b: FunctionBuilder<'f>,
     k: Constants,
     interp: Value,
-    /// The frame's address.
-    frame: Value,
-    temps: i32,
-    num_args: i32,
-    blocks: &'a BTreeMap<usize, ir::Block>,
-    literals: Vec<u64>,
-    /// Addresses of the method's inline caches.
-    ics: Vec<u64>,
-    slot_vars: Vec<Variable>,
-    locals: Locals,
-    /// `self`, the arguments and the temporaries, kept in registers: every
-    /// store also writes the frame, and they are read from the frame again
-    /// after anything that may have collected.
-    local_vars: Vec<Variable>,
-    /// With doubles about: each operand slot's and local's value unboxed
-    /// (meaningful when it holds a SmallFloat), so that arithmetic on
-    /// doubles passes unboxed values along and boxes only for the frame.
-    slot_f64: Vec<Variable>,
-    local_f64: Vec<Variable>,
-    targets: HashMap<usize, Vec<InlineTarget>>,
-    /// Send sites whose cache was megamorphic when compiled.
-    megamorphic: std::collections::HashSet<usize>,
-    supers: HashMap<usize, TargetKind>,
-    /// Arguments of the blocks `MakeBlock` makes, by literal.
-    block_arities: HashMap<u32, u32>,
-    /// The method makes a home context.
-    home: bool,
-    cur: Cur,
-    /// The bytecode offset and operand depth the shared stubs act on.
-    stub_pc: Variable,
-    stub_depth: Variable,
-    /// The shared slow path: writes the operands back, runs the bytecode at
-    /// `stub_pc` in the interpreter, and goes on where it says.
-    slow_stub: ir::Block,
-    /// The shared exit: leaves the bytecode at `stub_pc` to the interpreter
-    /// (everything already written back).
-    exit_stub: ir::Block,
+    /// The method, or the callee inlined into it, being translated.
+    m: Scope,
+    /// The runtime record of the method compiled.
+    owner: usize,
 }
 
 /// Where a frame keeps its locals: local 0 is `self`, then the arguments
@@ -790,7 +841,7 @@ impl Locals {
     }
 }
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     fn flags() -> MemFlagsData {
         MemFlagsData::trusted()
     }
@@ -806,7 +857,7 @@ impl Translator<'_, '_> {
     /// The frame's index in the frame stack.
     fn fp(&mut self) -> Value {
         let base = self.konst(self.k.stack_base);
-        let bytes = self.b.ins().isub(self.frame, base);
+        let bytes = self.b.ins().isub(self.m.frame, base);
         self.b.ins().ushr_imm_u(bytes, WORD_SHIFT)
     }
 
@@ -846,13 +897,13 @@ impl Translator<'_, '_> {
 
     /// Byte offset from the frame of operand-stack slot `depth`.
     fn slot(&self, depth: u32) -> i32 {
-        offsets::TEMPS + offsets::word(self.temps + depth as i32)
+        offsets::TEMPS + offsets::word(self.m.temps + depth as i32)
     }
 
     fn get(&mut self, depth: u32) -> Value {
-        match self.slot_vars.get(depth as usize) {
+        match self.m.slot_vars.get(depth as usize) {
             Some(&var) => self.b.use_var(var),
-            None => self.load(self.frame, self.slot(depth)),
+            None => self.load(self.m.frame, self.slot(depth)),
         }
     }
 
@@ -864,26 +915,26 @@ impl Translator<'_, '_> {
     /// Sets operand slot `depth` to `v`, whose unboxed double (if it is
     /// one) is `f`.
     fn put_shadowed(&mut self, depth: u32, v: Value, f: Option<Value>) {
-        match self.slot_vars.get(depth as usize) {
+        match self.m.slot_vars.get(depth as usize) {
             Some(&var) => self.b.def_var(var, v),
             None => {
                 let off = self.slot(depth);
-                self.store(v, self.frame, off);
+                self.store(v, self.m.frame, off);
             }
         }
-        if let (Some(&var), Some(f)) = (self.slot_f64.get(depth as usize), f) {
+        if let (Some(&var), Some(f)) = (self.m.slot_f64.get(depth as usize), f) {
             self.b.def_var(var, f);
         }
     }
 
     /// The unboxed double of `v` for a shadow, if shadows are kept.
     fn shadow_of(&mut self, v: Value) -> Option<Value> {
-        if self.slot_f64.is_empty() { None } else { Some(self.unbox_float(v)) }
+        if self.m.slot_f64.is_empty() { None } else { Some(self.unbox_float(v)) }
     }
 
     /// The double in operand slot `depth`, which holds SmallFloat `v`.
     fn float_in(&mut self, depth: u32, v: Value) -> Value {
-        match self.slot_f64.get(depth as usize) {
+        match self.m.slot_f64.get(depth as usize) {
             Some(&var) => self.b.use_var(var),
             None => self.unbox_float(v),
         }
@@ -891,37 +942,37 @@ impl Translator<'_, '_> {
 
     /// The shadow of operand slot `depth`, if shadows are kept.
     fn slot_shadow(&mut self, depth: u32) -> Option<Value> {
-        self.slot_f64.get(depth as usize).copied().map(|var| self.b.use_var(var))
+        self.m.slot_f64.get(depth as usize).copied().map(|var| self.b.use_var(var))
     }
 
     /// Local `i` (see [`Locals`]).
     fn get_local(&mut self, i: usize) -> Value {
-        match self.local_vars.get(i) {
+        match self.m.local_vars.get(i) {
             Some(&var) => self.b.use_var(var),
-            None => self.load(self.frame, self.locals.offset(i)),
+            None => self.load(self.m.frame, self.m.locals.offset(i)),
         }
     }
 
     /// The shadow of local `i`, if shadows are kept.
     fn local_shadow(&mut self, i: usize) -> Option<Value> {
-        self.local_f64.get(i).copied().map(|var| self.b.use_var(var))
+        self.m.local_f64.get(i).copied().map(|var| self.b.use_var(var))
     }
 
     /// Sets local `i` to `v`, whose unboxed double is `f`.
     fn put_local_shadowed(&mut self, i: usize, v: Value, f: Option<Value>) {
-        let off = self.locals.offset(i);
-        self.store(v, self.frame, off);
-        if let Some(&var) = self.local_vars.get(i) {
+        let off = self.m.locals.offset(i);
+        self.store(v, self.m.frame, off);
+        if let Some(&var) = self.m.local_vars.get(i) {
             self.b.def_var(var, v);
         }
-        if let (Some(&var), Some(f)) = (self.local_f64.get(i), f) {
+        if let (Some(&var), Some(f)) = (self.m.local_f64.get(i), f) {
             self.b.def_var(var, f);
         }
     }
 
     /// The local of temporary `index`.
     fn temp_local(&self, index: u32) -> usize {
-        1 + self.num_args as usize + index as usize
+        1 + self.m.num_args as usize + index as usize
     }
 
     /// The local of argument `index`.
@@ -932,10 +983,10 @@ impl Translator<'_, '_> {
     /// Reads every local from the frame again (after a call, which may
     /// have moved what they point to).
     fn reload_locals(&mut self) {
-        for i in 0..self.local_vars.len() {
-            let v = self.load(self.frame, self.locals.offset(i));
-            self.b.def_var(self.local_vars[i], v);
-            if let Some(&var) = self.local_f64.get(i) {
+        for i in 0..self.m.local_vars.len() {
+            let v = self.load(self.m.frame, self.m.locals.offset(i));
+            self.b.def_var(self.m.local_vars[i], v);
+            if let Some(&var) = self.m.local_f64.get(i) {
                 let f = self.unbox_float(v);
                 self.b.def_var(var, f);
             }
@@ -963,19 +1014,19 @@ impl Translator<'_, '_> {
     /// temporaries are there already).
     fn flush(&mut self, depth: u32) {
         // Slots kept in the frame are there already.
-        for d in 0..depth.min(self.slot_vars.len() as u32) {
+        for d in 0..depth.min(self.m.slot_vars.len() as u32) {
             let v = self.get(d);
             let off = self.slot(d);
-            self.store(v, self.frame, off);
+            self.store(v, self.m.frame, off);
         }
     }
 
     /// Reads the operand slots below `depth` from the frame (after a call,
     /// which may have moved what they point to).
     fn reload(&mut self, depth: u32) {
-        for d in 0..depth.min(self.slot_vars.len() as u32) {
+        for d in 0..depth.min(self.m.slot_vars.len() as u32) {
             let off = self.slot(d);
-            let v = self.load(self.frame, off);
+            let v = self.load(self.m.frame, off);
             self.put(d, v);
         }
     }
@@ -991,13 +1042,13 @@ impl Translator<'_, '_> {
     /// frame and the shared slow stub runs it in the interpreter (and goes
     /// on at the next bytecode, returns, or leaves).
     fn step(&mut self) -> Next {
-        let cur = self.cur;
+        let cur = self.m.cur;
         self.flush(cur.depth);
         let pc = self.konst(cur.pc as u64);
-        self.b.def_var(self.stub_pc, pc);
+        self.b.def_var(self.m.stub_pc, pc);
         let depth = self.konst(u64::from(cur.depth));
-        self.b.def_var(self.stub_depth, depth);
-        self.b.ins().jump(self.slow_stub, &[]);
+        self.b.def_var(self.m.stub_depth, depth);
+        self.b.ins().jump(self.m.slow_stub, &[]);
         Next::Done
     }
 
@@ -1012,11 +1063,179 @@ impl Translator<'_, '_> {
         slow
     }
 
+    /// A new activation of the scope's method, from the current block (its
+    /// frame's header is written): temporaries nil, no operands; `self` and
+    /// the arguments are `given` (an inlined call's values) or else read
+    /// from the frame. Goes on at the first bytecode.
+    fn start_fresh(&mut self, given: Option<(Value, &[Value])>) {
+        let nil = self.konst(self.k.nil);
+        let zero = self.konst(0);
+        for i in 0..self.m.temps {
+            self.store(nil, self.m.frame, offsets::TEMPS + offsets::word(i));
+        }
+        for i in 0..self.m.local_vars.len() {
+            let v = match given {
+                _ if self.m.locals.is_temp(i) => nil,
+                Some((receiver, _)) if i == 0 => receiver,
+                Some((_, args)) => args[i - 1],
+                None => self.load(self.m.frame, self.m.locals.offset(i)),
+            };
+            self.b.def_var(self.m.local_vars[i], v);
+        }
+        for i in 0..self.m.slot_vars.len() {
+            self.b.def_var(self.m.slot_vars[i], zero);
+        }
+        if !self.m.slot_f64.is_empty() || !self.m.local_f64.is_empty() {
+            let zero_f = self.b.ins().f64const(0.0);
+            for i in 0..self.m.slot_f64.len() {
+                self.b.def_var(self.m.slot_f64[i], zero_f);
+            }
+            // Arguments and self may be doubles.
+            for i in 0..self.m.local_f64.len() {
+                let f = if self.m.locals.is_temp(i) {
+                    zero_f
+                } else {
+                    let v = self.b.use_var(self.m.local_vars[i]);
+                    values::unbox_float(&mut self.b, v)
+                };
+                self.b.def_var(self.m.local_f64[i], f);
+            }
+        }
+        let first = self.m.blocks[&0];
+        self.b.ins().jump(first, &[]);
+    }
+
+    /// The code of the scope's method `s`: the entry points `resume`
+    /// switches to (by `resume_pc`), each bytecode, and the shared stubs.
+    fn emit_body(&mut self, s: &Survey, resume: ir::Block, resume_pc: Variable) {
+        let ops = &s.ops;
+        // Resuming at a bytecode: a landing block per bytecode reads the
+        // operands live there from the frame and goes to it (so the switch's
+        // edges carry no values).
+        self.b.switch_to_block(resume);
+        let entries = leaders(ops);
+        let mut landings: HashMap<usize, ir::Block> = HashMap::new();
+        for op in ops.iter().filter(|op| op.depth != u32::MAX && entries.contains(&op.pc)) {
+            let landing = self.b.create_block();
+            landings.insert(op.pc, landing);
+        }
+        let starts: HashSet<usize> = ops.iter().map(|op| op.pc).collect();
+        // Another bytecode: the interpreter goes on there (its frame is
+        // written back).
+        let elsewhere = self.b.create_block();
+        let trap = self.b.create_block();
+        let trap_call = self.b.func.dfg.block_call(trap, &[]);
+        let table: Vec<ir::BlockCall> = (0..s.code_len)
+            .map(|p| {
+                let target = match landings.get(&p) {
+                    Some(&landing) => landing,
+                    None if starts.contains(&p) => elsewhere,
+                    None => trap,
+                };
+                self.b.func.dfg.block_call(target, &[])
+            })
+            .collect();
+        let jt = self.b.create_jump_table(JumpTableData::new(trap_call, &table));
+        let target = self.b.use_var(resume_pc);
+        let pc32 = self.b.ins().ireduce(types::I32, target);
+        self.b.ins().br_table(pc32, jt);
+
+        for op in ops.iter().filter(|op| landings.contains_key(&op.pc)) {
+            self.b.switch_to_block(landings[&op.pc]);
+            for i in 0..self.m.local_vars.len() {
+                let v = self.load(self.m.frame, self.m.locals.offset(i));
+                self.b.def_var(self.m.local_vars[i], v);
+                if let Some(&var) = self.m.local_f64.get(i) {
+                    let f = values::unbox_float(&mut self.b, v);
+                    self.b.def_var(var, f);
+                }
+            }
+            for i in 0..self.m.slot_vars.len().min(op.depth as usize) {
+                let off = offsets::TEMPS + offsets::word(self.m.temps + i as i32);
+                let v = self.load(self.m.frame, off);
+                self.b.def_var(self.m.slot_vars[i], v);
+                if let Some(&var) = self.m.slot_f64.get(i) {
+                    let f = values::unbox_float(&mut self.b, v);
+                    self.b.def_var(var, f);
+                }
+            }
+            let block = self.m.blocks[&op.pc];
+            self.b.ins().jump(block, &[]);
+        }
+
+        self.b.switch_to_block(elsewhere);
+        let at = self.b.use_var(resume_pc);
+        let fp = self.fp();
+        self.store(fp, self.interp, self.k.layout.jit_fp);
+        self.b.ins().return_(&[at]);
+
+        self.b.switch_to_block(trap);
+        self.b.ins().trap(TrapCode::unwrap_user(1));
+        // Blocks whose predecessors are all known are sealed before they are
+        // filled, so that values flow into them without block parameters.
+        self.b.seal_block(trap);
+        self.b.seal_block(elsewhere);
+        for &landing in landings.values() {
+            self.b.seal_block(landing);
+        }
+        let loop_heads: HashSet<usize> =
+            ops.iter().filter_map(|op| op.insn.jump_target(op.pc, op.len).filter(|&t| t <= op.pc)).collect();
+
+        for (i, op) in ops.iter().enumerate() {
+            let block = self.m.blocks[&op.pc];
+            self.b.switch_to_block(block);
+            if !loop_heads.contains(&op.pc) {
+                self.b.seal_block(block);
+            }
+            if op.depth == u32::MAX {
+                // Unreachable from the method's start, so from anywhere.
+                self.b.ins().trap(TrapCode::unwrap_user(2));
+                continue;
+            }
+            let (pops, pushes) = op.insn.stack_effect();
+            let branch = match ops.get(i + 1).map(|n| (n, n.insn)) {
+                Some((n, Insn::JumpIfTrue { offset } | Insn::JumpIfFalse { offset })) => {
+                    ops.get(i + 2).map(|after| Branch {
+                        when_true: matches!(n.insn, Insn::JumpIfTrue { .. }),
+                        target: self.m.blocks[&(n.pc + n.len + offset as usize)],
+                        fall: self.m.blocks[&after.pc],
+                    })
+                }
+                _ => None,
+            };
+            self.m.cur = Cur {
+                pc: op.pc,
+                next_pc: op.pc + op.len,
+                depth: op.depth,
+                after: op.depth - pops + pushes,
+                next: ops.get(i + 1).map(|n| self.m.blocks[&n.pc]),
+                branch,
+            };
+            if op.insn.visit(self) == Next::FallThrough {
+                match self.m.cur.next {
+                    Some(next) => {
+                        self.b.ins().jump(next, &[]);
+                    }
+                    // Verified code does not fall off its end.
+                    None => {
+                        self.b.ins().trap(TrapCode::unwrap_user(3));
+                    }
+                }
+            }
+        }
+        self.emit_stubs(resume_pc, resume, s.code_len);
+    }
+
     /// The shared stubs (see the fields).
     fn emit_stubs(&mut self, resume_pc: Variable, resume: ir::Block, code_len: usize) {
-        self.b.switch_to_block(self.slow_stub);
+        self.b.switch_to_block(self.m.slow_stub);
         self.store_stub_sp();
-        let pc = self.b.use_var(self.stub_pc);
+        let mut pc = self.b.use_var(self.m.stub_pc);
+        if self.m.inline.is_some() {
+            // Inlined: whose code this is (see `STEP_OWNER_SHIFT`).
+            let owner = (self.owner as u64 + 1) << vm::runtime::STEP_OWNER_SHIFT;
+            pc = self.b.ins().bor_imm_s(pc, owner as i64);
+        }
         let fp = self.fp();
         let call = self.b.ins().call(self.k.step, &[self.interp, fp, pc]);
         let r = self.b.inst_results(call)[0];
@@ -1025,32 +1244,41 @@ impl Translator<'_, '_> {
         let other = self.b.create_block();
         self.b.ins().brif(in_frame, go_on, &[], other, &[]);
         self.b.switch_to_block(other);
-        // RETURNED or LEFT: hand it on.
         let returned = self.b.ins().icmp_imm_s(IntCC::Equal, r, RETURNED as i64);
-        let ret = self.konst(RETURNED);
         let left = self.konst(LEFT);
-        let result = self.b.ins().select(returned, ret, left);
-        self.b.ins().return_(&[result]);
+        if let Some(exit) = self.m.inline {
+            // An inlined callee that returned goes on in its caller; LEFT
+            // is handed on.
+            let leave = self.b.create_block();
+            self.b.ins().brif(returned, exit.returned, &[], leave, &[]);
+            self.b.switch_to_block(leave);
+            self.b.ins().return_(&[left]);
+        } else {
+            // RETURNED or LEFT: hand it on.
+            let ret = self.konst(RETURNED);
+            let result = self.b.ins().select(returned, ret, left);
+            self.b.ins().return_(&[result]);
+        }
         // Goes on in this frame: everything from the frame again, at the
         // offset the interpreter answered.
         self.b.switch_to_block(go_on);
         self.b.def_var(resume_pc, r);
         self.b.ins().jump(resume, &[]);
 
-        self.b.switch_to_block(self.exit_stub);
+        self.b.switch_to_block(self.m.exit_stub);
         let fp = self.fp();
         self.store(fp, self.interp, self.k.layout.jit_fp);
         self.store_stub_sp();
-        let pc = self.b.use_var(self.stub_pc);
+        let pc = self.b.use_var(self.m.stub_pc);
         self.b.ins().return_(&[pc]);
     }
 
     /// Sets the interpreter's `sp` to the top of the operands the stubs'
     /// bytecode has (`stub_depth` above the temporaries).
     fn store_stub_sp(&mut self) {
-        let depth = self.b.use_var(self.stub_depth);
+        let depth = self.b.use_var(self.m.stub_depth);
         let fp = self.fp();
-        let header = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.temps) as i64);
+        let header = self.b.ins().iadd_imm_s(fp, (FRAME_HEADER as i32 + self.m.temps) as i64);
         let sp = self.b.ins().iadd(header, depth);
         self.store(sp, self.interp, self.k.layout.sp);
     }

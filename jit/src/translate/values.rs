@@ -9,7 +9,7 @@ use cranelift_frontend::FunctionBuilder;
 
 use super::Translator;
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     pub(super) fn is_int(&mut self, v: Value) -> Value {
         let tag = self.b.ins().band_imm_s(v, 1);
         self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, 0)
@@ -65,14 +65,14 @@ impl Translator<'_, '_> {
     /// block ends): when the next bytecode branches on it, this branches
     /// on `cond` straight away, else it goes on at the next bytecode.
     pub(super) fn answer_boolean(&mut self, cond: Value, slot: u32) {
-        if let Some(br) = self.cur.branch {
+        if let Some(br) = self.m.cur.branch {
             let (yes, no) = if br.when_true { (br.target, br.fall) } else { (br.fall, br.target) };
             self.b.ins().brif(cond, yes, &[], no, &[]);
             return;
         }
         let r = self.boolean(cond);
         self.put(slot, r);
-        let next = self.cur.next.expect("a Boolean is used");
+        let next = self.m.cur.next.expect("a Boolean is used");
         self.b.ins().jump(next, &[]);
     }
 

@@ -10,7 +10,7 @@ use vm::object::{BITS_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, HASH_SHIFT, HE
 
 use crate::translate::{Next, Translator};
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     /// Allocates a pointer object of `size` slots (known at compile time)
     /// of `class` and `format` in the nursery, header written, slots not
     /// yet; branches to `slow` when the nursery has no room (or inline
@@ -66,23 +66,23 @@ impl Translator<'_, '_> {
     /// Stack: → closure.
     pub(super) fn op_make_block(&mut self, block: u32) -> Next {
         let slow = self.slow_block();
-        let arity = self.block_arities[&block] as usize;
+        let arity = self.m.block_arities[&block] as usize;
         let class = self.konst(self.k.classes.blocks[arity.min(3)]);
         let closure = self.alloc(class, Format::Closure, CLOSURE_SIZE, slow);
-        let code = self.konst(self.literals[block as usize]);
+        let code = self.konst(self.m.literals[block as usize]);
         self.store(code, closure, Self::field_offset(CLOSURE_CODE));
         let receiver = self.self_value();
         self.store(receiver, closure, Self::field_offset(CLOSURE_RECEIVER));
-        let context = self.load(self.frame, offsets::CONTEXT);
+        let context = self.load(self.m.frame, offsets::CONTEXT);
         self.store(context, closure, Self::field_offset(CLOSURE_CONTEXT));
-        self.put(self.cur.depth, closure);
+        self.put(self.m.cur.depth, closure);
         Next::FallThrough
     }
 
     /// `MakeArray count`: an Array of the top `count` values, the deepest
     /// first. Stack: v1 .. vn → array.
     pub(super) fn op_make_array(&mut self, count: u32) -> Next {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let slow = self.slow_block();
         let class = self.konst(self.k.classes.array);
         let array = self.alloc(class, Format::Array, count as usize, slow);
@@ -101,10 +101,10 @@ impl Translator<'_, '_> {
         let slow = self.slow_block();
         let class = self.konst(self.k.classes.context);
         let ctx = self.alloc(class, Format::Context, CONTEXT_FIXED + size as usize, slow);
-        let parent = self.load(self.frame, offsets::CONTEXT);
+        let parent = self.load(self.m.frame, offsets::CONTEXT);
         self.store(parent, ctx, Self::field_offset(CONTEXT_PARENT));
         let nil = self.konst(self.k.nil);
-        let home_frame = if self.home {
+        let home_frame = if self.m.home {
             let top = self.b.ins().icmp_imm_s(IntCC::Equal, parent, self.k.nil as i64);
             let fp = self.fp();
             let fp = self.tag(fp);
@@ -116,15 +116,15 @@ impl Translator<'_, '_> {
         for i in 0..size as usize {
             self.store(nil, ctx, Self::field_offset(CONTEXT_FIXED + i));
         }
-        self.store(ctx, self.frame, offsets::CONTEXT);
+        self.store(ctx, self.m.frame, offsets::CONTEXT);
         Next::FallThrough
     }
 
     /// `PopContext`: the parent context becomes current.
     pub(super) fn op_pop_context(&mut self) -> Next {
-        let ctx = self.load(self.frame, offsets::CONTEXT);
+        let ctx = self.load(self.m.frame, offsets::CONTEXT);
         let parent = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
-        self.store(parent, self.frame, offsets::CONTEXT);
+        self.store(parent, self.m.frame, offsets::CONTEXT);
         Next::FallThrough
     }
 }

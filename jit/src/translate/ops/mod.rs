@@ -19,7 +19,7 @@ use vm::bytecode::Visitor;
 
 use super::{Next, Translator};
 
-impl Visitor for Translator<'_, '_> {
+impl Visitor for Translator<'_> {
     type Output = Next;
 
     fn push_self(&mut self) -> Next {
@@ -44,7 +44,7 @@ impl Visitor for Translator<'_, '_> {
         self.op_push_field(index)
     }
     fn push_literal(&mut self, index: u32) -> Next {
-        self.op_push_constant(self.literals[index as usize])
+        self.op_push_constant(self.m.literals[index as usize])
     }
     fn push_integer(&mut self, value: i32) -> Next {
         self.op_push_constant(((i64::from(value) << 1) | 1) as u64)
@@ -176,10 +176,10 @@ impl Visitor for Translator<'_, '_> {
         self.op_pop_context()
     }
     fn jump(&mut self, offset: u32) -> Next {
-        self.op_jump(self.cur.next_pc + offset as usize)
+        self.op_jump(self.m.cur.next_pc + offset as usize)
     }
     fn jump_back(&mut self, offset: u32) -> Next {
-        self.op_jump_back(self.cur.next_pc - offset as usize)
+        self.op_jump_back(self.m.cur.next_pc - offset as usize)
     }
     fn jump_if_true(&mut self, offset: u32) -> Next {
         self.op_jump_if_boolean(offset, true)

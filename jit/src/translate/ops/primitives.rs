@@ -63,7 +63,7 @@ impl Default for NativePrimitives {
 /// Arrays up to this many slots are made natively by `new:`.
 const MAX_NATIVE_NEW: i64 = 64;
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     /// Runs data primitive `n` on the receiver and `argc` arguments, whose
     /// receiver is an instance of `class` (the class the inline cache
     /// held; `None`: not known): its native fast path where it has one,
@@ -86,7 +86,7 @@ impl Translator<'_, '_> {
     /// bytecode; where it does not apply it branches to `general`.
     fn primitive_fast_path(&mut self, n: u64, argc: u32, class: Option<VmValue>, general: ir::Block) -> bool {
         let p = self.k.primitives;
-        let base = self.cur.depth - argc - 1;
+        let base = self.m.cur.depth - argc - 1;
         let receiver = self.get(base);
         let result = if p.and.contains(&n) || n == p.or || n == p.xor {
             let arg = self.get(base + 1);
@@ -134,7 +134,7 @@ impl Translator<'_, '_> {
             let (v, ok) = self.box_float(r);
             self.branch_or_continue_unless(ok, general);
             self.put_shadowed(base, v, Some(r));
-            let next = self.cur.next.expect("a send has a successor");
+            let next = self.m.cur.next.expect("a send has a successor");
             self.b.ins().jump(next, &[]);
             return true;
         } else if n == p.array_length || n == p.string_length {
@@ -224,7 +224,7 @@ impl Translator<'_, '_> {
             return false;
         };
         self.put(base, result);
-        let next = self.cur.next.expect("a send has a successor");
+        let next = self.m.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
         true
     }
@@ -301,7 +301,7 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(done);
         let r = self.b.use_var(result);
         self.put(base, r);
-        let next = self.cur.next.expect("a send has a successor");
+        let next = self.m.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
         true
     }

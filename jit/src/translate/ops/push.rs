@@ -8,11 +8,11 @@ use vm::layout::*;
 
 use crate::translate::{Next, Translator};
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     /// `PushSelf`. Stack: → self.
     pub(super) fn op_push_self(&mut self) -> Next {
         let v = self.self_value();
-        self.put(self.cur.depth, v);
+        self.put(self.m.cur.depth, v);
         Next::FallThrough
     }
 
@@ -20,7 +20,7 @@ impl Translator<'_, '_> {
     /// a value known at compile time. Stack: → value.
     pub(super) fn op_push_constant(&mut self, bits: u64) -> Next {
         let v = self.konst(bits);
-        self.put(self.cur.depth, v);
+        self.put(self.m.cur.depth, v);
         Next::FallThrough
     }
 
@@ -30,7 +30,7 @@ impl Translator<'_, '_> {
         let local = Self::arg_local(index);
         let v = self.get_local(local);
         let f = self.local_shadow(local);
-        self.put_shadowed(self.cur.depth, v, f);
+        self.put_shadowed(self.m.cur.depth, v, f);
         Next::FallThrough
     }
 
@@ -39,7 +39,7 @@ impl Translator<'_, '_> {
         let local = self.temp_local(index);
         let v = self.get_local(local);
         let f = self.local_shadow(local);
-        self.put_shadowed(self.cur.depth, v, f);
+        self.put_shadowed(self.m.cur.depth, v, f);
         Next::FallThrough
     }
 
@@ -48,7 +48,7 @@ impl Translator<'_, '_> {
     pub(super) fn op_push_field(&mut self, index: u32) -> Next {
         let receiver = self.self_value();
         let v = self.load(receiver, Self::field_offset(index as usize));
-        self.put(self.cur.depth, v);
+        self.put(self.m.cur.depth, v);
         Next::FallThrough
     }
 
@@ -57,17 +57,17 @@ impl Translator<'_, '_> {
     /// Stack: → value.
     pub(super) fn op_push_global(&mut self, binding: u32) -> Next {
         let slow = self.slow_block();
-        let b = self.konst(self.literals[binding as usize]);
+        let b = self.konst(self.m.literals[binding as usize]);
         let v = self.load(b, Self::field_offset(BINDING_VALUE));
         let unbound = self.b.ins().icmp_imm_s(IntCC::Equal, v, vm::value::Value::UNBOUND.bits() as i64);
         self.branch_or_continue(unbound, slow);
-        self.put(self.cur.depth, v);
+        self.put(self.m.cur.depth, v);
         Next::FallThrough
     }
 
     /// The context `level` steps out from the frame's.
     pub(super) fn context(&mut self, level: u32) -> cranelift_codegen::ir::Value {
-        let mut ctx = self.load(self.frame, offsets::CONTEXT);
+        let mut ctx = self.load(self.m.frame, offsets::CONTEXT);
         for _ in 0..level {
             ctx = self.load(ctx, Self::field_offset(CONTEXT_PARENT));
         }
@@ -78,15 +78,15 @@ impl Translator<'_, '_> {
     pub(super) fn op_push_outer(&mut self, level: u32, index: u32) -> Next {
         let ctx = self.context(level);
         let v = self.load(ctx, Self::field_offset(CONTEXT_FIXED + index as usize));
-        self.put(self.cur.depth, v);
+        self.put(self.m.cur.depth, v);
         Next::FallThrough
     }
 
     /// `Dup`. Stack: v → v v.
     pub(super) fn op_dup(&mut self) -> Next {
-        let v = self.get(self.cur.depth - 1);
-        let f = self.slot_shadow(self.cur.depth - 1);
-        self.put_shadowed(self.cur.depth, v, f);
+        let v = self.get(self.m.cur.depth - 1);
+        let f = self.slot_shadow(self.m.cur.depth - 1);
+        self.put_shadowed(self.m.cur.depth, v, f);
         Next::FallThrough
     }
 }

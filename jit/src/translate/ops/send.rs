@@ -19,7 +19,7 @@ use crate::translate::{InlineTarget, Next, TargetKind, Translator};
 /// sites are the interpreter's).
 const NATIVE_PROBES: i32 = vm::runtime::IC_POLYMORPHIC_LIMIT as i32;
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     /// `Send selector argc ic`. Stack: rcv args → result.
     pub(super) fn op_send(&mut self, argc: u32, ic: u32) -> Next {
         self.generic_send(argc, ic)
@@ -28,7 +28,7 @@ impl Translator<'_, '_> {
     /// A send of `argc` arguments through inline cache `ic` (see the module
     /// documentation); its slow path is the interpreter's.
     pub(super) fn generic_send(&mut self, argc: u32, ic: u32) -> Next {
-        let cur = self.cur;
+        let cur = self.m.cur;
         let base = cur.depth - argc - 1;
         let slow = self.slow_block();
         let receiver = self.get(base);
@@ -38,10 +38,10 @@ impl Translator<'_, '_> {
         let method_var = self.b.declare_var(types::I64);
         let call = self.b.create_block();
         let class = self.class_of(receiver);
-        let targets: Vec<InlineTarget> = self.targets.get(&cur.pc).cloned().unwrap_or_default();
+        let targets: Vec<InlineTarget> = self.m.targets.get(&cur.pc).cloned().unwrap_or_default();
         let mut calls = false;
         let targets_known = targets.len();
-        for target in targets {
+        for (index, target) in targets.into_iter().enumerate() {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, class, target.class as i64);
             let hit = self.guard(hit);
             let run = self.b.create_block();
@@ -51,6 +51,11 @@ impl Translator<'_, '_> {
             match target.kind {
                 TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
                 TargetKind::Primitive(n) => self.run_primitive(n, argc, Some(target.keep[0]), slow),
+                TargetKind::Call { method, .. } if self.m.inlines.contains_key(&(cur.pc, index)) => {
+                    self.count_hit(ic);
+                    let callee = self.m.inlines[&(cur.pc, index)].clone();
+                    self.inline_call(&callee, method, receiver, argc, slow);
+                }
                 TargetKind::Call { method, cell, frame_words } => {
                     // Called straight: the cell is known, so is the frame.
                     self.count_hit(ic);
@@ -67,8 +72,8 @@ impl Translator<'_, '_> {
         // happening: `Interpreter::note_native_send_exit`); a site not run
         // before reads the inline cache at run time; misses and megamorphic
         // sites are the interpreter's.
-        let cache = self.konst(self.ics[ic as usize]);
-        let probe = targets_known == 0 && !self.megamorphic.contains(&cur.pc);
+        let cache = self.konst(self.m.ics[ic as usize]);
+        let probe = targets_known == 0 && !self.m.megamorphic.contains(&cur.pc);
         if probe {
             // A hit passes the entry's offset to one block that reads it.
             let found = self.b.create_block();
@@ -113,7 +118,7 @@ impl Translator<'_, '_> {
 
     /// Counts a hit of inline cache `ic`.
     fn count_hit(&mut self, ic: u32) {
-        let cache = self.konst(self.ics[ic as usize]);
+        let cache = self.konst(self.m.ics[ic as usize]);
         let hits = self.load(cache, ic_layout::HITS);
         let more = self.b.ins().iadd_imm_s(hits, 1);
         self.store(more, cache, ic_layout::HITS);
@@ -122,7 +127,7 @@ impl Translator<'_, '_> {
     /// A frameless method, inline, for the receiver in slot `base` (the
     /// current block ends).
     fn run_trivial(&mut self, trivial: Trivial, receiver: Value, base: u32) {
-        let cur = self.cur;
+        let cur = self.m.cur;
         let result = match trivial {
             Trivial::Getter(i) => self.load(receiver, Self::field_offset(i as usize)),
             Trivial::Setter(i) => {
@@ -136,7 +141,7 @@ impl Translator<'_, '_> {
             Trivial::No => unreachable!("only frameless targets are trivial"),
         };
         self.put(base, result);
-        let next = self.cur.next.expect("a send has a successor");
+        let next = self.m.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
     }
 
@@ -198,7 +203,7 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(done);
         let value = self.b.use_var(result);
         self.put(base, value);
-        let next = self.cur.next.expect("a send has a successor");
+        let next = self.m.cur.next.expect("a send has a successor");
         self.b.ins().jump(next, &[]);
         self.b.switch_to_block(frame_needed);
     }
@@ -206,8 +211,8 @@ impl Translator<'_, '_> {
     /// `SuperSend selector argc ic`: calls the method the lookup above the
     /// holder found at compile time. Stack: rcv args → result.
     pub(super) fn op_super_send(&mut self, argc: u32) -> Next {
-        let cur = self.cur;
-        let Some(kind) = self.supers.get(&cur.pc).copied() else { return self.step() };
+        let cur = self.m.cur;
+        let Some(kind) = self.m.supers.get(&cur.pc).copied() else { return self.step() };
         let base = cur.depth - argc - 1;
         let slow = self.slow_block();
         let receiver = self.get(base);
@@ -228,7 +233,7 @@ impl Translator<'_, '_> {
     /// block natively once the block has native code; otherwise the send
     /// goes on as any other. Stack: closure args → result.
     pub(super) fn op_value(&mut self, argc: u32, ic: u32) -> Next {
-        let cur = self.cur;
+        let cur = self.m.cur;
         let base = cur.depth - argc - 1;
         let closure = self.get(base);
         let send = self.b.create_block();

@@ -12,7 +12,7 @@ use vm::object::{BITS_OFFSET, BODY_OFFSET, CLASS_OFFSET, FORMAT_SHIFT, Format, H
 use crate::coverage::{covers, covers_floats};
 use crate::translate::{Next, Translator};
 
-impl Translator<'_, '_> {
+impl Translator<'_> {
     /// A block that makes the current special send as an ordinary send of
     /// `argc` arguments through inline cache `ic`.
     fn send_block(&mut self, argc: u32, ic: u32) -> ir::Block {
@@ -25,7 +25,7 @@ impl Translator<'_, '_> {
     }
 
     fn jump_next(&mut self) {
-        let next = self.cur.next.expect("a special send has a successor");
+        let next = self.m.cur.next.expect("a special send has a successor");
         self.b.ins().jump(next, &[]);
     }
 
@@ -36,7 +36,7 @@ impl Translator<'_, '_> {
         if op.is_comparison() {
             return self.op_compare(op, ic);
         }
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         // Rare (large integers, other receivers): the interpreter's.
         let send = self.slow_block();
         self.stress_exit(send);
@@ -63,7 +63,7 @@ impl Translator<'_, '_> {
     /// SmallInteger arithmetic on the tagged words `a` and `bv`, for the
     /// operations `coverage::covers` says have it. The current block ends.
     fn int_arith(&mut self, op: ArithOp, a: Value, bv: Value, send: ir::Block) {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         match op {
             ArithOp::Add | ArithOp::Sub | ArithOp::Mul => {
                 let (r, overflow) = match op {
@@ -151,7 +151,7 @@ impl Translator<'_, '_> {
     /// SmallIntegers here), branching to `other` for the rest.
     fn float_operands(&mut self, op: ArithOp, a: Value, bv: Value, other: ir::Block) -> (Value, Value) {
         debug_assert!(covers(op, Operands::FloatFloat));
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let x = self.float_operand(a, d - 2, covers(op, Operands::IntFloat), other);
         let y = self.float_operand(bv, d - 1, covers(op, Operands::FloatInt), other);
         (x, y)
@@ -160,7 +160,7 @@ impl Translator<'_, '_> {
     /// SmallFloat arithmetic (IEEE, as `vm::arith::float_float`; a result
     /// that is not a SmallFloat goes to `send`). The current block ends.
     fn float_arith(&mut self, op: ArithOp, a: Value, bv: Value, send: ir::Block) {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let (x, y) = self.float_operands(op, a, bv, send);
         let f = match op {
             ArithOp::Add => self.b.ins().fadd(x, y),
@@ -180,7 +180,7 @@ impl Translator<'_, '_> {
     /// `< > <= >= = ~=`: the operand classes `coverage::covers` names (as
     /// doubles when one is a SmallFloat). Stack: a b → Boolean.
     fn op_compare(&mut self, op: ArithOp, ic: u32) -> Next {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         // `=` and `~=` are sent to all kinds of objects: through the inline
         // caches;
         // other comparisons of other receivers are rare: the interpreter's.
@@ -230,7 +230,7 @@ impl Translator<'_, '_> {
     /// one symbol from different images), or numbers (`1 == 1.0`), which
     /// the interpreter decides. Stack: a b → Boolean.
     pub(super) fn op_identical(&mut self) -> Next {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let slow = self.slow_block();
         let (a, bv) = (self.get(d - 2), self.get(d - 1));
         let same = self.b.ins().icmp(IntCC::Equal, a, bv);
@@ -302,7 +302,7 @@ impl Translator<'_, '_> {
 
     /// `not`: on a Boolean. Stack: b → Boolean.
     pub(super) fn op_not(&mut self, ic: u32) -> Next {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let send = self.send_block(0, ic);
         let v = self.get(d - 1);
         let t = self.konst(self.k.true_);
@@ -320,7 +320,7 @@ impl Translator<'_, '_> {
     /// answered by `at:put:`, as the primitive does). Stack: a i → v, or
     /// a i v → a.
     pub(super) fn op_at(&mut self, put: bool, ic: u32) -> Next {
-        let d = self.cur.depth;
+        let d = self.m.cur.depth;
         let base = if put { d - 3 } else { d - 2 };
         let send = self.send_block(if put { 2 } else { 1 }, ic);
         let (array, index) = (self.get(base), self.get(base + 1));
