@@ -151,12 +151,18 @@ impl Interpreter {
     }
 
     fn install(&mut self, rt: usize, result: Result<Compiled, String>) {
+        let eager = self.jit_config.mode == JitMode::Eager && self.jit_config.max_recompilations > 0;
         let record = self.u.runtime_mut(rt);
         match result {
             Ok(compiled) => {
                 record.set_native(Some(compiled.code));
                 record.info.speculative = compiled.speculative;
                 record.info.jit = JitState::Compiled;
+                // Compiled before it ran: once half of its sites have met
+                // their first receivers, it is compiled again (once) with
+                // that feedback (inlining, targets called directly).
+                let empty = record.ics.iter().filter(|c| c.len == 0 && !c.megamorphic).count() as u32;
+                record.awaiting_feedback = if eager && record.recompilations == 0 { empty.div_ceil(2) } else { 0 };
                 if rt == self.rt {
                     self.native = Some(compiled.code);
                 }
@@ -170,13 +176,23 @@ impl Interpreter {
     /// code was made, and that keeps happening, the code is thrown away so
     /// that the method is compiled again, with what the caches know now.
     pub(crate) fn note_native_send_exit(&mut self, pc: usize) {
-        if !self.u.runtime(self.rt).ics_outgrown {
+        let record = self.u.runtime(self.rt);
+        if !record.ics_outgrown && record.awaiting_feedback == 0 {
             return;
         }
         // SAFETY: `code` and `code_len` describe the running method's
         // bytecode, which the method keeps alive.
         let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
         let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        let record = self.u.runtime_mut(self.rt);
+        if record.awaiting_feedback > 0 && record.ics.get(ic as usize).is_some_and(|c| c.len == 0 && !c.megamorphic) {
+            // A site compiled without feedback meets its first receiver.
+            record.awaiting_feedback -= 1;
+            if record.awaiting_feedback == 0 {
+                self.compile_again(self.rt, DeoptReason::FirstFeedback);
+            }
+            return;
+        }
         if self.u.runtime(self.rt).ics.get(ic as usize).is_some_and(|c| c.outgrown()) {
             self.count_feedback_exit(self.rt);
         }
@@ -208,7 +224,18 @@ impl Interpreter {
             return;
         }
         record.outgrown_exits += 1;
-        if record.outgrown_exits < config.recompile_exits || record.recompilations >= config.max_recompilations {
+        if record.outgrown_exits >= config.recompile_exits {
+            self.compile_again(rt, DeoptReason::CachesOutgrown);
+        }
+    }
+
+    /// Throws the native code of record `rt` away, so that the method is
+    /// compiled again with what its caches know now (unless it was
+    /// `max_recompilations` times already).
+    fn compile_again(&mut self, rt: usize, reason: DeoptReason) {
+        let config = self.jit_config;
+        let record = self.u.runtime_mut(rt);
+        if record.info.jit != JitState::Compiled || record.recompilations >= config.max_recompilations {
             return;
         }
         record.outgrown_exits = 0;
@@ -222,7 +249,7 @@ impl Interpreter {
         if rt == self.rt {
             self.native = None;
         }
-        self.u.deoptimizations.record(DeoptReason::CachesOutgrown, rt);
+        self.u.deoptimizations.record(reason, rt);
     }
 
     /// What the JIT reports for `--stats`.

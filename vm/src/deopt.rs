@@ -39,6 +39,9 @@ reasons! {
     /// Sites kept leaving native code because their inline caches learnt
     /// classes after the method was compiled: compiled again.
     CachesOutgrown = "caches-outgrown", "inline caches learnt classes after it was compiled";
+    /// Compiled before its sends had run (eager compilation): compiled
+    /// again once they had met receivers.
+    FirstFeedback = "first-feedback", "it was compiled before its sends had run";
 }
 
 impl fmt::Display for DeoptReason {

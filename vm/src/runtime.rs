@@ -321,6 +321,11 @@ pub struct MethodRuntime {
     /// code was made (so that an exit from native code looks at its site;
     /// most exits need not decode their bytecode).
     pub ics_outgrown: bool,
+    /// Code compiled before its send sites had run (eager compilation):
+    /// how many of the sites whose caches were empty then must still meet
+    /// their first receiver before the method is compiled again with that
+    /// feedback (0: not waiting).
+    pub awaiting_feedback: u32,
     /// Times the native code was thrown away to be made again with what
     /// the inline caches learnt.
     pub recompilations: u32,
@@ -462,6 +467,7 @@ impl MethodRuntime {
             invocations: 0,
             backedges: 0,
             outgrown_exits: 0,
+            awaiting_feedback: 0,
             ics_outgrown: false,
             recompilations: 0,
             native_refs: Vec::new(),

@@ -397,7 +397,8 @@ struct Survey {
     ics: Vec<u64>,
     targets: HashMap<usize, Vec<InlineTarget>>,
     megamorphic: HashSet<usize>,
-    supers: HashMap<usize, TargetKind>,
+    /// Super sends: what the lookup found, and the method.
+    supers: HashMap<usize, (TargetKind, VmValue)>,
     /// Arguments of the blocks `MakeBlock` makes, by literal.
     block_arities: HashMap<u32, u32>,
     /// Callees translated into the method at its send sites, by the site's
@@ -438,7 +439,7 @@ fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept
     let ops = analyse(code)?;
     let mut targets: HashMap<usize, Vec<InlineTarget>> = HashMap::new();
     let mut megamorphic = HashSet::new();
-    let mut supers: HashMap<usize, TargetKind> = HashMap::new();
+    let mut supers: HashMap<usize, (TargetKind, VmValue)> = HashMap::new();
     let holder = method.slot(METHOD_HOLDER);
     for op in &ops {
         if own && k.describe_sends {
@@ -448,7 +449,7 @@ fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept
             Insn::SuperSend { selector, .. } => {
                 let sel = info.literals.slot(selector as usize);
                 if let Some((t, found)) = super_target(u, holder, sel, k.symbolic) {
-                    supers.insert(op.pc, t);
+                    supers.insert(op.pc, (t, found));
                     kept.refs.push(found);
                     kept.deps.push((sel, holder.slot(CLASS_SUPERCLASS)));
                 }
@@ -559,15 +560,15 @@ fn plan_inlining(u: &mut Universe, s: &mut Survey, k: &Constants, kept: &mut Kep
     if k.inline_bytes == 0 || depth >= k.inline_depth {
         return;
     }
-    let mut sites: Vec<(usize, usize, VmValue)> = s
-        .targets
-        .iter()
-        .flat_map(|(&pc, ts)| {
-            ts.iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(t.kind, TargetKind::Call { .. }))
-                .map(move |(i, t)| (pc, i, t.keep[1]))
-        })
+    // Each target a send's cache held, and the method a super send found
+    // (as the site's target 0).
+    let cached =
+        s.targets.iter().flat_map(|(&pc, ts)| ts.iter().enumerate().map(move |(i, t)| (pc, i, t.kind, t.keep[1])));
+    let supers = s.supers.iter().map(|(&pc, &(kind, method))| (pc, 0, kind, method));
+    let mut sites: Vec<(usize, usize, VmValue)> = cached
+        .chain(supers)
+        .filter(|(_, _, kind, _)| matches!(kind, TargetKind::Call { .. }))
+        .map(|(pc, i, _, method)| (pc, i, method))
         .collect();
     sites.sort_by_key(|&(pc, i, _)| (pc, i));
     for (pc, i, callee) in sites {
@@ -697,7 +698,7 @@ struct Scope {
     targets: HashMap<usize, Vec<InlineTarget>>,
     /// Send sites whose cache was megamorphic when compiled.
     megamorphic: HashSet<usize>,
-    supers: HashMap<usize, TargetKind>,
+    supers: HashMap<usize, (TargetKind, VmValue)>,
     /// Arguments of the blocks `MakeBlock` makes, by literal.
     block_arities: HashMap<u32, u32>,
     /// Callees inlined at send sites (see [`Survey::inlines`]).

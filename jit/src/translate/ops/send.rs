@@ -212,13 +212,17 @@ impl Translator<'_> {
     /// holder found at compile time. Stack: rcv args → result.
     pub(super) fn op_super_send(&mut self, argc: u32) -> Next {
         let cur = self.m.cur;
-        let Some(kind) = self.m.supers.get(&cur.pc).copied() else { return self.step() };
+        let Some((kind, _)) = self.m.supers.get(&cur.pc).copied() else { return self.step() };
         let base = cur.depth - argc - 1;
         let slow = self.slow_block();
         let receiver = self.get(base);
         match kind {
             TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
             TargetKind::Primitive(n) => self.run_primitive(n, argc, None, slow),
+            TargetKind::Call { method, .. } if self.m.inlines.contains_key(&(cur.pc, 0)) => {
+                let callee = self.m.inlines[&(cur.pc, 0)].clone();
+                self.inline_call(&callee, method, receiver, argc, slow);
+            }
             TargetKind::Call { method, cell, frame_words } => {
                 let method = self.konst(method);
                 let nil = self.konst(self.k.nil);
