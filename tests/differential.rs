@@ -80,6 +80,10 @@ const MODES: &[(&str, &[&str])] = &[
     ("jit-background", &["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=10"]),
     ("eager", &["--jit=eager"]),
     ("gc-stress", &["--gc-stress", "--jit=on", "--jit-threshold=2", "--jit-loop-threshold=10", "--jit-background=off"]),
+    (
+        "deopt-stress",
+        &["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=10", "--jit-background=off", "--jit-deopt-every=3"],
+    ),
 ];
 
 /// `gc-stress` runs the programs whose number is a multiple of this,
