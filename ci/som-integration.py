@@ -70,6 +70,9 @@ def matches(expected, actual_lines):
 
 def main():
     args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
     if not args:
         print(__doc__)
         return 2
@@ -85,6 +88,12 @@ def main():
         extra = rest[rest.index("--") + 1:]
     som = os.path.abspath(som)
     mica = os.path.abspath(mica)
+    if not os.path.isdir(os.path.join(som, "IntegrationTests", "Tests")):
+        print(f"som-integration: {som} is not a SOM checkout (no IntegrationTests/Tests)", file=sys.stderr)
+        return 2
+    if not os.access(mica, os.X_OK):
+        print(f"som-integration: no mica at {mica} (cargo build --release, or --mica PATH)", file=sys.stderr)
+        return 2
     # The tests name files relative to a folder holding the SOM checkout as
     # `core-lib` (as SOM implementations embed it).
     import tempfile

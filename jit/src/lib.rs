@@ -8,6 +8,9 @@
 //! finish to the interpreter for that one bytecode (`interp::native`). So
 //! on-stack replacement is entering native code at a loop head, and
 //! deoptimisation is the interpreter resuming a frame at a bytecode.
+//! Short callees the inline caches found are translated into their callers
+//! on the frames a call would give them, so that this stays true of inlined
+//! code (`docs/design/optimizing-tier.md`).
 
 pub mod coverage;
 mod translate;
