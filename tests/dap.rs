@@ -490,9 +490,25 @@ fn a_whole_session_attach_pause_inspect_evaluate_set_continue_disconnect_in_ever
         // Disconnect: the adapter ends, the program goes on.
         dap.ok("disconnect", json!({}));
         assert!(dap.wait().success());
-        let (a, _) = s.eval(pid, "Workers count");
+        // Right after the adapter ends, a connection is now and then
+        // refused (seen once in some thirty runs, in every mode, the
+        // interpreter's included; the cause is not known yet): that is
+        // retried, within PATIENCE, and anything else fails at once.
+        let counted = |what: &str| -> i64 {
+            let start = Instant::now();
+            loop {
+                let (out, err) = s.eval(pid, "Workers count");
+                if let Ok(n) = out.parse() {
+                    return n;
+                }
+                let transient = err.contains("accepts no live connection") && start.elapsed() < PATIENCE;
+                assert!(transient, "{mode}: {what}: 'Workers count' answered {out:?}: {err}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let a = counted("after disconnect");
         let start = Instant::now();
-        while s.eval(pid, "Workers count").0.parse::<i64>().unwrap() <= a.parse::<i64>().unwrap() {
+        while counted("while waiting for the program to go on") <= a {
             assert!(start.elapsed() < PATIENCE, "{mode}: the program does not go on after disconnect");
         }
         assert_eq!(s.eval(pid, "Workers pair note").0, "42", "the set field stays set");

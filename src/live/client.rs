@@ -183,6 +183,9 @@ impl Connection {
         }
         let stream = match UnixStream::connect(&path) {
             Ok(s) => s,
+            Err(e) if path.exists() && e.kind() != std::io::ErrorKind::ConnectionRefused => {
+                return Err(format!("cannot connect to process {pid}: {e}"));
+            }
             Err(_) => {
                 let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
                 if exe.as_deref().is_some_and(crate::images::is_sealed_bundle) {
