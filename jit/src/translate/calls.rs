@@ -29,6 +29,14 @@ pub(super) struct CalleeFrame {
     pub closure: Value,
 }
 
+/// A callee frame's temporaries plus operand slots: known when compiling,
+/// or read from its cell at run time.
+#[derive(Clone, Copy)]
+enum FrameWords {
+    Known(i64),
+    Loaded(Value),
+}
+
 /// The callee's cell: known when compiling (with the callee's frame size),
 /// or read at run time.
 #[derive(Clone, Copy)]
@@ -115,29 +123,21 @@ impl Translator<'_> {
         self.b.ins().jump(next, &[]);
     }
 
-    /// The call sequence of the current site.
-    fn call_with_code(&mut self, cell: Cell, code: Value, frame: CalleeFrame, slow: ir::Block) {
+    /// Writes the header of a callee's frame, which starts where the
+    /// operands of the current bytecode end, as a send does; short of
+    /// frame stack for its `words` (temporaries plus operand slots), goes
+    /// to `slow` instead. Answers the callee's fp and the byte offset of
+    /// its frame from this one's.
+    fn push_frame(&mut self, words: FrameWords, frame: &CalleeFrame, slow: ir::Block) -> (Value, i32) {
         let cur = self.m.cur;
-        self.flush(cur.depth);
-        // The depth limit drops to 0 while an interrupt is pending: the
-        // call is then a safepoint, through the interpreter.
-        let depth = self.load(self.interp, self.k.layout.native_depth);
-        let limit_at = self.konst(self.k.native_limit);
-        let limit = self.b.ins().atomic_load(types::I64, Self::flags(), limit_at);
-        let too_deep = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, depth, limit);
-        self.branch_or_continue(too_deep, slow);
-        // The callee's frame starts where the operands end.
         let callee_words = FRAME_HEADER as i64 + i64::from(self.m.temps) + i64::from(cur.depth);
         let fp = self.fp();
         let callee_fp = self.b.ins().iadd_imm_s(fp, callee_words);
         let reserve = (FRAME_HEADER + STACK_RESERVE) as i64;
-        let need = match cell {
-            Cell::Known { frame_words, .. } => self.b.ins().iadd_imm_s(callee_fp, frame_words as i64 + reserve),
-            Cell::Loaded(address) => {
-                let temps = self.load(address, code_cell::NUM_TEMPS);
-                let max_stack = self.load(address, code_cell::MAX_STACK);
-                let sizes = self.b.ins().iadd(temps, max_stack);
-                let need = self.b.ins().iadd(callee_fp, sizes);
+        let need = match words {
+            FrameWords::Known(n) => self.b.ins().iadd_imm_s(callee_fp, n + reserve),
+            FrameWords::Loaded(n) => {
+                let need = self.b.ins().iadd(callee_fp, n);
                 self.b.ins().iadd_imm_s(need, reserve)
             }
         };
@@ -152,6 +152,29 @@ impl Translator<'_> {
         self.store(frame.receiver, self.m.frame, at + offsets::SELF);
         self.store(frame.context, self.m.frame, at + offsets::CONTEXT);
         self.store(frame.closure, self.m.frame, at + offsets::CLOSURE);
+        (callee_fp, at)
+    }
+
+    /// The call sequence of the current site.
+    fn call_with_code(&mut self, cell: Cell, code: Value, frame: CalleeFrame, slow: ir::Block) {
+        let cur = self.m.cur;
+        self.flush(cur.depth);
+        // The depth limit drops to 0 while an interrupt is pending: the
+        // call is then a safepoint, through the interpreter.
+        let depth = self.load(self.interp, self.k.layout.native_depth);
+        let limit_at = self.konst(self.k.native_limit);
+        let limit = self.b.ins().atomic_load(types::I64, Self::flags(), limit_at);
+        let too_deep = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, depth, limit);
+        self.branch_or_continue(too_deep, slow);
+        let words = match cell {
+            Cell::Known { frame_words, .. } => FrameWords::Known(frame_words as i64),
+            Cell::Loaded(address) => {
+                let temps = self.load(address, code_cell::NUM_TEMPS);
+                let max_stack = self.load(address, code_cell::MAX_STACK);
+                FrameWords::Loaded(self.b.ins().iadd(temps, max_stack))
+            }
+        };
+        let (callee_fp, at) = self.push_frame(words, &frame, slow);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.store(deeper, self.interp, self.k.layout.native_depth);
         let fresh = self.konst(FRESH);
@@ -205,24 +228,11 @@ impl Translator<'_> {
         let base = cur.depth - argc - 1;
         // The callee's arguments are read where its frame expects them.
         self.flush(cur.depth);
-        let callee_words = FRAME_HEADER as i64 + i64::from(self.m.temps) + i64::from(cur.depth);
-        let fp = self.fp();
-        let callee_fp = self.b.ins().iadd_imm_s(fp, callee_words);
-        let frame_words = i64::from(callee.num_temps) + i64::from(callee.max_stack);
-        let need = self.b.ins().iadd_imm_s(callee_fp, frame_words + (FRAME_HEADER + STACK_RESERVE) as i64);
-        let short = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, need, self.k.stack_words as i64);
-        self.branch_or_continue(short, slow);
-        let at = offsets::word(callee_words as i32);
-        let method = self.konst(method);
-        self.store(method, self.m.frame, at + offsets::METHOD);
-        let caller = self.tag(fp);
-        self.store(caller, self.m.frame, at + offsets::CALLER_FP);
-        let resume_at = self.konst(((cur.next_pc as u64) << 1) | 1);
-        self.store(resume_at, self.m.frame, at + offsets::CALLER_PC);
-        self.store(receiver, self.m.frame, at + offsets::SELF);
         let nil = self.konst(self.k.nil);
-        self.store(nil, self.m.frame, at + offsets::CONTEXT);
-        self.store(nil, self.m.frame, at + offsets::CLOSURE);
+        let method = self.konst(method);
+        let header = CalleeFrame { method, receiver, context: nil, closure: nil };
+        let words = FrameWords::Known(i64::from(callee.num_temps) + i64::from(callee.max_stack));
+        let (_, at) = self.push_frame(words, &header, slow);
         let args: Vec<Value> = (0..argc).map(|i| self.get(base + 1 + i)).collect();
         let frame = self.b.ins().iadd_imm_s(self.m.frame, i64::from(at));
         let exit = InlineExit {
@@ -237,7 +247,7 @@ impl Translator<'_> {
         let zero = self.konst(0);
         self.b.def_var(resume_pc, zero);
         self.start_fresh(Some((receiver, &args)));
-        self.emit_body(callee, resume, resume_pc);
+        self.emit_body(resume, resume_pc);
         self.m = caller;
         self.b.seal_block(exit.join);
         self.b.seal_block(exit.returned);

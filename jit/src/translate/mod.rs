@@ -614,6 +614,7 @@ pub fn translate(
     let mut s = survey(u, rt, &k, true, &mut kept)?;
     let mut budget = k.inline_bytes * INLINE_BUDGET_FACTOR;
     plan_inlining(u, &mut s, &k, &mut kept, 0, &mut budget);
+    let s = Rc::new(s);
     u.runtime_mut(rt).native_refs = kept.refs;
     u.runtime_mut(rt).native_deps = kept.deps;
     // The code knows what every cache knows now.
@@ -651,7 +652,7 @@ pub fn translate(
     // operands.
     t.b.switch_to_block(fresh);
     t.start_fresh(None);
-    t.emit_body(&s, resume, resume_pc);
+    t.emit_body(resume, resume_pc);
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
     let inlined = s.inlined();
@@ -681,9 +682,8 @@ struct Scope {
     num_args: i32,
     /// The block of each bytecode.
     blocks: BTreeMap<usize, ir::Block>,
-    literals: Vec<u64>,
-    /// Addresses of the method's inline caches.
-    ics: Vec<u64>,
+    /// The method's bytecode and what its send sites found.
+    s: Rc<Survey>,
     slot_vars: Vec<Variable>,
     locals: Locals,
     /// `self`, the arguments and the temporaries, kept in registers: every
@@ -695,16 +695,6 @@ struct Scope {
     /// doubles passes unboxed values along and boxes only for the frame.
     slot_f64: Vec<Variable>,
     local_f64: Vec<Variable>,
-    targets: HashMap<usize, Vec<InlineTarget>>,
-    /// Send sites whose cache was megamorphic when compiled.
-    megamorphic: HashSet<usize>,
-    supers: HashMap<usize, (TargetKind, VmValue)>,
-    /// Arguments of the blocks `MakeBlock` makes, by literal.
-    block_arities: HashMap<u32, u32>,
-    /// Callees inlined at send sites (see [`Survey::inlines`]).
-    inlines: HashMap<(usize, usize), Rc<Survey>>,
-    /// The method makes a home context.
-    home: bool,
     cur: Cur,
     /// The bytecode offset and operand depth the shared stubs act on.
     stub_pc: Variable,
@@ -721,7 +711,7 @@ struct Scope {
 
 impl Scope {
     /// The scope of the method `s` on the frame at address `frame`.
-    fn new(b: &mut FunctionBuilder, s: &Survey, frame: Value, inline: Option<InlineExit>) -> Scope {
+    fn new(b: &mut FunctionBuilder, s: &Rc<Survey>, frame: Value, inline: Option<InlineExit>) -> Scope {
         // Operand slots in registers, unless there are very many (a brace
         // array of hundreds of elements).
         let slot_vars: Vec<Variable> = if s.max_stack as usize <= MAX_REGISTER_SLOTS {
@@ -747,19 +737,12 @@ impl Scope {
             temps: s.num_temps,
             num_args: s.num_args,
             blocks: s.ops.iter().map(|op| (op.pc, b.create_block())).collect(),
-            literals: s.literals.clone(),
-            ics: s.ics.clone(),
+            s: s.clone(),
             slot_vars,
             locals,
             local_vars,
             slot_f64,
             local_f64,
-            targets: s.targets.clone(),
-            megamorphic: s.megamorphic.clone(),
-            supers: s.supers.clone(),
-            block_arities: s.block_arities.clone(),
-            inlines: s.inlines.clone(),
-            home: s.home,
             cur: Cur::default(),
             stub_pc: b.declare_var(types::I64),
             stub_depth: b.declare_var(types::I64),
@@ -1106,9 +1089,10 @@ impl Translator<'_> {
         self.b.ins().jump(first, &[]);
     }
 
-    /// The code of the scope's method `s`: the entry points `resume`
+    /// The code of the scope's method: the entry points `resume`
     /// switches to (by `resume_pc`), each bytecode, and the shared stubs.
-    fn emit_body(&mut self, s: &Survey, resume: ir::Block, resume_pc: Variable) {
+    fn emit_body(&mut self, resume: ir::Block, resume_pc: Variable) {
+        let s = self.m.s.clone();
         let ops = &s.ops;
         // Resuming at a bytecode: a landing block per bytecode reads the
         // operands live there from the frame and goes to it (so the switch's

@@ -66,10 +66,10 @@ impl Translator<'_> {
     /// Stack: → closure.
     pub(super) fn op_make_block(&mut self, block: u32) -> Next {
         let slow = self.slow_block();
-        let arity = self.m.block_arities[&block] as usize;
+        let arity = self.m.s.block_arities[&block] as usize;
         let class = self.konst(self.k.classes.blocks[arity.min(3)]);
         let closure = self.alloc(class, Format::Closure, CLOSURE_SIZE, slow);
-        let code = self.konst(self.m.literals[block as usize]);
+        let code = self.konst(self.m.s.literals[block as usize]);
         self.store(code, closure, Self::field_offset(CLOSURE_CODE));
         let receiver = self.self_value();
         self.store(receiver, closure, Self::field_offset(CLOSURE_RECEIVER));
@@ -104,7 +104,7 @@ impl Translator<'_> {
         let parent = self.load(self.m.frame, offsets::CONTEXT);
         self.store(parent, ctx, Self::field_offset(CONTEXT_PARENT));
         let nil = self.konst(self.k.nil);
-        let home_frame = if self.m.home {
+        let home_frame = if self.m.s.home {
             let top = self.b.ins().icmp_imm_s(IntCC::Equal, parent, self.k.nil as i64);
             let fp = self.fp();
             let fp = self.tag(fp);

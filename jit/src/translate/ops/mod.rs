@@ -44,7 +44,7 @@ impl Visitor for Translator<'_> {
         self.op_push_field(index)
     }
     fn push_literal(&mut self, index: u32) -> Next {
-        self.op_push_constant(self.m.literals[index as usize])
+        self.op_push_constant(self.m.s.literals[index as usize])
     }
     fn push_integer(&mut self, value: i32) -> Next {
         self.op_push_constant(((i64::from(value) << 1) | 1) as u64)

@@ -57,7 +57,7 @@ impl Translator<'_> {
     /// Stack: → value.
     pub(super) fn op_push_global(&mut self, binding: u32) -> Next {
         let slow = self.slow_block();
-        let b = self.konst(self.m.literals[binding as usize]);
+        let b = self.konst(self.m.s.literals[binding as usize]);
         let v = self.load(b, Self::field_offset(BINDING_VALUE));
         let unbound = self.b.ins().icmp_imm_s(IntCC::Equal, v, vm::value::Value::UNBOUND.bits() as i64);
         self.branch_or_continue(unbound, slow);

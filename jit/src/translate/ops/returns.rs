@@ -11,7 +11,7 @@ impl Translator<'_> {
     /// `Return` (`self_value` false: the top of stack) or `ReturnSelf`.
     /// Stack: v → (the frame ends).
     pub(super) fn op_return(&mut self, return_self: bool) -> Next {
-        if self.m.home {
+        if self.m.s.home {
             return self.step();
         }
         let value = if return_self { self.self_value() } else { self.get(self.m.cur.depth - 1) };

@@ -38,7 +38,7 @@ impl Translator<'_> {
         let method_var = self.b.declare_var(types::I64);
         let call = self.b.create_block();
         let class = self.class_of(receiver);
-        let targets: Vec<InlineTarget> = self.m.targets.get(&cur.pc).cloned().unwrap_or_default();
+        let targets: Vec<InlineTarget> = self.m.s.targets.get(&cur.pc).cloned().unwrap_or_default();
         let mut calls = false;
         let targets_known = targets.len();
         for (index, target) in targets.into_iter().enumerate() {
@@ -51,9 +51,9 @@ impl Translator<'_> {
             match target.kind {
                 TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
                 TargetKind::Primitive(n) => self.run_primitive(n, argc, Some(target.keep[0]), slow),
-                TargetKind::Call { method, .. } if self.m.inlines.contains_key(&(cur.pc, index)) => {
+                TargetKind::Call { method, .. } if self.m.s.inlines.contains_key(&(cur.pc, index)) => {
                     self.count_hit(ic);
-                    let callee = self.m.inlines[&(cur.pc, index)].clone();
+                    let callee = self.m.s.inlines[&(cur.pc, index)].clone();
                     self.inline_call(&callee, method, receiver, argc, slow);
                 }
                 TargetKind::Call { method, cell, frame_words } => {
@@ -72,8 +72,8 @@ impl Translator<'_> {
         // happening: `Interpreter::note_native_send_exit`); a site not run
         // before reads the inline cache at run time; misses and megamorphic
         // sites are the interpreter's.
-        let cache = self.konst(self.m.ics[ic as usize]);
-        let probe = targets_known == 0 && !self.m.megamorphic.contains(&cur.pc);
+        let cache = self.konst(self.m.s.ics[ic as usize]);
+        let probe = targets_known == 0 && !self.m.s.megamorphic.contains(&cur.pc);
         if probe {
             // A hit passes the entry's offset to one block that reads it.
             let found = self.b.create_block();
@@ -118,7 +118,7 @@ impl Translator<'_> {
 
     /// Counts a hit of inline cache `ic`.
     fn count_hit(&mut self, ic: u32) {
-        let cache = self.konst(self.m.ics[ic as usize]);
+        let cache = self.konst(self.m.s.ics[ic as usize]);
         let hits = self.load(cache, ic_layout::HITS);
         let more = self.b.ins().iadd_imm_s(hits, 1);
         self.store(more, cache, ic_layout::HITS);
@@ -212,15 +212,15 @@ impl Translator<'_> {
     /// holder found at compile time. Stack: rcv args → result.
     pub(super) fn op_super_send(&mut self, argc: u32) -> Next {
         let cur = self.m.cur;
-        let Some((kind, _)) = self.m.supers.get(&cur.pc).copied() else { return self.step() };
+        let Some((kind, _)) = self.m.s.supers.get(&cur.pc).copied() else { return self.step() };
         let base = cur.depth - argc - 1;
         let slow = self.slow_block();
         let receiver = self.get(base);
         match kind {
             TargetKind::Trivial(trivial) => self.run_trivial(trivial, receiver, base),
             TargetKind::Primitive(n) => self.run_primitive(n, argc, None, slow),
-            TargetKind::Call { method, .. } if self.m.inlines.contains_key(&(cur.pc, 0)) => {
-                let callee = self.m.inlines[&(cur.pc, 0)].clone();
+            TargetKind::Call { method, .. } if self.m.s.inlines.contains_key(&(cur.pc, 0)) => {
+                let callee = self.m.s.inlines[&(cur.pc, 0)].clone();
                 self.inline_call(&callee, method, receiver, argc, slow);
             }
             TargetKind::Call { method, cell, frame_words } => {

@@ -46,7 +46,7 @@ impl Translator<'_> {
     /// `StoreGlobal binding`: the binding's value. Stack: v → v.
     pub(super) fn op_store_global(&mut self, binding: u32) -> Next {
         let v = self.get(self.m.cur.depth - 1);
-        let b = self.konst(self.m.literals[binding as usize]);
+        let b = self.konst(self.m.s.literals[binding as usize]);
         self.store(v, b, Self::field_offset(BINDING_VALUE));
         self.barrier(b, v);
         Next::FallThrough
