@@ -205,6 +205,39 @@ fn an_inlined_callee_meeting_new_classes_recompiles_its_caller() {
     }
 }
 
+/// The language test of inlined blocks reaches the code it is about: with
+/// low thresholds, the blocks its methods make are inlined where the short
+/// methods they are passed to value them, passed on one more level with a
+/// deeper limit, and not at all with inlining off; the answers are the same.
+#[test]
+fn blocks_passed_to_inlined_callees_are_inlined_where_they_are_valued() {
+    let file = "tests/lang/InlinedBlocks.som";
+    let low = ["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--jit-background=off", "--dump=sends"];
+    let run = |extra: &str| {
+        let out = mica(&[&low[..], &[extra, file]].concat());
+        assert!(out.status.success(), "{extra}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let reference = text(&mica(&["--jit=off", file]).stdout);
+    assert!(reference.starts_with("sums 20100 200\n"), "{reference}");
+    let default = run("--jit-inline-depth=2");
+    for block in ["sums", "fields", "find:", "closures", "kepts", "handled", "edits", "fact:", "pairs"] {
+        let line = format!("block inlined: InlinedBlocks>>{block} (block)");
+        assert!(default.contains(&line), "no '{line}' in:\n{default}");
+    }
+    assert!(!default.contains("block inlined: InlinedBlocks>>throughs (block)"), "{default}");
+    let deeper = run("--jit-inline-depth=3");
+    assert!(deeper.contains("block inlined: InlinedBlocks>>throughs (block)"), "{deeper}");
+    let none = run("--jit-inline-bytes=0");
+    assert!(!none.contains("inlined:"), "{none}");
+    // The program's own lines, between those of the dump.
+    for out in [default, deeper, none] {
+        let own: Vec<&str> =
+            out.lines().filter(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with(' ')).collect();
+        assert_eq!(own, reference.lines().collect::<Vec<_>>(), "{out}");
+    }
+}
+
 #[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);

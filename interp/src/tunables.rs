@@ -148,9 +148,10 @@ tunables! {
         "nested native calls before further calls go through the interpreter (it cannot be raised)";
     /// Callees with frames of at most this many bytes of bytecode are
     /// translated into their callers at send sites whose inline caches
-    /// found them (0: none).
+    /// found them, and blocks into the callees that value them (0: none);
+    /// a callee passed a block its caller makes may be twice as long.
     inline_bytes: usize = 48, "--jit-inline-bytes" "N", 0..=u16::MAX,
-        "bytes of bytecode of the longest method with a frame inlined where it is sent (0: no inlining)";
+        "bytes of bytecode of the longest method with a frame or block inlined (0: no inlining)";
     /// Levels of inlining: 1 inlines the compiled method's own sends, 2
     /// also the sends of the callees inlined into it, and so on.
     inline_depth: usize = 2, "--jit-inline-depth" "N", 1..=8,

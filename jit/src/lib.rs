@@ -8,9 +8,10 @@
 //! finish to the interpreter for that one bytecode (`interp::native`). So
 //! on-stack replacement is entering native code at a loop head, and
 //! deoptimisation is the interpreter resuming a frame at a bytecode.
-//! Short callees the inline caches found are translated into their callers
-//! on the frames a call would give them, so that this stays true of inlined
-//! code (`docs/design/optimizing-tier.md`).
+//! Short callees the inline caches found, and the blocks their callers
+//! made and passed to them, are translated into their callers on the
+//! frames a call or a `value` would give them, so that this stays true of
+//! inlined code (`docs/design/optimizing-tier.md`).
 
 pub mod coverage;
 mod translate;
@@ -73,8 +74,8 @@ pub struct Jit {
     translate_time: Duration,
     generate_time: Duration,
     code_bytes: usize,
-    /// Callees inlined at send sites, and their bytes of bytecode.
-    inlined: (usize, usize),
+    /// Callees and blocks inlined.
+    inlined: translate::Inlined,
 }
 
 impl Jit {
@@ -110,7 +111,7 @@ impl Jit {
             translate_time: Duration::ZERO,
             generate_time: Duration::ZERO,
             code_bytes: 0,
-            inlined: (0, 0),
+            inlined: translate::Inlined::default(),
         })
     }
 
@@ -181,8 +182,9 @@ impl Jit {
         if self.dump.sends {
             println!("; sends of {name}\n{}", translated.sends);
         }
-        self.inlined.0 += translated.inlined.0;
-        self.inlined.1 += translated.inlined.1;
+        self.inlined.callees += translated.inlined.callees;
+        self.inlined.blocks += translated.inlined.blocks;
+        self.inlined.bytes += translated.inlined.bytes;
         let speculative = translated.speculative;
         self.worker.send(Job { rt, epoch: u.method_epoch, speculative, name, func, asm: self.dump.asm })
     }
@@ -350,8 +352,8 @@ impl CodeGenerator for Jit {
             self.code_bytes
         );
         out.push_str(&format!(
-            "  {} callees inlined at send sites ({} bytes of bytecode; --jit-inline-bytes={} --jit-inline-depth={})\n",
-            self.inlined.0, self.inlined.1, self.inlining.bytes, self.inlining.depth
+            "  {} callees inlined at send sites and {} blocks where they are valued ({} bytes of bytecode; --jit-inline-bytes={} --jit-inline-depth={})\n",
+            self.inlined.callees, self.inlined.blocks, self.inlined.bytes, self.inlining.bytes, self.inlining.depth
         ));
         for (name, reason) in &self.failed {
             out.push_str(&format!("  not compiled: {name}: {reason}\n"));

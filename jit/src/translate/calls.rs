@@ -208,29 +208,21 @@ impl Translator<'_> {
         self.after_call(cur.after - 1);
     }
 
-    /// Runs `callee` (the method `method` found for the receiver) inline,
-    /// translated into this code on the frame a call would give it, which
-    /// is written as a call writes it: so at every safepoint in the callee
+    /// Runs `callee` (the method found for the receiver, or the block
+    /// `value`d) inline, translated into this code on the frame a call
+    /// would give it (whose header is `header`), which is written as a call
+    /// writes it: so at every safepoint in the callee
     /// the frame stack holds the interpreter's frames, and the callee's
     /// slow paths and exits are those of the callee's own baseline code,
     /// on its frame. Short of frame stack, the send goes to `slow`. On a
     /// return the answer replaces the receiver and execution goes on at the
     /// next bytecode. The current block ends.
-    pub(super) fn inline_call(
-        &mut self,
-        callee: &Rc<Survey>,
-        method: u64,
-        receiver: Value,
-        argc: u32,
-        slow: ir::Block,
-    ) {
+    pub(super) fn inline_call(&mut self, callee: &Rc<Survey>, header: CalleeFrame, argc: u32, slow: ir::Block) {
         let cur = self.m.cur;
         let base = cur.depth - argc - 1;
+        let receiver = header.receiver;
         // The callee's arguments are read where its frame expects them.
         self.flush(cur.depth);
-        let nil = self.konst(self.k.nil);
-        let method = self.konst(method);
-        let header = CalleeFrame { method, receiver, context: nil, closure: nil };
         let words = FrameWords::Known(i64::from(callee.num_temps) + i64::from(callee.max_stack));
         let (_, at) = self.push_frame(words, &header, slow);
         let args: Vec<Value> = (0..argc).map(|i| self.get(base + 1 + i)).collect();

@@ -139,8 +139,19 @@ pub struct Translated {
     pub speculative: bool,
     /// With `describe_sends`: a line per send site, what its code does.
     pub sends: String,
-    /// Callees translated into the method, and their bytes of bytecode.
-    pub inlined: (usize, usize),
+    /// What was translated into the method.
+    pub inlined: Inlined,
+}
+
+/// Callees and blocks translated into a method (at every level).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Inlined {
+    /// Methods inlined at send sites.
+    pub callees: usize,
+    /// Blocks inlined where they are `value`d.
+    pub blocks: usize,
+    /// Their bytes of bytecode.
+    pub bytes: usize,
 }
 
 /// One bytecode: offset, decoded instruction, encoded length, stack depth
@@ -404,16 +415,30 @@ struct Survey {
     /// Callees translated into the method at its send sites, by the site's
     /// offset and the index of the cached target they were found for.
     inlines: HashMap<(usize, usize), Rc<Survey>>,
+    /// Blocks translated into the method where it `value`s them, by the
+    /// offset of the `SendValue`: the block is one whose creation the
+    /// code compiled sees (see [`Origin`]).
+    block_inlines: HashMap<usize, Rc<Survey>>,
+    /// Where each send's receiver and arguments came from, by its offset.
+    origins: HashMap<usize, Vec<Origin>>,
+    /// Its runtime record.
+    rt: usize,
 }
 
 impl Survey {
-    /// How many callees are inlined into the method, at every level, and
-    /// their bytes of bytecode.
-    fn inlined(&self) -> (usize, usize) {
-        self.inlines.values().fold((0, 0), |(n, bytes), c| {
-            let (m, more) = c.inlined();
-            (n + 1 + m, bytes + c.code_len + more)
-        })
+    /// How many callees and blocks are inlined into the method, at every
+    /// level, and their bytes of bytecode.
+    fn inlined(&self) -> Inlined {
+        let mut all = Inlined::default();
+        for (c, block) in
+            self.inlines.values().map(|c| (c, false)).chain(self.block_inlines.values().map(|c| (c, true)))
+        {
+            let inner = c.inlined();
+            all.callees += inner.callees + usize::from(!block);
+            all.blocks += inner.blocks + usize::from(block);
+            all.bytes += inner.bytes + c.code_len;
+        }
+        all
     }
 }
 
@@ -498,6 +523,7 @@ fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept
             _ => None,
         })
         .collect();
+    let origins = stack_origins(&ops);
     Ok(Survey {
         ops,
         code_len: code.len(),
@@ -513,15 +539,91 @@ fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept
         supers,
         block_arities,
         inlines: HashMap::new(),
+        block_inlines: HashMap::new(),
+        origins,
+        rt,
     })
+}
+
+/// Where an operand-stack value came from, as far as the compiler can
+/// tell without running the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Unknown,
+    /// Argument `index` of the activation, never assigned in the method (so
+    /// the value is the one the caller passed).
+    Arg(u32),
+    /// The closure `MakeBlock` made of block literal `index`.
+    Block(u32),
+}
+
+/// The origin of every operand at each send of `ops` (by offset), found by
+/// running the method's stack effects over its control flow: a slot has an
+/// origin at a bytecode only if it has that origin on every path there.
+fn stack_origins(ops: &[Op]) -> HashMap<usize, Vec<Origin>> {
+    let index: HashMap<usize, usize> = ops.iter().enumerate().map(|(i, op)| (op.pc, i)).collect();
+    let assigned: HashSet<u32> = ops
+        .iter()
+        .filter_map(|op| match op.insn {
+            Insn::StoreArg { index } | Insn::PopArg { index } => Some(index),
+            _ => None,
+        })
+        .collect();
+    let mut state: Vec<Option<Vec<Origin>>> = vec![None; ops.len()];
+    let mut work = vec![(0usize, Vec::new())];
+    while let Some((i, incoming)) = work.pop() {
+        let merged = match &state[i] {
+            None => incoming,
+            Some(old) if old.len() != incoming.len() => continue,
+            Some(old) => {
+                let m: Vec<Origin> =
+                    old.iter().zip(&incoming).map(|(&a, &b)| if a == b { a } else { Origin::Unknown }).collect();
+                if &m == old {
+                    continue;
+                }
+                m
+            }
+        };
+        state[i] = Some(merged.clone());
+        let op = &ops[i];
+        let mut stack = merged;
+        let (pops, pushes) = op.insn.stack_effect();
+        let pushed = match op.insn {
+            Insn::PushArg { index } if !assigned.contains(&index) => Origin::Arg(index),
+            Insn::MakeBlock { block } => Origin::Block(block),
+            Insn::Dup {} => *stack.last().unwrap_or(&Origin::Unknown),
+            _ => Origin::Unknown,
+        };
+        let Some(keep) = stack.len().checked_sub(pops as usize) else { continue };
+        stack.truncate(keep);
+        stack.extend((0..pushes).map(|_| pushed));
+        if let Some(target) = op.insn.jump_target(op.pc, op.len)
+            && let Some(&t) = index.get(&target)
+        {
+            work.push((t, stack.clone()));
+        }
+        let falls = !op.insn.opcode().flags().contains(vm::bytecode::Flags::RETURN)
+            && !matches!(op.insn, Insn::Jump { .. } | Insn::JumpBack { .. });
+        if falls && i + 1 < ops.len() {
+            work.push((i + 1, stack));
+        }
+    }
+    ops.iter()
+        .zip(state)
+        .filter(|(op, _)| op.insn.ic_index().is_some() || matches!(op.insn, Insn::SuperSend { .. }))
+        .filter_map(|(op, st)| Some((op.pc, st?)))
+        .collect()
 }
 
 /// The record of `method` if the second tier's first slice inlines it: it
 /// has run, it has a frame (frameless methods and primitives are inlined
-/// by kind already), its bytecode is at most `max_bytes` long, and it
-/// makes no closures or contexts and has no non-local return (so that the
-/// one frame it is translated on is all it needs).
-fn inlinable(u: &Universe, method: VmValue, max_bytes: usize) -> Option<usize> {
+/// by kind already) and its bytecode is at most `max_bytes` long. A method
+/// must also make no closures or contexts and have no non-local return
+/// (so that the one frame it is translated on is all it needs); a `block`
+/// may, since its frame is the one its closure's `value` would give it
+/// (its context is the closure's, and a non-local return leaves it to the
+/// interpreter, as from the block's own code).
+fn inlinable(u: &Universe, method: VmValue, max_bytes: usize, block: bool) -> Option<usize> {
     // SAFETY: a method object's cell slot holds the address of its cell.
     let index = unsafe { (*vm::runtime::cell_of_slot(method.slot(METHOD_CELL))).runtime.get() };
     if index == 0 {
@@ -533,6 +635,9 @@ fn inlinable(u: &Universe, method: VmValue, max_bytes: usize) -> Option<usize> {
     if info.primitive != 0 || info.missing_primitive || info.trivial != Trivial::No || home || info.code_len > max_bytes
     {
         return None;
+    }
+    if block {
+        return Some(rt);
     }
     // SAFETY: as in `survey`.
     let code = unsafe { std::slice::from_raw_parts(info.code, info.code_len) };
@@ -552,27 +657,109 @@ fn inlinable(u: &Universe, method: VmValue, max_bytes: usize) -> Option<usize> {
     plain.then_some(rt)
 }
 
-/// Chooses the callees inlined into `s`, `depth` levels below the method
-/// compiled: the methods with frames its send sites' caches found, in
+/// The block method a value of origin `origin` in `s` is a closure of, if
+/// the compiler knows: one `s` makes, or one its caller passed as an
+/// argument (`known`, by argument).
+fn known_block(u: &Universe, s: &Survey, origin: Origin, known: &[Option<VmValue>]) -> Option<VmValue> {
+    match origin {
+        Origin::Block(literal) => Some(u.runtime(s.rt).info.literals.slot(literal as usize)),
+        Origin::Arg(index) => known.get(index as usize).copied().flatten(),
+        Origin::Unknown => None,
+    }
+}
+
+/// The number of arguments of a method or block.
+fn arity(method: VmValue) -> usize {
+    method_info_counts(method.slot(METHOD_INFO).int_value()).0
+}
+
+/// A callee that is passed a block its caller makes may be this many times
+/// `--jit-inline-bytes` long: inlined, the block's `value` inlines too.
+const BLOCK_ARGUMENT_BONUS: usize = 2;
+
+/// One line of `--dump=sends` about a method or block inlined at `pc`.
+fn describe_inlined(
+    u: &mut Universe,
+    kept: &mut Kept,
+    depth: usize,
+    pc: usize,
+    what: &str,
+    method: VmValue,
+    len: usize,
+) {
+    use std::fmt::Write as _;
+    let holder = method.slot(METHOD_HOLDER);
+    let class = if holder.is_pointer() { u.class_name(holder) } else { "?".to_string() };
+    // A block is named after the method it is in.
+    let (mut home, mut blocks) = (method, String::new());
+    while home.slot(METHOD_OUTER) != u.nil() {
+        home = home.slot(METHOD_OUTER);
+        blocks.push_str(" (block)");
+    }
+    let selector = u.text_or_describe(home.slot(METHOD_SELECTOR));
+    let indent = "  ".repeat(depth);
+    let _ = writeln!(kept.sends, "  {indent}pc {pc:>4}: {what} inlined: {class}>>{selector}{blocks} ({len} bytes)");
+}
+
+/// Chooses the callees and blocks inlined into `s`, `depth` levels below
+/// the method compiled: the methods with frames its send sites' caches
+/// found, and the blocks it `value`s whose creation it sees (made in `s`,
+/// or passed to it as argument `i` when `known[i]` is their method), in
 /// bytecode order, then theirs (up to `k.inline_depth` levels), while
 /// `budget` (bytes of bytecode for the whole method) lasts.
-fn plan_inlining(u: &mut Universe, s: &mut Survey, k: &Constants, kept: &mut Kept, depth: usize, budget: &mut usize) {
+fn plan_inlining(
+    u: &mut Universe,
+    s: &mut Survey,
+    k: &Constants,
+    kept: &mut Kept,
+    depth: usize,
+    budget: &mut usize,
+    known: &[Option<VmValue>],
+) {
     if k.inline_bytes == 0 || depth >= k.inline_depth {
         return;
     }
     // Each target a send's cache held, and the method a super send found
     // (as the site's target 0).
-    let cached =
-        s.targets.iter().flat_map(|(&pc, ts)| ts.iter().enumerate().map(move |(i, t)| (pc, i, t.kind, t.keep[1])));
-    let supers = s.supers.iter().map(|(&pc, &(kind, method))| (pc, 0, kind, method));
-    let mut sites: Vec<(usize, usize, VmValue)> = cached
+    let cached = s
+        .targets
+        .iter()
+        .flat_map(|(&pc, ts)| ts.iter().enumerate().map(move |(i, t)| (pc, Some(i), t.kind, t.keep[1])));
+    let supers = s.supers.iter().map(|(&pc, &(kind, method))| (pc, Some(0), kind, method));
+    let mut sites: Vec<(usize, Option<usize>, VmValue)> = cached
         .chain(supers)
         .filter(|(_, _, kind, _)| matches!(kind, TargetKind::Call { .. }))
         .map(|(pc, i, _, method)| (pc, i, method))
         .collect();
+    // The blocks `value`d: no target index.
+    for op in &s.ops {
+        let argc = match op.insn {
+            Insn::SendValue { .. } => 0,
+            Insn::SendValue1 { .. } => 1,
+            Insn::SendValue2 { .. } => 2,
+            _ => continue,
+        };
+        let Some(origins) = s.origins.get(&op.pc) else { continue };
+        let Some(&receiver) = origins.len().checked_sub(argc + 1).and_then(|i| origins.get(i)) else { continue };
+        if let Some(block) = known_block(u, s, receiver, known)
+            && arity(block) == argc
+        {
+            sites.push((op.pc, None, block));
+        }
+    }
     sites.sort_by_key(|&(pc, i, _)| (pc, i));
     for (pc, i, callee) in sites {
-        let Some(rt) = inlinable(u, callee, k.inline_bytes) else { continue };
+        // The blocks the callee is passed, by argument.
+        let passed: Vec<Option<VmValue>> = match (i, s.origins.get(&pc)) {
+            (Some(_), Some(origins)) => {
+                let argc = arity(callee);
+                let args = &origins[origins.len().saturating_sub(argc)..];
+                args.iter().map(|&o| known_block(u, s, o, known)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let bonus = if passed.iter().any(Option::is_some) { BLOCK_ARGUMENT_BONUS } else { 1 };
+        let Some(rt) = inlinable(u, callee, k.inline_bytes * bonus, i.is_none()) else { continue };
         let len = u.runtime(rt).info.code_len;
         if len > *budget {
             continue;
@@ -580,19 +767,17 @@ fn plan_inlining(u: &mut Universe, s: &mut Survey, k: &Constants, kept: &mut Kep
         let Ok(mut inlined) = survey(u, rt, k, false, kept) else { continue };
         *budget -= len;
         if k.describe_sends {
-            use std::fmt::Write as _;
-            let holder = callee.slot(METHOD_HOLDER);
-            let class = if holder.is_pointer() { u.class_name(holder) } else { "?".to_string() };
-            let selector = u.text_or_describe(callee.slot(METHOD_SELECTOR));
-            let indent = "  ".repeat(depth);
-            let _ = writeln!(
-                kept.sends,
-                "  {indent}pc {pc:>4}: target {} inlined: {class}>>{selector} ({len} bytes)",
-                i + 1
-            );
+            let what = match i {
+                Some(i) => format!("target {}", i + 1),
+                None => "block".to_string(),
+            };
+            describe_inlined(u, kept, depth, pc, &what, callee, len);
         }
-        plan_inlining(u, &mut inlined, k, kept, depth + 1, budget);
-        s.inlines.insert((pc, i), Rc::new(inlined));
+        plan_inlining(u, &mut inlined, k, kept, depth + 1, budget, &passed);
+        match i {
+            Some(i) => s.inlines.insert((pc, i), Rc::new(inlined)),
+            None => s.block_inlines.insert(pc, Rc::new(inlined)),
+        };
     }
 }
 
@@ -613,7 +798,7 @@ pub fn translate(
     let mut kept = Kept::default();
     let mut s = survey(u, rt, &k, true, &mut kept)?;
     let mut budget = k.inline_bytes * INLINE_BUDGET_FACTOR;
-    plan_inlining(u, &mut s, &k, &mut kept, 0, &mut budget);
+    plan_inlining(u, &mut s, &k, &mut kept, 0, &mut budget, &[]);
     let s = Rc::new(s);
     u.runtime_mut(rt).native_refs = kept.refs;
     u.runtime_mut(rt).native_deps = kept.deps;

@@ -236,6 +236,21 @@ impl Gen {
                     "{pad}{reps} timesRepeat: [ blocks do: [ :b | acc := (acc + (b value: acc)) rem: {m} ] ]."
                 );
                 let _ = writeln!(t, "{pad}acc println.");
+                // A literal block valued by a short method of the program
+                // (which the JIT inlines, the block with it), writing a
+                // variable of its maker.
+                let mut folded = sc.clone();
+                folded.add("i", Ty::Int, 8.0, false);
+                folded.add("acc", Ty::Int, 80.0, false);
+                folded.print = false;
+                folded.ret = None;
+                let (step, _) = self.int(&folded, 2, 100.0);
+                let _ = writeln!(
+                    t,
+                    "{pad}self fold: [ :i | acc := (acc + {step}) rem: {m} ] from: 1 to: {}.",
+                    self.rng.range(1, 30)
+                );
+                let _ = writeln!(t, "{pad}acc println.");
                 let (x, _) = self.int_literal(60.0);
                 let _ = writeln!(t, "{pad}adders := [ :p | [ :q | [ :r | p + q * r ] ] ].");
                 let _ = writeln!(t, "{pad}(((adders value: {x}) value: counter) value: 3) println.");
@@ -389,6 +404,10 @@ impl Gen {
 
     /// Methods answering blocks that capture their argument and a temporary.
     pub(super) fn block_methods(&mut self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "    fold: aBlock from: a to: b = ( | i | i := a. [ i <= b ] whileTrue: [ aBlock value: i. i := i + 1 ] )"
+        );
         // Methods answering blocks that capture their argument and a temporary.
         for j in 0..2 {
             let sel = format!("block{j}:");

@@ -54,7 +54,8 @@ impl Translator<'_> {
                 TargetKind::Call { method, .. } if self.m.s.inlines.contains_key(&(cur.pc, index)) => {
                     self.count_hit(ic);
                     let callee = self.m.s.inlines[&(cur.pc, index)].clone();
-                    self.inline_call(&callee, method, receiver, argc, slow);
+                    let frame = self.method_frame(method, receiver);
+                    self.inline_call(&callee, frame, argc, slow);
                 }
                 TargetKind::Call { method, cell, frame_words } => {
                     // Called straight: the cell is known, so is the frame.
@@ -221,16 +222,30 @@ impl Translator<'_> {
             TargetKind::Primitive(n) => self.run_primitive(n, argc, None, slow),
             TargetKind::Call { method, .. } if self.m.s.inlines.contains_key(&(cur.pc, 0)) => {
                 let callee = self.m.s.inlines[&(cur.pc, 0)].clone();
-                self.inline_call(&callee, method, receiver, argc, slow);
+                let frame = self.method_frame(method, receiver);
+                self.inline_call(&callee, frame, argc, slow);
             }
             TargetKind::Call { method, cell, frame_words } => {
-                let method = self.konst(method);
-                let nil = self.konst(self.k.nil);
-                let frame = CalleeFrame { method, receiver, context: nil, closure: nil };
+                let frame = self.method_frame(method, receiver);
                 self.call_cell(Cell::Known { address: cell, frame_words }, frame, slow);
             }
         }
         Next::Done
+    }
+
+    /// The frame header of method `method` sent to `receiver`.
+    fn method_frame(&mut self, method: u64, receiver: Value) -> CalleeFrame {
+        let method = self.konst(method);
+        let nil = self.konst(self.k.nil);
+        CalleeFrame { method, receiver, context: nil, closure: nil }
+    }
+
+    /// The frame header of the block of `closure`, as `value` gives it.
+    fn block_frame(&mut self, closure: Value) -> CalleeFrame {
+        let method = self.load(closure, Self::field_offset(CLOSURE_CODE));
+        let receiver = self.load(closure, Self::field_offset(CLOSURE_RECEIVER));
+        let context = self.load(closure, Self::field_offset(CLOSURE_CONTEXT));
+        CalleeFrame { method, receiver, context, closure }
     }
 
     /// `value`, `value:`, `value:with:`: a closure of that arity calls its
@@ -240,18 +255,23 @@ impl Translator<'_> {
         let cur = self.m.cur;
         let base = cur.depth - argc - 1;
         let closure = self.get(base);
+        if let Some(block) = self.m.s.block_inlines.get(&cur.pc).cloned() {
+            // The closure is one the code saw made (`Origin`): its block
+            // runs inline, no test needed.
+            let slow = self.slow_block();
+            let frame = self.block_frame(closure);
+            self.inline_call(&block, frame, argc, slow);
+            return Next::Done;
+        }
         let send = self.b.create_block();
         let is_ptr = self.is_pointer(closure);
         self.branch_or_continue_unless(is_ptr, send);
         let class = self.load(closure, vm::object::CLASS_OFFSET as i32);
         let is_block = self.b.ins().icmp_imm_s(IntCC::Equal, class, self.k.classes.blocks[argc as usize] as i64);
         self.branch_or_continue_unless(is_block, send);
-        let method = self.load(closure, Self::field_offset(CLOSURE_CODE));
-        let tagged_cell = self.load(method, Self::field_offset(METHOD_CELL));
+        let frame = self.block_frame(closure);
+        let tagged_cell = self.load(frame.method, Self::field_offset(METHOD_CELL));
         let cell = self.b.ins().band_imm_s(tagged_cell, -2);
-        let receiver = self.load(closure, Self::field_offset(CLOSURE_RECEIVER));
-        let context = self.load(closure, Self::field_offset(CLOSURE_CONTEXT));
-        let frame = CalleeFrame { method, receiver, context, closure };
         self.call_cell(Cell::Loaded(cell), frame, send);
         self.b.switch_to_block(send);
         self.generic_send(argc, ic)
