@@ -248,21 +248,25 @@ impl Translator<'_> {
         CalleeFrame { method, receiver, context, closure }
     }
 
-    /// `value`, `value:`, `value:with:`: a closure of that arity calls its
-    /// block natively once the block has native code; otherwise the send
-    /// goes on as any other. Stack: closure args → result.
+    /// `value`, `value:`, `value:with:`: a closure the code saw made (see
+    /// `Survey::block_inlines`) runs its block inline; another closure of
+    /// that arity calls its block natively once the block has native code;
+    /// otherwise the send goes on as any other. Stack: closure args →
+    /// result.
     pub(super) fn op_value(&mut self, argc: u32, ic: u32) -> Next {
         let cur = self.m.cur;
         let base = cur.depth - argc - 1;
-        let closure = self.get(base);
         if let Some(block) = self.m.s.block_inlines.get(&cur.pc).cloned() {
             // The closure is one the code saw made (`Origin`): its block
-            // runs inline, no test needed.
+            // runs inline, no test needed. (The slow block is made before
+            // the current block has code.)
             let slow = self.slow_block();
+            let closure = self.get(base);
             let frame = self.block_frame(closure);
             self.inline_call(&block, frame, argc, slow);
             return Next::Done;
         }
+        let closure = self.get(base);
         let send = self.b.create_block();
         let is_ptr = self.is_pointer(closure);
         self.branch_or_continue_unless(is_ptr, send);
