@@ -333,15 +333,10 @@ impl Interpreter {
         self.u.intern(name).unwrap_or(self.u.known.nil)
     }
 
-    /// `Class>>selector` of a method (or `Class>>selector [] ` for a block).
+    /// `Class>>selector` of a method (`Class>>selector (block)` for a
+    /// block).
     pub(crate) fn method_name(&self, method: Value) -> String {
-        let holder = self.u.class_name(method.slot(METHOD_HOLDER));
-        let outer = method.slot(METHOD_OUTER);
-        if outer != self.u.nil() {
-            let sel = self.u.text_or_describe(outer.slot(METHOD_SELECTOR));
-            return format!("{holder}>>{sel} (block)");
-        }
-        format!("{holder}>>{}", self.u.text_or_describe(method.slot(METHOD_SELECTOR)))
+        self.u.method_name(method)
     }
 
     /// A short description of a value for messages.

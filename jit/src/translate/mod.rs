@@ -523,7 +523,8 @@ fn survey(u: &mut Universe, rt: usize, k: &Constants, own: bool, kept: &mut Kept
             _ => None,
         })
         .collect();
-    let origins = stack_origins(&ops);
+    // Only planning inlining reads them.
+    let origins = if k.inline_bytes > 0 { stack_origins(&ops) } else { HashMap::new() };
     Ok(Survey {
         ops,
         code_len: code.len(),
@@ -678,27 +679,11 @@ fn arity(method: VmValue) -> usize {
 const BLOCK_ARGUMENT_BONUS: usize = 2;
 
 /// One line of `--dump=sends` about a method or block inlined at `pc`.
-fn describe_inlined(
-    u: &mut Universe,
-    kept: &mut Kept,
-    depth: usize,
-    pc: usize,
-    what: &str,
-    method: VmValue,
-    len: usize,
-) {
+fn describe_inlined(u: &Universe, kept: &mut Kept, depth: usize, pc: usize, what: &str, method: VmValue, len: usize) {
     use std::fmt::Write as _;
-    let holder = method.slot(METHOD_HOLDER);
-    let class = if holder.is_pointer() { u.class_name(holder) } else { "?".to_string() };
-    // A block is named after the method it is in.
-    let (mut home, mut blocks) = (method, String::new());
-    while home.slot(METHOD_OUTER) != u.nil() {
-        home = home.slot(METHOD_OUTER);
-        blocks.push_str(" (block)");
-    }
-    let selector = u.text_or_describe(home.slot(METHOD_SELECTOR));
+    let name = u.method_name(method);
     let indent = "  ".repeat(depth);
-    let _ = writeln!(kept.sends, "  {indent}pc {pc:>4}: {what} inlined: {class}>>{selector}{blocks} ({len} bytes)");
+    let _ = writeln!(kept.sends, "  {indent}pc {pc:>4}: {what} inlined: {name} ({len} bytes)");
 }
 
 /// Chooses the callees and blocks inlined into `s`, `depth` levels below

@@ -306,6 +306,18 @@ impl Universe {
         }
     }
 
+    /// `Class>>selector` of a method, or `Class>>selector (block)` for a
+    /// block of that method.
+    pub fn method_name(&self, method: Value) -> String {
+        let holder = self.class_name(method.slot(METHOD_HOLDER));
+        let outer = method.slot(METHOD_OUTER);
+        if outer != self.nil() {
+            let sel = self.text_or_describe(outer.slot(METHOD_SELECTOR));
+            return format!("{holder}>>{sel} (block)");
+        }
+        format!("{holder}>>{}", self.text_or_describe(method.slot(METHOD_SELECTOR)))
+    }
+
     /// Whether `v` is a class or metaclass.
     pub fn is_class(&self, v: Value) -> bool {
         v.is_pointer() && v.format() == Format::Class
