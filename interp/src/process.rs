@@ -108,6 +108,11 @@ struct Slot {
     next: Option<u32>,
     /// The sequence number of its timed wait, 0 when none.
     timer: u64,
+    /// While it unwinds for a process that terminated it, that process's
+    /// priority (0 otherwise): it holds the terminator's turn, so no
+    /// process the terminator would not have yielded to takes over, and
+    /// the terminator itself goes on only when the unwinding is done.
+    floor: i64,
 }
 
 /// A queue of processes, linked through their slots.
@@ -184,6 +189,12 @@ impl Interpreter {
         process.slot(fields::PRIORITY).as_int().unwrap_or(MAIN_PRIORITY).clamp(1, MAX_PRIORITY)
     }
 
+    /// The priority the process of `index` runs at: its own, or its
+    /// terminator's while it unwinds for it (see `Slot::floor`).
+    fn running_priority(&self, index: u32) -> i64 {
+        self.priority_of(self.proc_object(index)).max(self.scheduler.slot(index).floor)
+    }
+
     /// The slot index of a process the scheduler knows.
     fn index_of(&self, process: Value) -> Option<u32> {
         process.slot(fields::INDEX).as_int().map(|i| i as u32)
@@ -192,7 +203,7 @@ impl Interpreter {
     /// Makes `process` known to the scheduler.
     fn register(&mut self, process: Value) -> u32 {
         let pin = self.u.pin(process);
-        let slot = Slot { pin, next: None, timer: 0 };
+        let slot = Slot { pin, next: None, timer: 0, floor: 0 };
         let index = match self.scheduler.free.pop() {
             Some(i) => {
                 self.scheduler.slots[i as usize] = Some(slot);
@@ -603,7 +614,7 @@ impl Interpreter {
     fn preempt_if_needed(&mut self) -> Step {
         let Some(active) = self.scheduler.active else { return Ok(()) };
         let Some(high) = self.scheduler.highest_ready() else { return Ok(()) };
-        if high <= self.priority_of(self.proc_object(active)) {
+        if high <= self.running_priority(active) {
             return Ok(());
         }
         if self.fp == NO_FRAME {
@@ -782,7 +793,8 @@ impl Interpreter {
             Control::Yield => {
                 self.answer(argc, receiver);
                 let p = self.priority_of(self.proc_object(active));
-                if self.scheduler.ready[p as usize].first.is_none() || self.fp == NO_FRAME {
+                let unwinding = self.scheduler.slot(active).floor > 0;
+                if self.scheduler.ready[p as usize].first.is_none() || self.fp == NO_FRAME || unwinding {
                     return Ok(());
                 }
                 self.make_ready(active, false);
@@ -1022,7 +1034,9 @@ impl Interpreter {
 
     /// Ends a process other than the active one. A process with frames
     /// runs the unwind blocks of its frames first, in itself: it runs now,
-    /// the active process keeping its turn.
+    /// at the active process's priority if that is higher, and the active
+    /// process, ready at the front of its queue, goes on when it is done
+    /// (or blocks).
     fn terminate_other(&mut self, process: Value, argc: usize, active: u32) -> Step {
         self.check_process(process)?;
         let state = self.state_of(process);
@@ -1056,6 +1070,8 @@ impl Interpreter {
             Some(i) => i,
             None => self.register(process),
         };
+        let floor = self.running_priority(active);
+        self.scheduler.slot_mut(index).floor = floor;
         self.make_ready(active, true);
         self.switch_to(index, false)?;
         // On top of its frames: `Process>>terminateHere`, which unwinds
