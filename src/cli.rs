@@ -35,7 +35,9 @@ impl DumpKind {
 pub enum JitChoice {
     /// Interpreter only.
     Off,
-    /// Compile hot methods (default).
+    /// Compile hot methods with the baseline tier only: no inlining.
+    Baseline,
+    /// Compile hot methods, inlining with their feedback (default).
     #[default]
     On,
     /// Compile every method before it first runs.
@@ -67,6 +69,7 @@ impl JitChoice {
     pub fn name(self) -> &'static str {
         match self {
             JitChoice::Off => "off",
+            JitChoice::Baseline => "baseline",
             JitChoice::On => "on",
             JitChoice::Eager => "eager",
         }
@@ -128,8 +131,11 @@ pub struct Options {
     pub tls_cert: Option<String>,
     /// `--tls-key FILE`: the private key of `--tls-cert` (PEM).
     pub tls_key: Option<String>,
-    /// `--jit=off|on|eager`.
+    /// `--jit=off|baseline|on|eager`.
     pub jit: JitChoice,
+    /// The first `--jit-inline-*` option given, if any (`--jit=baseline`
+    /// does not inline, so it refuses them).
+    pub inline_option: Option<String>,
     /// `--jit-threshold=N` and the other tunables of the JIT's table
     /// (`interp::JitConfig::TUNABLES`); its mode is not used (see `jit`).
     pub jit_tunables: interp::JitConfig,
@@ -174,8 +180,11 @@ Options:
                          method the JIT compiles, while running), sends (what
                          each send site of a compiled method does: the
                          classes it guards for and what it runs for each)
-  --jit=MODE             on (default: compile hot methods), off (interpreter
-                         only), eager (compile every method before it runs)
+  --jit=MODE             on (default: compile hot methods, inlining what
+                         their inline caches found), baseline (compile hot
+                         methods without inlining), off (interpreter only),
+                         eager (compile every method before it runs, then
+                         again with its first feedback)
 {tunables}  --stats                at exit, print the hottest methods, inline-cache
                          states and collector figures on standard error
   --stats-json=FILE      at exit, write the counters (compile time, code
@@ -257,6 +266,16 @@ fn remote_option(o: &mut Options, name: &str, value: &str) -> Result<(), CliErro
     Ok(())
 }
 
+/// Whether the JIT's options go together.
+fn check_jit(o: &Options) -> Result<(), CliError> {
+    match &o.inline_option {
+        Some(flag) if o.jit == JitChoice::Baseline && !o.help => {
+            Err(CliError(format!("--jit=baseline does not inline: {flag} goes with --jit=on or --jit=eager")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether the TCP endpoint's options go together.
 fn check_remote(o: &Options) -> Result<(), CliError> {
     if o.help {
@@ -308,12 +327,15 @@ fn run_option(o: &mut Options, arg: &str) -> Result<bool, CliError> {
             other => return Err(CliError(format!("--live is on or off, not '{other}'"))),
         };
     } else if let Some(mode) = value("--jit=") {
-        o.jit = [JitChoice::Off, JitChoice::On, JitChoice::Eager]
+        o.jit = [JitChoice::Off, JitChoice::Baseline, JitChoice::On, JitChoice::Eager]
             .into_iter()
             .find(|j| j.name() == mode)
-            .ok_or_else(|| CliError(format!("unknown --jit mode '{mode}' (off, on, eager)")))?;
+            .ok_or_else(|| CliError(format!("unknown --jit mode '{mode}' (off, baseline, on, eager)")))?;
     } else if let Some(set) = o.jit_tunables.set(arg) {
         set.map_err(CliError)?;
+        if arg.starts_with("--jit-inline-") && o.inline_option.is_none() {
+            o.inline_option = Some(arg.split('=').next().unwrap_or(arg).to_string());
+        }
     } else {
         return Ok(false);
     }
@@ -409,6 +431,7 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
         i += 1;
     }
     check_remote(&o)?;
+    check_jit(&o)?;
     Ok(o)
 }
 
@@ -470,6 +493,7 @@ fn parse_image_command(command: Command, args: &[String]) -> Result<Options, Cli
         return Err(CliError(format!("mica {name} needs -o FILE: where to write")));
     }
     check_remote(&o)?;
+    check_jit(&o)?;
     Ok(o)
 }
 
@@ -511,6 +535,17 @@ mod tests {
         assert_eq!((o.jit_tunables.recompile_exits, o.jit_tunables.max_recompilations), (7, 0));
         let e = parse(&args(&["--jit-background=maybe", "Main"])).expect_err("a bad choice");
         assert!(e.0.contains("neither on nor off"), "{e}");
+        let o = parse(&args(&["--jit=baseline", "--jit-threshold=9", "Main"])).expect("parses");
+        assert_eq!((o.jit, o.jit.name()), (JitChoice::Baseline, "baseline"));
+        let o = parse(&args(&["--jit-inline-depth=3", "--jit=eager", "Main"])).expect("parses");
+        assert_eq!((o.jit, o.jit_tunables.inline_depth), (JitChoice::Eager, 3));
+        for line in [
+            &["--jit=baseline", "--jit-inline-bytes=9", "Main"][..],
+            &["run", "--jit-inline-depth=2", "--jit=baseline", "a.mimg"],
+        ] {
+            let e = parse(&args(line)).expect_err("baseline does not inline");
+            assert!(e.0.contains("--jit=baseline does not inline: --jit-inline-"), "{e}");
+        }
     }
 
     #[test]

@@ -90,9 +90,11 @@ pub(crate) fn make_interpreter(options: &cli::Options) -> Result<Interpreter, Ex
     let jit_config = JitConfig {
         mode: match options.jit {
             cli::JitChoice::Off => JitMode::Off,
-            cli::JitChoice::On => JitMode::Tiered,
+            cli::JitChoice::Baseline | cli::JitChoice::On => JitMode::Tiered,
             cli::JitChoice::Eager => JitMode::Eager,
         },
+        // The baseline tier alone: no callee or block is inlined.
+        inline_bytes: if options.jit == cli::JitChoice::Baseline { 0 } else { options.jit_tunables.inline_bytes },
         ..options.jit_tunables
     };
     if jit_config.mode != JitMode::Off {

@@ -94,7 +94,7 @@ fn the_table_has_every_column_and_json_has_positive_times_in_every_mode() {
     for row in ["TinySum", "TinyFib", "geomean"] {
         assert!(table.lines().any(|l| l.starts_with(row)), "no row {row}:\n{table}");
     }
-    for mode in ["off", "on", "eager"] {
+    for mode in ["off", "baseline", "on", "eager"] {
         assert_eq!(table.lines().filter(|l| l.split_whitespace().any(|w| w == mode)).count(), 3, "{table}");
     }
 
@@ -102,7 +102,7 @@ fn the_table_has_every_column_and_json_has_positive_times_in_every_mode() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v = json(&out);
     let columns = v["summary"]["columns"].as_array().expect("columns");
-    assert_eq!(columns.len(), 3);
+    assert_eq!(columns.len(), 4);
     for row in v["summary"]["rows"].as_array().expect("rows") {
         for (cell, column) in row["cells"].as_array().expect("cells").iter().zip(columns) {
             let median = cell["steady"]["median"].as_f64().unwrap_or(0.0);
@@ -110,7 +110,7 @@ fn the_table_has_every_column_and_json_has_positive_times_in_every_mode() {
         }
     }
     let runs = v["results"]["benchmarks"][0]["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 3, "one run per mode");
+    assert_eq!(runs.len(), 4, "one run per mode");
     let eager = runs.iter().find(|r| r["column"] == "eager").expect("an eager run");
     assert!(eager["stats"]["methods_compiled"].as_u64().unwrap_or(0) > 0, "eager compiles: {eager}");
     assert!(eager["stats"]["peak_rss_bytes"].as_u64().unwrap_or(0) > 0, "{eager}");
@@ -161,7 +161,7 @@ fn the_report_plots_a_bar_per_benchmark_and_two_runs_compare() {
     for svg in &plots {
         roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("an SVG that is not XML ({e}): {svg}"));
     }
-    for mode in ["on", "eager"] {
+    for mode in ["baseline", "on", "eager"] {
         let mut names = bars(&html, mode);
         names.sort();
         assert_eq!(names, ["TinyFib", "TinySum"], "one bar per benchmark for {mode}");
@@ -177,7 +177,7 @@ fn the_report_plots_a_bar_per_benchmark_and_two_runs_compare() {
     let table = text(&out.stdout);
     assert!(out.status.success(), "{table}{}", text(&out.stderr));
     assert!(table.lines().next().unwrap_or_default().contains("new/old"), "{table}");
-    assert_eq!(table.lines().filter(|l| l.starts_with("TinySum") || l.starts_with("TinyFib")).count(), 6, "{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with("TinySum") || l.starts_with("TinyFib")).count(), 8, "{table}");
     let compare = std::fs::read_to_string(Path::new(&new).join("compare.html")).expect("compare.html");
     for svg in svgs(&compare) {
         roxmltree::Document::parse(&svg).expect("the comparison's plot parses");

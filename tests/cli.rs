@@ -208,7 +208,8 @@ fn an_inlined_callee_meeting_new_classes_recompiles_its_caller() {
 /// The language test of inlined blocks reaches the code it is about: with
 /// low thresholds, the blocks its methods make are inlined where the short
 /// methods they are passed to value them, passed on one more level with a
-/// deeper limit, and not at all with inlining off; the answers are the same.
+/// deeper limit, and not at all with inlining off or in the baseline tier;
+/// the answers are the same.
 #[test]
 fn blocks_passed_to_inlined_callees_are_inlined_where_they_are_valued() {
     let file = "tests/lang/InlinedBlocks.som";
@@ -230,8 +231,12 @@ fn blocks_passed_to_inlined_callees_are_inlined_where_they_are_valued() {
     assert!(deeper.contains("block inlined: InlinedBlocks>>throughs (block)"), "{deeper}");
     let none = run("--jit-inline-bytes=0");
     assert!(!none.contains("inlined:"), "{none}");
+    // The baseline tier alone compiles the same methods and inlines nothing.
+    let baseline = run("--jit=baseline");
+    assert!(!baseline.contains("inlined:"), "{baseline}");
+    assert!(baseline.contains("InlinedBlocks>>sums"), "the baseline compiled nothing:\n{baseline}");
     // The program's own lines, between those of the dump.
-    for out in [default, deeper, none] {
+    for out in [default, deeper, none, baseline] {
         let own: Vec<&str> =
             out.lines().filter(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with(' ')).collect();
         assert_eq!(own, reference.lines().collect::<Vec<_>>(), "{out}");

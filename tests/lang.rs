@@ -30,10 +30,12 @@
 //!
 //! The same files run in every execution mode with the same expectations:
 //! `interpreter` (`--jit=off`), `jit_tiered` (the default, with low
-//! thresholds), `jit_eager` (every method compiled), `deopt_stress`
+//! thresholds), `jit_baseline` (the same without inlining),
+//! `jit_tiered_waiting` (the program waiting for each method's code),
+//! `jit_eager` (every method compiled), `deopt_stress`
 //! (low thresholds, every third guard of native code failing) and `gc_stress`
 //! (`--gc-stress` with the JIT on: a collection at every allocation and a
-//! heap check). A file may be a helper that other tests
+//! heap check) and `gc_stress_interpreter` (the same, interpreter only). A file may be a helper that other tests
 //! load from the class path; it is still run on its own, so it has a `run`
 //! method and a header too. Files under `tests/lang/pending/` are not run:
 //! their expectations are right but Mica does not meet them yet. Every
@@ -266,6 +268,13 @@ fn interpreter() {
 #[test]
 fn jit_tiered() {
     run_all(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3"]);
+}
+
+/// The baseline tier alone (low thresholds): compiled methods inline no
+/// callee and no block, so every send is the baseline's call.
+#[test]
+fn jit_baseline() {
+    run_all(&["--jit=baseline", "--jit-threshold=2", "--jit-loop-threshold=3"]);
 }
 
 /// Tiered, with the program waiting for each method's code: the code comes

@@ -16,7 +16,8 @@ Usage:
                                           (results.json of --report)
 
 Options:
-  --modes LIST        JIT modes to run, comma-separated (off,on,eager: all)
+  --modes LIST        JIT modes to run, comma-separated (off,baseline,on,
+                      eager: all); baseline is the JIT without inlining
   --iterations N      iterations in each process, to see warm-up (10); the
                       steady state is the second half of them
   --rounds R          fresh processes per benchmark and mode (1); the modes
@@ -58,7 +59,7 @@ pub enum Format {
 }
 
 /// The JIT modes, in the order they are shown.
-pub const MODES: [&str; 3] = ["off", "on", "eager"];
+pub const MODES: [&str; 4] = ["off", "baseline", "on", "eager"];
 
 /// What `mica bench` was asked to do.
 #[derive(Clone, Debug)]
@@ -160,10 +161,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--modes" => {
                 let modes = list(&value);
                 if let Some(bad) = modes.iter().find(|m| !MODES.contains(&m.as_str())) {
-                    return Err(format!("unknown mode '{bad}' in --modes (off, on, eager)"));
+                    return Err(format!("unknown mode '{bad}' in --modes (off, baseline, on, eager)"));
                 }
                 if modes.is_empty() {
-                    return Err("--modes needs at least one of off, on, eager".to_string());
+                    return Err("--modes needs at least one of off, baseline, on, eager".to_string());
                 }
                 o.modes = MODES.iter().filter(|m| modes.iter().any(|x| x == *m)).map(|m| m.to_string()).collect();
             }
