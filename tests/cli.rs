@@ -243,6 +243,32 @@ fn blocks_passed_to_inlined_callees_are_inlined_where_they_are_valued() {
     }
 }
 
+/// Code compiled while its arithmetic had met only SmallIntegers keeps no
+/// unboxed doubles; when it meets a SmallFloat it is compiled again with
+/// them. Under eager compilation a method waits for the first receivers of
+/// its ordinary sends only (its special sends may never fill their caches).
+#[test]
+fn code_compiled_for_integers_is_compiled_again_when_it_meets_doubles() {
+    let file = "tests/programs/FloatsLate.som";
+    let floats = "(its arithmetic met Doubles after it was compiled)";
+    let feedback = "(it was compiled before its sends had run)";
+    let run = |args: &[&str]| {
+        let out = mica(&[args, &["--stats", file]].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "12.5\n55.5\n55\n", "{args:?}");
+        text(&out.stderr)
+    };
+    run(&["--jit=off"]);
+    let on = run(&["--jit=on", "--jit-threshold=2", "--jit-loop-threshold=3", "--jit-background=off"]);
+    for method in ["halves:", "sum:from:"] {
+        assert!(on.contains(&format!("FloatsLate>>{method} {floats}")), "{method}:\n{on}");
+    }
+    let eager = run(&["--jit=eager"]);
+    assert!(eager.contains(&format!("FloatsLate>>halves: {floats}")), "{eager}");
+    assert!(eager.contains(&format!("FloatsLate>>sum:from: {feedback}")), "{eager}");
+    assert!(eager.contains(&format!("FloatsLate>>sum:from: {floats}")), "{eager}");
+}
+
 #[test]
 fn help_and_bad_arguments() {
     let out = mica(&["--help"]);

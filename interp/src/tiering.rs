@@ -158,11 +158,12 @@ impl Interpreter {
                 record.set_native(Some(compiled.code));
                 record.info.speculative = compiled.speculative;
                 record.info.jit = JitState::Compiled;
-                // Compiled before it ran: once half of its sites have met
-                // their first receivers, it is compiled again (once) with
-                // that feedback (inlining, targets called directly).
-                let empty = record.ics.iter().filter(|c| c.len == 0 && !c.megamorphic).count() as u32;
-                record.awaiting_feedback = if eager && record.recompilations == 0 { empty.div_ceil(2) } else { 0 };
+                // Compiled before it ran: once half of its sites that wait
+                // for feedback have met their first receivers, it is
+                // compiled again (once) with that feedback (inlining,
+                // targets called directly).
+                record.awaiting_feedback =
+                    if eager && record.recompilations == 0 { awaiting_sites(record).div_ceil(2) } else { 0 };
                 if rt == self.rt {
                     self.native = Some(compiled.code);
                 }
@@ -176,15 +177,18 @@ impl Interpreter {
     /// code was made, and that keeps happening, the code is thrown away so
     /// that the method is compiled again, with what the caches know now.
     pub(crate) fn note_native_send_exit(&mut self, pc: usize) {
-        let record = self.u.runtime(self.rt);
-        if !record.ics_outgrown && record.awaiting_feedback == 0 {
-            return;
-        }
         // SAFETY: `code` and `code_len` describe the running method's
         // bytecode, which the method keeps alive.
         let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
-        let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        let Ok(decoded) = vm::bytecode::decode(code, pc) else { return };
+        let Some(ic) = decoded.insn.ic_index() else { return };
+        if self.note_first_float(self.rt, ic, decoded.insn.opcode()) {
+            return;
+        }
         let record = self.u.runtime_mut(self.rt);
+        if !record.ics_outgrown && record.awaiting_feedback == 0 {
+            return;
+        }
         if record.awaiting_feedback > 0 && record.ics.get(ic as usize).is_some_and(|c| c.len == 0 && !c.megamorphic) {
             // A site compiled without feedback meets its first receiver.
             record.awaiting_feedback -= 1;
@@ -207,10 +211,39 @@ impl Interpreter {
     pub(crate) fn note_inlined_send_exit(&mut self, owner: usize, pc: usize) {
         // SAFETY: as in `note_native_send_exit`.
         let code = unsafe { std::slice::from_raw_parts(self.code, self.code_len) };
-        let Some(ic) = vm::bytecode::decode(code, pc).ok().and_then(|d| d.insn.ic_index()) else { return };
+        let Ok(decoded) = vm::bytecode::decode(code, pc) else { return };
+        let Some(ic) = decoded.insn.ic_index() else { return };
+        if self.note_first_float(owner, ic, decoded.insn.opcode()) {
+            return;
+        }
         if self.u.runtime(self.rt).ics.get(ic as usize).is_some_and(|c| !c.megamorphic) {
             self.count_feedback_exit(owner);
         }
+    }
+
+    /// Native code of record `owner` left special send `op` at site `ic` of
+    /// the running method: if it is arithmetic meeting a SmallFloat and no
+    /// site of the method had met one, the code keeps no unboxed doubles
+    /// (see `Translator::first_float_leaves`), so the site is marked and
+    /// `owner` compiled again with them, unless it waits for its first
+    /// feedback (eager compilation), which will have them. Whether it was
+    /// such an exit.
+    fn note_first_float(&mut self, owner: usize, ic: u32, op: vm::bytecode::Opcode) -> bool {
+        if vm::arith::ArithOp::for_opcode(op).is_none() || self.u.sp < 2 {
+            return false;
+        }
+        let (a, b) = (self.peek(1), self.peek(0));
+        if !a.is_small_float() && !b.is_small_float() {
+            return false;
+        }
+        let record = self.u.runtime_mut(self.rt);
+        let had_floats = record.ics.iter().any(|c| c.saw_float);
+        let Some(cache) = record.ics.get_mut(ic as usize).filter(|c| !c.saw_float) else { return false };
+        cache.saw_float = true;
+        if !had_floats && self.u.runtime(owner).awaiting_feedback == 0 {
+            self.compile_again(owner, DeoptReason::FirstFloats);
+        }
+        true
     }
 
     /// One more exit of the native code of record `rt` that compiling it
@@ -261,4 +294,24 @@ impl Interpreter {
     pub fn jit_figures(&self) -> Option<JitFigures> {
         self.jit.as_ref().map(|g| g.figures())
     }
+}
+
+/// The sites of a method that its code, compiled without feedback, leaves
+/// to the interpreter when they first run: the ordinary sends whose caches
+/// are empty. A special-selector send is left out: its native fast path
+/// (SmallInteger and Double arithmetic, `at:` of an Array, `value` of a
+/// block...) runs without feedback and may never fill its cache, so it
+/// would keep the method waiting for good (Mandelbrot's loop has 27 such
+/// sites and 4 ordinary ones). One that does fill its cache still counts
+/// on its first exit, and is otherwise recompiled for as any outgrown
+/// cache is.
+fn awaiting_sites(record: &vm::runtime::MethodRuntime) -> u32 {
+    // SAFETY: `code` and `code_len` describe the method's bytecode, which
+    // its method object (kept by the record) keeps alive.
+    let code = unsafe { std::slice::from_raw_parts(record.info.code, record.info.code_len) };
+    let ordinary_empty = |d: &vm::bytecode::Decoded| {
+        d.insn.opcode().special_selector().is_none()
+            && d.insn.ic_index().and_then(|i| record.ics.get(i as usize)).is_some_and(|c| c.len == 0 && !c.megamorphic)
+    };
+    vm::bytecode::instructions(code).map_while(Result::ok).filter(|(_, d)| ordinary_empty(d)).count() as u32
 }

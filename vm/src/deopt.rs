@@ -42,6 +42,9 @@ reasons! {
     /// Compiled before its sends had run (eager compilation): compiled
     /// again once they had met receivers.
     FirstFeedback = "first-feedback", "it was compiled before its sends had run";
+    /// Its arithmetic met a SmallFloat after it was compiled without
+    /// unboxed doubles: compiled again with them.
+    FirstFloats = "first-floats", "its arithmetic met Doubles after it was compiled";
 }
 
 impl fmt::Display for DeoptReason {

@@ -86,6 +86,8 @@ pub mod ic_layout {
     pub const CELL: i32 = std::mem::offset_of!(IcEntry, cell) as i32;
     /// The hit count.
     pub const HITS: i32 = std::mem::offset_of!(InlineCache, hits) as i32;
+    /// The `saw_float` byte.
+    pub const SAW_FLOAT: i32 = std::mem::offset_of!(InlineCache, saw_float) as i32;
 }
 
 /// The class word of an unused cache entry: a special value, never a class.

@@ -44,7 +44,7 @@ impl Interpreter {
         let outcome = if a.is_int() && b.is_int() {
             arith::int_int(op, a.int_value(), b.int_value())
         } else {
-            if a.is_small_float() {
+            if a.is_small_float() || b.is_small_float() {
                 self.saw_float(ic);
             }
             arith::mixed(op, a, b)
@@ -59,7 +59,7 @@ impl Interpreter {
         Ok(())
     }
 
-    /// Notes that special send site `ic` met a SmallFloat receiver (native
+    /// Notes that special send site `ic` met a SmallFloat operand (native
     /// code keeps unboxed doubles in methods that have such sites).
     #[inline(always)]
     fn saw_float(&mut self, ic: u32) {

@@ -47,6 +47,7 @@ impl Translator<'_> {
         self.b.ins().brif(ints, int_block, &[], not_ints, &[]);
         self.b.switch_to_block(not_ints);
         if covers_floats(op) {
+            self.first_float_leaves(ic, send);
             self.float_arith(op, a, bv, send);
         } else {
             self.b.ins().jump(send, &[]);
@@ -58,6 +59,21 @@ impl Translator<'_> {
             self.b.ins().jump(send, &[]);
         }
         Next::Done
+    }
+
+    /// In a method compiled without unboxed doubles (no site had met a
+    /// SmallFloat), the first time site `ic` meets operands that are not
+    /// both SmallIntegers, it leaves to `slow` (the interpreter, which
+    /// marks the cache and has the method compiled again with doubles
+    /// unboxed); after that it reads the cache's mark and goes on. Nothing
+    /// in a method that keeps doubles unboxed.
+    fn first_float_leaves(&mut self, ic: u32, slow: ir::Block) {
+        if self.m.s.shadows {
+            return;
+        }
+        let cache = self.konst(self.m.s.ics[ic as usize]);
+        let seen = self.b.ins().uload8(types::I64, Self::flags(), cache, vm::runtime::ic_layout::SAW_FLOAT);
+        self.branch_or_continue_unless(seen, slow);
     }
 
     /// SmallInteger arithmetic on the tagged words `a` and `bv`, for the
@@ -202,6 +218,9 @@ impl Translator<'_> {
             _ => unreachable!("{op:?} is not a comparison"),
         };
         if covers_floats(op) {
+            if !matches!(op, ArithOp::Eq | ArithOp::Ne) {
+                self.first_float_leaves(ic, send);
+            }
             let (x, y) = self.float_operands(op, a, bv, send);
             let c = self.b.ins().fcmp(fcc, x, y);
             self.answer_boolean(c, d - 2);
