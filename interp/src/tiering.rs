@@ -158,12 +158,13 @@ impl Interpreter {
                 record.set_native(Some(compiled.code));
                 record.info.speculative = compiled.speculative;
                 record.info.jit = JitState::Compiled;
-                // Compiled before it ran: once half of its sites that wait
+                // Compiled before its sends had run (eager compilation),
+                // or again before all had: once half of its sites that wait
                 // for feedback have met their first receivers, it is
-                // compiled again (once) with that feedback (inlining,
-                // targets called directly).
-                record.awaiting_feedback =
-                    if eager && record.recompilations == 0 { awaiting_sites(record).div_ceil(2) } else { 0 };
+                // compiled again with that feedback (inlining, targets
+                // called directly), within the recompilation limit.
+                let more = record.recompilations < self.jit_config.max_recompilations;
+                record.awaiting_feedback = if eager && more { awaiting_sites(record).div_ceil(2) } else { 0 };
                 if rt == self.rt {
                     self.native = Some(compiled.code);
                 }
