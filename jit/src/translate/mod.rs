@@ -785,11 +785,15 @@ pub fn translate(
     let mut budget = k.inline_bytes * INLINE_BUDGET_FACTOR;
     plan_inlining(u, &mut s, &k, &mut kept, 0, &mut budget, &[]);
     let s = Rc::new(s);
+    // Speculative: it relied on a lookup somewhere, in the method itself
+    // or in a callee or block inlined into it (a block valued where it is
+    // made, inlined, may hold the only super send), so an edit must be
+    // able to throw it away.
+    let speculative = !kept.deps.is_empty();
     u.runtime_mut(rt).native_refs = kept.refs;
     u.runtime_mut(rt).native_deps = kept.deps;
     // The code knows what every cache knows now.
     u.runtime_mut(rt).ics_outgrown = false;
-    let speculative = !s.targets.is_empty() || !s.supers.is_empty();
     let entries = leaders(&s.ops);
     let mut bits = vec![0u64; s.code_len.div_ceil(64)];
     for &pc in &entries {
